@@ -1,0 +1,9 @@
+//! quotaroute: survey routing (work in progress; the crate map is filled in as modules land).
+#![forbid(unsafe_code)]
+#![deny(missing_docs)]
+
+pub mod dispatch;
+pub mod error;
+pub mod quota;
+pub mod risk;
+pub mod schema;
