@@ -1,0 +1,262 @@
+//! The factors a [`Greedy`](super::Greedy) policy multiplies into a priority.
+//!
+//! Each factor is a type implementing [`Factor`]; a policy is generic over its factors, so a
+//! user's own factor is monomorphised into the decision loop like the built-in ones (no dynamic
+//! call per candidate) and plugs in without forking:
+//!
+//! ```
+//! use quotaroute::catalogue::CategoryId;
+//! use quotaroute::route::{Ask, Factor, Greedy};
+//!
+//! /// Prefer short surveys: 1 / LOI.
+//! struct Short;
+//! impl Factor for Short {
+//!     fn name(&self) -> &'static str { "short" }
+//!     fn value(&self, ask: &Ask<'_>, c: CategoryId) -> f64 {
+//!         1.0 / ask.catalogue.category(c).loi_seconds
+//!     }
+//! }
+//! # let catalogue = quotaroute::catalogue::Catalogue::new(
+//! #     quotaroute::schema::Schema::default_survey(),
+//! #     vec![quotaroute::catalogue::Category::new("a", "A", 0.5, 60.0)]).unwrap();
+//! let router = Greedy::scarcity().with_incidence(Short).named("scarcity-short");
+//! ```
+
+use crate::catalogue::{Catalogue, CategoryId};
+use crate::schema::QuestionId;
+use crate::state::QuotaView;
+
+use super::Ask;
+
+/// One multiplicative term of a greedy priority. Values are finite and ≥ 0; 0 removes the
+/// candidate.
+///
+/// # Performance
+/// Called once per candidate per decision: keep it allocation-free and cheap.
+pub trait Factor: Send + Sync {
+    /// A short stable name, shown in explanations.
+    fn name(&self) -> &'static str;
+    /// The factor's value for the category in this decision.
+    fn value(&self, ask: &Ask<'_>, category: CategoryId) -> f64;
+
+    /// A bound on [`value`](Self::value) over every respondent and interview, given the quota
+    /// counts, that can only fall as categories complete (it may rise only with the view's
+    /// [`epoch`](crate::state::QuotaView::epoch)). `None` (the default) when there is none.
+    ///
+    /// When all of a [`Greedy`](super::Greedy) policy's factors give one, it keeps the
+    /// categories ordered by bound and stops scanning once no remaining bound can beat the best
+    /// candidate found: the same decision, most of the scan skipped.
+    fn upper_bound(
+        &self,
+        catalogue: &Catalogue,
+        quotas: &QuotaView<'_>,
+        category: CategoryId,
+    ) -> Option<f64> {
+        let _ = (catalogue, quotas, category);
+        None
+    }
+}
+
+/// Always 1: a slot left neutral.
+#[derive(Clone, Copy, Debug, Default, PartialEq)]
+pub struct Neutral;
+
+impl Factor for Neutral {
+    fn name(&self) -> &'static str {
+        "neutral"
+    }
+    #[inline(always)]
+    fn value(&self, _: &Ask<'_>, _: CategoryId) -> f64 {
+        1.0
+    }
+    fn upper_bound(&self, _: &Catalogue, _: &QuotaView<'_>, _: CategoryId) -> Option<f64> {
+        Some(1.0)
+    }
+}
+
+/// Scarcity: `open slots / (p̂ · s)`, the respondents that must still see the category.
+///
+/// Divided by N_left (common to every category, see
+/// [`Explanation::respondents_left`](super::Explanation::respondents_left)) it is x_c, the share
+/// of the respondents still to come who must see c; the order is the same, so the decision path
+/// skips the division. Incidence is already in it, so a scarcity policy has no separate
+/// incidence factor.
+#[derive(Clone, Copy, Debug, Default, PartialEq)]
+pub struct Scarcity;
+
+impl Factor for Scarcity {
+    fn name(&self) -> &'static str {
+        "scarcity"
+    }
+    #[inline(always)]
+    fn value(&self, ask: &Ask<'_>, c: CategoryId) -> f64 {
+        f64::from(ask.quotas.open_slots(c)) * ask.catalogue.respondents_per_complete(c)
+    }
+    fn upper_bound(
+        &self,
+        catalogue: &Catalogue,
+        quotas: &QuotaView<'_>,
+        c: CategoryId,
+    ) -> Option<f64> {
+        Some(f64::from(quotas.open_slots(c)) * catalogue.respondents_per_complete(c))
+    }
+}
+
+/// The seed's quota urgency: `(open slots / target)^power` (power 1 by default; the seed's
+/// notebook squares it).
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct RemainingShare {
+    /// The exponent.
+    pub power: i32,
+}
+
+impl Default for RemainingShare {
+    fn default() -> Self {
+        RemainingShare { power: 1 }
+    }
+}
+
+impl Factor for RemainingShare {
+    fn name(&self) -> &'static str {
+        "urgency"
+    }
+    #[inline]
+    fn value(&self, ask: &Ask<'_>, c: CategoryId) -> f64 {
+        let target = ask.catalogue.category(c).target;
+        if target == 0 {
+            return 0.0;
+        }
+        (f64::from(ask.quotas.open_slots(c)) / f64::from(target)).powi(self.power)
+    }
+    fn upper_bound(
+        &self,
+        catalogue: &Catalogue,
+        quotas: &QuotaView<'_>,
+        c: CategoryId,
+    ) -> Option<f64> {
+        // Falls with completes only for a positive power.
+        let target = catalogue.category(c).target;
+        (self.power > 0).then(|| {
+            if target == 0 {
+                0.0
+            } else {
+                (f64::from(quotas.open_slots(c)) / f64::from(target)).powi(self.power)
+            }
+        })
+    }
+}
+
+/// The catalogue's incidence p̂: the expected completes per qualifier shown.
+#[derive(Clone, Copy, Debug, Default, PartialEq)]
+pub struct BelievedIncidence;
+
+impl Factor for BelievedIncidence {
+    fn name(&self) -> &'static str {
+        "incidence"
+    }
+    #[inline(always)]
+    fn value(&self, ask: &Ask<'_>, c: CategoryId) -> f64 {
+        ask.catalogue.incidence(c)
+    }
+    fn upper_bound(&self, catalogue: &Catalogue, _: &QuotaView<'_>, c: CategoryId) -> Option<f64> {
+        Some(catalogue.incidence(c))
+    }
+}
+
+/// 1 when qualifier plus LOI fit in the seconds left, else 0: a filter, not a preference.
+#[derive(Clone, Copy, Debug, Default, PartialEq)]
+pub struct TimeFit;
+
+impl Factor for TimeFit {
+    fn name(&self) -> &'static str {
+        "time_fit"
+    }
+    #[inline(always)]
+    fn value(&self, ask: &Ask<'_>, c: CategoryId) -> f64 {
+        if ask.interview.fits(ask.catalogue, c) {
+            1.0
+        } else {
+            0.0
+        }
+    }
+    fn upper_bound(&self, _: &Catalogue, _: &QuotaView<'_>, _: CategoryId) -> Option<f64> {
+        Some(1.0)
+    }
+}
+
+/// Nudges exposure toward a category's wanted shares: for each question with a target,
+/// `(target share + a) / (observed share + a)` for the respondent's answer, multiplied over
+/// questions and clamped to `[min, max]`.
+///
+/// Neutral (1) for categories without exposure targets, for answers not known yet, and until
+/// `warm_up` respondents have been shown the category.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct DemographicWeight {
+    /// Smoothing added to both shares, so rare cells do not swing the weight.
+    pub smoothing: f64,
+    /// Exposures before the weight starts to act.
+    pub warm_up: u32,
+    /// Lowest weight.
+    pub min: f64,
+    /// Highest weight.
+    pub max: f64,
+}
+
+impl Default for DemographicWeight {
+    fn default() -> Self {
+        DemographicWeight {
+            smoothing: 0.05,
+            warm_up: 20,
+            min: 0.25,
+            max: 4.0,
+        }
+    }
+}
+
+impl Factor for DemographicWeight {
+    fn name(&self) -> &'static str {
+        "demographic_weight"
+    }
+    #[inline(always)]
+    fn value(&self, ask: &Ask<'_>, c: CategoryId) -> f64 {
+        if !ask.catalogue.has_exposure_targets(c) {
+            return 1.0;
+        }
+        self.weigh(ask, c)
+    }
+    fn upper_bound(&self, catalogue: &Catalogue, _: &QuotaView<'_>, c: CategoryId) -> Option<f64> {
+        Some(if catalogue.has_exposure_targets(c) {
+            self.max.max(1.0)
+        } else {
+            1.0
+        })
+    }
+}
+
+impl DemographicWeight {
+    #[cold]
+    fn weigh(&self, ask: &Ask<'_>, c: CategoryId) -> f64 {
+        let targets = &ask.catalogue.category(c).exposure_targets;
+        if ask.quotas.shown(c) < self.warm_up {
+            return 1.0;
+        }
+        let schema = ask.catalogue.schema();
+        let mut weight = 1.0;
+        for (q, shares) in targets {
+            let Some(r) = ask.respondent.answers.get(*q) else {
+                continue;
+            };
+            let q: QuestionId = *q;
+            let total: u32 = schema
+                .response_ids(q)
+                .map(|r| ask.quotas.exposures(c, q, r))
+                .sum();
+            if total == 0 {
+                continue;
+            }
+            let observed = f64::from(ask.quotas.exposures(c, q, r)) / f64::from(total);
+            weight *= (shares[r.index()] + self.smoothing) / (observed + self.smoothing);
+        }
+        weight.clamp(self.min, self.max)
+    }
+}

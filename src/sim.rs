@@ -1,0 +1,810 @@
+//! Monte-Carlo simulation of fieldwork: how many respondents a policy needs.
+//!
+//! A run draws respondents from the schema's supply distribution, routes each with a
+//! [`Router`] under its time budget, draws qualification from the true incidence, and stops when
+//! every quota is full: the number of respondents drawn is the run's cost N. Run `r` draws from
+//! an RNG seeded by `(seed, r)`, so results do not depend on how many threads run them.
+//!
+//! ```
+//! use quotaroute::catalogue::{Catalogue, Category};
+//! use quotaroute::route::Greedy;
+//! use quotaroute::schema::Schema;
+//! use quotaroute::sim::{monte_carlo, Settings};
+//!
+//! let catalogue = Catalogue::new(Schema::default_survey(), vec![
+//!     Category::new("a", "A", 0.5, 100.0).with_target(20),
+//!     Category::new("b", "B", 0.2, 200.0).with_target(20),
+//! ])?;
+//! let settings = Settings { runs: 20, ..Settings::default() };
+//! let summary = monte_carlo(&catalogue, &Greedy::scarcity(), &settings, &|_| {})?;
+//! assert_eq!(summary.failures, 0);
+//! assert!(summary.respondents_p95 >= summary.respondents_median);
+//! // No policy beats the fluid bound on average.
+//! assert!(summary.respondents_mean >= catalogue.lower_bound(480.0, None) * 0.9);
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
+
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+use rand::rngs::Xoshiro256PlusPlus;
+use rand::{Rng, RngExt, SeedableRng};
+use thiserror::Error;
+
+#[cfg(feature = "serde")]
+use serde::{Deserialize, Serialize};
+
+use crate::catalogue::{Catalogue, CategoryId};
+use crate::route::{Ask, Interview, OfferError, Router, RouterState};
+use crate::schema::{Answers, QuestionId, Respondent, ResponseId, Schema};
+use crate::state::QuotaState;
+
+/// How a simulation runs.
+#[derive(Clone, Debug, PartialEq)]
+#[cfg_attr(feature = "serde", derive(Serialize, Deserialize))]
+#[cfg_attr(feature = "serde", serde(default, deny_unknown_fields))]
+pub struct Settings {
+    /// Monte-Carlo runs.
+    pub runs: u32,
+    /// Base seed; run `r` uses a stream derived from `(seed, r)`.
+    pub seed: u64,
+    /// Seconds per respondent, never exceeded.
+    pub hard_cap: f64,
+    /// Cap on qualifiers per respondent (`None`: no cap).
+    pub max_qualifiers: Option<u32>,
+    /// A run that has not filled every quota after this many respondents stops and counts as a
+    /// failure (`None`: 10 × the lower bound).
+    pub max_respondents: Option<u64>,
+    /// True incidence = catalogue incidence × this factor, clipped at 1; the router still
+    /// believes the catalogue.
+    pub incidence_scale: f64,
+    /// Worker threads (`None`: the machine's parallelism). Results do not depend on it.
+    pub threads: Option<usize>,
+}
+
+impl Default for Settings {
+    fn default() -> Self {
+        Settings {
+            runs: 200,
+            seed: 1,
+            hard_cap: 480.0,
+            max_qualifiers: None,
+            max_respondents: None,
+            incidence_scale: 1.0,
+            threads: None,
+        }
+    }
+}
+
+/// A whole simulation scenario as a document: which catalogue, which policies, which settings.
+///
+/// Every field has a default, so `{}` is the bundled default scenario; unknown fields are an
+/// error, so a misspelt setting is not silently ignored. Used by the `simulate` example's
+/// `--scenario FILE` (JSON); command-line flags override it.
+#[derive(Clone, Debug, PartialEq)]
+#[cfg_attr(feature = "serde", derive(Serialize, Deserialize))]
+#[cfg_attr(feature = "serde", serde(default, deny_unknown_fields))]
+pub struct Scenario {
+    /// Path of the catalogue CSV (`None`: the bundled catalogue).
+    pub catalogue: Option<String>,
+    /// Policy names, or `["all"]`.
+    pub policies: Vec<String>,
+    /// Monte-Carlo runs per policy.
+    pub runs: u32,
+    /// Base seed.
+    pub seed: u64,
+    /// Seconds per respondent, never exceeded.
+    pub hard_cap: f64,
+    /// Cap on qualifiers per respondent.
+    pub max_qualifiers: Option<u32>,
+    /// Qualifier seconds for every category, overriding the catalogue's.
+    pub qualifier_seconds: Option<f64>,
+    /// Respondent limit per run (`None`: 10 × N*).
+    pub max_respondents: Option<u64>,
+    /// Respondents within which a run counts as a success (`None`: ⌈1.05 · N*⌉).
+    pub success_at: Option<u64>,
+    /// Also run with true incidence ×0.8 and ×1.2.
+    pub robustness: bool,
+    /// Worker threads (`None`: the machine's parallelism).
+    pub threads: Option<usize>,
+}
+
+impl Default for Scenario {
+    fn default() -> Self {
+        let s = Settings::default();
+        Scenario {
+            catalogue: None,
+            policies: vec!["all".to_owned()],
+            runs: s.runs,
+            seed: s.seed,
+            hard_cap: s.hard_cap,
+            max_qualifiers: s.max_qualifiers,
+            qualifier_seconds: None,
+            max_respondents: s.max_respondents,
+            success_at: None,
+            robustness: false,
+            threads: s.threads,
+        }
+    }
+}
+
+impl Scenario {
+    /// The simulation settings of the scenario (true incidence as believed).
+    pub fn settings(&self) -> Settings {
+        Settings {
+            runs: self.runs,
+            seed: self.seed,
+            hard_cap: self.hard_cap,
+            max_qualifiers: self.max_qualifiers,
+            max_respondents: self.max_respondents,
+            incidence_scale: 1.0,
+            threads: self.threads,
+        }
+    }
+}
+
+/// Why a simulation could not run.
+#[derive(Clone, Debug, PartialEq, Error)]
+#[non_exhaustive]
+pub enum SimError {
+    /// A setting is out of range.
+    #[error("setting `{field}`: {problem}")]
+    Setting {
+        /// The setting.
+        field: &'static str,
+        /// What is wrong.
+        problem: String,
+    },
+    /// The router offered a category it may not offer.
+    #[error("policy `{policy}`, run {run}, respondent {respondent}: {error}")]
+    InvalidOffer {
+        /// The policy's name.
+        policy: String,
+        /// The run.
+        run: u32,
+        /// The respondent's number in the run (from 1).
+        respondent: u64,
+        /// What was wrong with the offer.
+        error: OfferError,
+    },
+}
+
+impl Settings {
+    /// Checks every setting.
+    ///
+    /// # Errors
+    /// [`SimError::Setting`] naming the first bad one.
+    pub fn validate(&self) -> Result<(), SimError> {
+        let bad = |field, problem: &str| {
+            Err(SimError::Setting {
+                field,
+                problem: problem.to_owned(),
+            })
+        };
+        if self.runs == 0 {
+            return bad("runs", "must be at least 1");
+        }
+        if !(self.hard_cap.is_finite() && self.hard_cap > 0.0) {
+            return bad("hard_cap", "must be a positive number of seconds");
+        }
+        if !(self.incidence_scale.is_finite() && self.incidence_scale > 0.0) {
+            return bad("incidence_scale", "must be a positive number");
+        }
+        if self.max_qualifiers == Some(0) {
+            return bad("max_qualifiers", "must be at least 1");
+        }
+        if self.max_respondents == Some(0) {
+            return bad("max_respondents", "must be at least 1");
+        }
+        if self.threads == Some(0) {
+            return bad("threads", "must be at least 1");
+        }
+        Ok(())
+    }
+
+    /// The respondent limit per run: the setting, or 10 × the lower bound.
+    pub fn respondent_limit(&self, catalogue: &Catalogue) -> u64 {
+        self.max_respondents.unwrap_or_else(|| {
+            let bound = catalogue.lower_bound(self.hard_cap, self.max_qualifiers);
+            if bound.is_finite() {
+                (10.0 * bound).ceil().max(1.0) as u64
+            } else {
+                1_000_000
+            }
+        })
+    }
+}
+
+/// Draws respondents from the schema's supply shares, questions independent.
+#[derive(Clone, Debug)]
+pub struct Supply {
+    cumulative: Vec<Vec<f64>>,
+}
+
+impl Supply {
+    /// The supply the schema describes.
+    pub fn new(schema: &Schema) -> Supply {
+        let cumulative = schema
+            .questions()
+            .iter()
+            .map(|q| {
+                let mut acc = 0.0;
+                q.shares()
+                    .iter()
+                    .map(|s| {
+                        acc += s;
+                        acc
+                    })
+                    .collect()
+            })
+            .collect();
+        Supply { cumulative }
+    }
+
+    /// Overwrites `answers` with a fresh draw: every question answered.
+    pub fn draw_into<R: Rng + ?Sized>(&self, rng: &mut R, answers: &mut Answers) {
+        for (q, cumulative) in self.cumulative.iter().enumerate() {
+            let u: f64 = rng.random::<f64>() * cumulative.last().copied().unwrap_or(1.0);
+            let r = cumulative
+                .iter()
+                .position(|&c| u < c)
+                .unwrap_or(cumulative.len() - 1);
+            answers.set(QuestionId(q as u16), ResponseId(r as u16));
+        }
+    }
+}
+
+/// What one run measured.
+#[derive(Clone, Debug, PartialEq)]
+#[cfg_attr(feature = "serde", derive(Serialize, Deserialize))]
+pub struct RunResult {
+    /// Respondents drawn (the limit, for a failed run).
+    pub respondents: u64,
+    /// True when every quota was filled.
+    pub filled: bool,
+    /// Completes per category at the end.
+    pub completes: Vec<u32>,
+    /// Mean interview seconds per respondent.
+    pub mean_seconds: f64,
+    /// Longest interview in seconds.
+    pub max_seconds: f64,
+    /// Mean qualifiers shown per respondent.
+    pub mean_qualifiers: f64,
+    /// Most qualifiers shown to one respondent.
+    pub max_qualifiers: u32,
+    /// Exposure L1 divergence per category per question (row-major, `questions` per
+    /// category): Σ_r |observed share − reference share|, where the reference is the
+    /// category's exposure target or else the eligible supply's shares; 0 when nobody was shown.
+    pub divergence: Vec<f64>,
+}
+
+/// Routes one run.
+///
+/// # Errors
+/// [`SimError::InvalidOffer`] when the router offers something it may not; settings errors.
+pub fn run_once(
+    catalogue: &Catalogue,
+    router: &dyn Router,
+    settings: &Settings,
+    run: u32,
+) -> Result<RunResult, SimError> {
+    settings.validate()?;
+    let reference = reference_shares(catalogue);
+    run_with(catalogue, router, settings, run, &reference)
+}
+
+fn run_with(
+    catalogue: &Catalogue,
+    router: &dyn Router,
+    settings: &Settings,
+    run: u32,
+    reference: &[Vec<f64>],
+) -> Result<RunResult, SimError> {
+    let mut rng = run_rng(settings.seed, run);
+    let schema = catalogue.schema();
+    let supply = Supply::new(schema);
+    let true_incidence: Vec<f64> = catalogue
+        .ids()
+        .map(|c| (catalogue.incidence(c) * settings.incidence_scale).min(1.0))
+        .collect();
+    let limit = settings.respondent_limit(catalogue);
+    let mut state = QuotaState::new(catalogue);
+    let mut open_total = state.total_open();
+    let mut interview = Interview::new();
+    let mut router_state = RouterState::default();
+    let mut respondent = Respondent::new(0, Answers::unknown(schema));
+    let (mut seconds_total, mut max_seconds) = (0.0f64, 0.0f64);
+    let (mut qualifiers_total, mut max_qualifiers) = (0u64, 0u32);
+    let mut n = 0u64;
+    while open_total > 0 && n < limit {
+        n += 1;
+        respondent.id = n;
+        supply.draw_into(&mut rng, &mut respondent.answers);
+        interview.begin(
+            catalogue,
+            &respondent.answers,
+            settings.hard_cap,
+            settings.max_qualifiers,
+        );
+        router.on_respondent_start(
+            &Ask {
+                catalogue,
+                respondent: &respondent,
+                interview: &interview,
+                quotas: state.view(),
+            },
+            &mut router_state,
+        );
+        loop {
+            let ask = Ask {
+                catalogue,
+                respondent: &respondent,
+                interview: &interview,
+                quotas: state.view(),
+            };
+            let Some(c) = router.next_offer(&ask, &mut router_state, &mut rng) else {
+                break;
+            };
+            interview
+                .check_offer(catalogue, &state.view(), c)
+                .map_err(|error| SimError::InvalidOffer {
+                    policy: router.name().to_owned(),
+                    run,
+                    respondent: n,
+                    error,
+                })?;
+            state.record_shown(c, &respondent.answers);
+            interview.record_shown(catalogue, c);
+            let qualified = rng.random_bool(true_incidence[c.index()]);
+            let mut closed = false;
+            if qualified {
+                state.record_qualified(c);
+                if state.complete(c).is_ok() {
+                    open_total -= 1;
+                    interview.record_complete(catalogue, c);
+                    closed = !state.view().is_open(c);
+                }
+            }
+            let ask = Ask {
+                catalogue,
+                respondent: &respondent,
+                interview: &interview,
+                quotas: state.view(),
+            };
+            router.on_answer(&ask, &mut router_state, c, qualified);
+            if closed {
+                router.on_close(catalogue, &mut router_state, c);
+            }
+        }
+        seconds_total += interview.seconds_used();
+        max_seconds = max_seconds.max(interview.seconds_used());
+        qualifiers_total += u64::from(interview.qualifiers_shown());
+        max_qualifiers = max_qualifiers.max(interview.qualifiers_shown());
+    }
+    let view = state.view();
+    let questions = schema.len();
+    let mut divergence = vec![0.0; catalogue.len() * questions];
+    for c in catalogue.ids() {
+        for q in schema.question_ids() {
+            let counts: Vec<u32> = schema
+                .response_ids(q)
+                .map(|r| view.exposures(c, q, r))
+                .collect();
+            let total: u32 = counts.iter().sum();
+            if total > 0 {
+                let want = &reference[c.index() * questions + q.index()];
+                divergence[c.index() * questions + q.index()] = counts
+                    .iter()
+                    .zip(want)
+                    .map(|(&k, w)| (f64::from(k) / f64::from(total) - w).abs())
+                    .sum();
+            }
+        }
+    }
+    let denominator = n.max(1) as f64;
+    Ok(RunResult {
+        respondents: n,
+        filled: open_total == 0,
+        completes: catalogue.ids().map(|c| view.completed(c)).collect(),
+        mean_seconds: seconds_total / denominator,
+        max_seconds,
+        mean_qualifiers: qualifiers_total as f64 / denominator,
+        max_qualifiers,
+        divergence,
+    })
+}
+
+/// The RNG of run `run` under base seed `seed`.
+pub fn run_rng(seed: u64, run: u32) -> Xoshiro256PlusPlus {
+    Xoshiro256PlusPlus::seed_from_u64(splitmix64(splitmix64(seed) ^ u64::from(run)))
+}
+
+fn splitmix64(mut x: u64) -> u64 {
+    x = x.wrapping_add(0x9E37_79B9_7F4A_7C15);
+    x = (x ^ (x >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+    x = (x ^ (x >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+    x ^ (x >> 31)
+}
+
+/// The exposure shares each category should see per question (row-major, `questions` per
+/// category): the category's exposure target where it has one, else the supply's shares among
+/// the respondents eligible for it (exact by enumeration when the schema has at most 100,000
+/// cells, else the unconditional shares).
+pub fn reference_shares(catalogue: &Catalogue) -> Vec<Vec<f64>> {
+    let schema = catalogue.schema();
+    let cells: Option<usize> = schema
+        .questions()
+        .iter()
+        .try_fold(1usize, |acc, q| acc.checked_mul(q.responses().len()))
+        .filter(|&n| n <= 100_000);
+    let mut out = Vec::with_capacity(catalogue.len() * schema.len());
+    for c in catalogue.ids() {
+        let category = catalogue.category(c);
+        let mut conditional: Vec<Vec<f64>> = schema
+            .questions()
+            .iter()
+            .map(|q| q.shares().to_vec())
+            .collect();
+        if let Some(cells) = cells.filter(|_| category.eligibility != Default::default()) {
+            let mut sums: Vec<Vec<f64>> = schema
+                .questions()
+                .iter()
+                .map(|q| vec![0.0; q.responses().len()])
+                .collect();
+            let mut answers = Answers::unknown(schema);
+            for mut cell in 0..cells {
+                let mut weight = 1.0;
+                for (q, question) in schema.questions().iter().enumerate().rev() {
+                    let r = cell % question.responses().len();
+                    cell /= question.responses().len();
+                    weight *= question.shares()[r];
+                    answers.set(QuestionId(q as u16), ResponseId(r as u16));
+                }
+                if weight > 0.0 && category.eligibility.matches(&answers) {
+                    for (q, sum) in sums.iter_mut().enumerate() {
+                        let r = answers.get(QuestionId(q as u16)).expect("set above");
+                        sum[r.index()] += weight;
+                    }
+                }
+            }
+            for (q, sum) in sums.into_iter().enumerate() {
+                let total: f64 = sum.iter().sum();
+                if total > 0.0 {
+                    conditional[q] = sum.into_iter().map(|s| s / total).collect();
+                }
+            }
+        }
+        for (q, shares) in conditional.into_iter().enumerate() {
+            let target = category
+                .exposure_targets
+                .iter()
+                .find(|(tq, _)| tq.index() == q)
+                .map(|(_, s)| s.clone());
+            out.push(target.unwrap_or(shares));
+        }
+    }
+    out
+}
+
+/// What many runs measured.
+#[derive(Clone, Debug, PartialEq)]
+#[cfg_attr(feature = "serde", derive(Serialize, Deserialize))]
+pub struct Summary {
+    /// The policy's name.
+    pub policy: String,
+    /// Runs made.
+    pub runs: u32,
+    /// Respondents per run, in run order.
+    pub respondents: Vec<u64>,
+    /// Median respondents (nearest rank: the ⌈0.5·runs⌉-th smallest).
+    pub respondents_median: u64,
+    /// 95th percentile (nearest rank: the ⌈0.95·runs⌉-th smallest).
+    pub respondents_p95: u64,
+    /// Mean respondents.
+    pub respondents_mean: f64,
+    /// Runs that did not fill every quota within the respondent limit.
+    pub failures: u32,
+    /// Whether each run filled every quota, in run order.
+    pub filled: Vec<bool>,
+    /// Mean interview seconds over all respondents of all runs.
+    pub mean_seconds: f64,
+    /// Longest interview in any run.
+    pub max_seconds: f64,
+    /// Mean qualifiers per respondent.
+    pub mean_qualifiers: f64,
+    /// Most qualifiers shown to one respondent in any run.
+    pub max_qualifiers: u32,
+    /// Mean over runs of each category's exposure divergence per question (row-major).
+    pub divergence: Vec<f64>,
+}
+
+impl Summary {
+    /// Share of runs that filled every quota within `respondents`.
+    pub fn success_rate(&self, respondents: u64) -> f64 {
+        let ok = self
+            .respondents
+            .iter()
+            .zip(&self.filled)
+            .filter(|&(&n, &filled)| filled && n <= respondents)
+            .count();
+        ok as f64 / self.respondents.len().max(1) as f64
+    }
+
+    /// The largest mean divergence of any category on any question.
+    pub fn worst_divergence(&self) -> f64 {
+        self.divergence.iter().copied().fold(0.0, f64::max)
+    }
+}
+
+/// The `k`-th smallest (nearest rank, `share` in (0, 1]) of `values`.
+pub fn nearest_rank(values: &[u64], share: f64) -> u64 {
+    if values.is_empty() {
+        return 0;
+    }
+    let mut sorted = values.to_vec();
+    sorted.sort_unstable();
+    let rank = ((share * sorted.len() as f64).ceil() as usize).clamp(1, sorted.len());
+    sorted[rank - 1]
+}
+
+/// Runs `settings.runs` seeded runs on worker threads and summarises them. `progress` is called
+/// with the number of runs finished so far, from the worker threads.
+///
+/// # Errors
+/// [`SimError`] from the settings or from the first run whose router misbehaved.
+pub fn monte_carlo(
+    catalogue: &Catalogue,
+    router: &dyn Router,
+    settings: &Settings,
+    progress: &(dyn Fn(u32) + Sync),
+) -> Result<Summary, SimError> {
+    settings.validate()?;
+    let reference = reference_shares(catalogue);
+    let threads = settings
+        .threads
+        .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()))
+        .min(settings.runs as usize)
+        .max(1);
+    let next = AtomicUsize::new(0);
+    let done = AtomicUsize::new(0);
+    let results: Mutex<Vec<Option<Result<RunResult, SimError>>>> =
+        Mutex::new(vec![None; settings.runs as usize]);
+    std::thread::scope(|scope| {
+        for _ in 0..threads {
+            scope.spawn(|| {
+                loop {
+                    let run = next.fetch_add(1, Ordering::Relaxed);
+                    if run >= settings.runs as usize {
+                        break;
+                    }
+                    let result = run_with(catalogue, router, settings, run as u32, &reference);
+                    let failed = result.is_err();
+                    results.lock().expect("no worker panics while holding it")[run] = Some(result);
+                    progress(done.fetch_add(1, Ordering::Relaxed) as u32 + 1);
+                    if failed {
+                        next.store(usize::MAX / 2, Ordering::Relaxed);
+                    }
+                }
+            });
+        }
+    });
+    let results = results.into_inner().expect("workers finished");
+    let mut runs = Vec::with_capacity(results.len());
+    for r in results.into_iter().flatten() {
+        runs.push(r?);
+    }
+    Ok(summarise(router.name(), &runs))
+}
+
+fn summarise(policy: &str, runs: &[RunResult]) -> Summary {
+    let respondents: Vec<u64> = runs.iter().map(|r| r.respondents).collect();
+    let total_respondents: f64 = respondents.iter().map(|&n| n as f64).sum();
+    let weighted = |f: &dyn Fn(&RunResult) -> f64| {
+        runs.iter()
+            .map(|r| f(r) * r.respondents as f64)
+            .sum::<f64>()
+            / total_respondents.max(1.0)
+    };
+    let mut divergence = vec![0.0; runs.first().map_or(0, |r| r.divergence.len())];
+    for r in runs {
+        for (d, x) in divergence.iter_mut().zip(&r.divergence) {
+            *d += x / runs.len() as f64;
+        }
+    }
+    Summary {
+        policy: policy.to_owned(),
+        runs: runs.len() as u32,
+        respondents_median: nearest_rank(&respondents, 0.5),
+        respondents_p95: nearest_rank(&respondents, 0.95),
+        respondents_mean: total_respondents / runs.len().max(1) as f64,
+        failures: runs.iter().filter(|r| !r.filled).count() as u32,
+        mean_seconds: weighted(&|r| r.mean_seconds),
+        max_seconds: runs.iter().map(|r| r.max_seconds).fold(0.0, f64::max),
+        mean_qualifiers: weighted(&|r| r.mean_qualifiers),
+        max_qualifiers: runs.iter().map(|r| r.max_qualifiers).max().unwrap_or(0),
+        filled: runs.iter().map(|r| r.filled).collect(),
+        respondents,
+        divergence,
+    }
+}
+
+/// N*₉₅, a stochastic floor for the 95th percentile of respondents: the larger of the time
+/// term of the fluid bound and the p95 of max_c τ_c, where τ_c = T_c + NegativeBinomial(T_c,
+/// p_c·s_c) failures is what category c needs if every eligible respondent is shown it
+/// (estimated from `draws` seeded samples).
+pub fn lower_bound_p95(
+    catalogue: &Catalogue,
+    budget_seconds: f64,
+    max_qualifiers: Option<u32>,
+    draws: u32,
+    seed: u64,
+) -> f64 {
+    let fluid_time = catalogue
+        .bound_terms(budget_seconds, max_qualifiers, |c| {
+            f64::from(catalogue.category(c).target)
+        })
+        .time_and_qualifiers();
+    // Categories that can set the maximum: mean + 8 sd reaches the largest mean − 8 sd.
+    let stats: Vec<(CategoryId, f64, f64)> = catalogue
+        .ids()
+        .filter(|&c| catalogue.category(c).target > 0)
+        .map(|c| {
+            let t = f64::from(catalogue.category(c).target);
+            let p = catalogue.incidence(c) * catalogue.eligible_share(c);
+            let mean = t / p;
+            let sd = (t * (1.0 - p)).sqrt() / p;
+            (c, mean, sd)
+        })
+        .collect();
+    if stats.iter().any(|s| !s.1.is_finite()) {
+        return f64::INFINITY;
+    }
+    let floor = stats.iter().map(|s| s.1 - 8.0 * s.2).fold(0.0, f64::max);
+    let contenders: Vec<(u32, f64)> = stats
+        .iter()
+        .filter(|s| s.1 + 8.0 * s.2 >= floor)
+        .map(|s| {
+            (
+                catalogue.category(s.0).target,
+                catalogue.incidence(s.0) * catalogue.eligible_share(s.0),
+            )
+        })
+        .collect();
+    let mut rng = run_rng(seed, u32::MAX);
+    let mut maxima: Vec<u64> = (0..draws.max(1))
+        .map(|_| {
+            contenders
+                .iter()
+                .map(|&(t, p)| u64::from(t) + negative_binomial(&mut rng, t, p))
+                .max()
+                .unwrap_or(0)
+        })
+        .collect();
+    maxima.sort_unstable();
+    let p95 = nearest_rank(&maxima, 0.95) as f64;
+    fluid_time.max(p95)
+}
+
+/// Failures before the `successes`-th success in Bernoulli(p) trials.
+fn negative_binomial<R: Rng + ?Sized>(rng: &mut R, successes: u32, p: f64) -> u64 {
+    if p >= 1.0 {
+        return 0;
+    }
+    let log_q = (1.0 - p).ln();
+    (0..successes)
+        .map(|_| {
+            // Inverse CDF of the geometric distribution; 1 - u is in (0, 1].
+            let u: f64 = 1.0 - rng.random::<f64>();
+            (u.ln() / log_q).floor() as u64
+        })
+        .sum()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::catalogue::Category;
+    use crate::route::{Greedy, RandomRouter};
+
+    fn small() -> Catalogue {
+        Catalogue::new(
+            Schema::default_survey(),
+            vec![
+                Category::new("a", "A", 0.5, 100.0).with_target(30),
+                Category::new("b", "B", 0.2, 200.0).with_target(30),
+                Category::new("c", "C", 0.9, 50.0)
+                    .with_target(30)
+                    .with_eligibility(
+                        crate::schema::Rule::parse(&Schema::default_survey(), "gender=female")
+                            .unwrap(),
+                    ),
+            ],
+        )
+        .unwrap()
+    }
+
+    #[test]
+    fn same_seed_same_result_whatever_the_threads() {
+        let catalogue = small();
+        let one = Settings {
+            runs: 8,
+            threads: Some(1),
+            ..Settings::default()
+        };
+        let two = Settings {
+            threads: Some(2),
+            ..one.clone()
+        };
+        for router in [&Greedy::scarcity() as &dyn Router, &RandomRouter] {
+            let a = monte_carlo(&catalogue, router, &one, &|_| {}).unwrap();
+            let b = monte_carlo(&catalogue, router, &two, &|_| {}).unwrap();
+            assert_eq!(a, b);
+        }
+    }
+
+    #[test]
+    fn runs_fill_every_quota_within_the_cap() {
+        let catalogue = small();
+        let r = run_once(&catalogue, &Greedy::scarcity(), &Settings::default(), 3).unwrap();
+        assert!(r.filled);
+        assert_eq!(r.completes, vec![30, 30, 30]);
+        assert!(r.max_seconds <= 480.0 + 1e-9);
+    }
+
+    #[test]
+    fn a_tight_limit_counts_as_failure() {
+        let settings = Settings {
+            runs: 4,
+            max_respondents: Some(5),
+            ..Settings::default()
+        };
+        let s = monte_carlo(&small(), &Greedy::scarcity(), &settings, &|_| {}).unwrap();
+        assert_eq!(s.failures, 4);
+        assert_eq!(s.respondents_p95, 5);
+        assert_eq!(s.success_rate(10), 0.0);
+    }
+
+    #[test]
+    fn nearest_rank_matches_definition() {
+        let v: Vec<u64> = (1..=200).rev().collect();
+        assert_eq!(nearest_rank(&v, 0.95), 190);
+        assert_eq!(nearest_rank(&v, 0.5), 100);
+        assert_eq!(nearest_rank(&[7], 0.95), 7);
+    }
+
+    #[test]
+    fn reference_shares_condition_on_eligibility() {
+        let catalogue = small();
+        let shares = reference_shares(&catalogue);
+        // category c (index 2) is female-only: its gender reference is (1, 0).
+        assert_eq!(shares[2 * 3], vec![1.0, 0.0]);
+        assert_eq!(shares[0], vec![0.5, 0.5]);
+    }
+
+    #[test]
+    fn bad_settings_are_named() {
+        let s = Settings {
+            hard_cap: f64::NAN,
+            ..Settings::default()
+        };
+        assert!(matches!(
+            s.validate(),
+            Err(SimError::Setting {
+                field: "hard_cap",
+                ..
+            })
+        ));
+    }
+
+    #[test]
+    fn negative_binomial_mean_is_right() {
+        let mut rng = run_rng(5, 0);
+        let n = 4000;
+        let mean = (0..n)
+            .map(|_| negative_binomial(&mut rng, 10, 0.25) as f64)
+            .sum::<f64>()
+            / n as f64;
+        // E = r(1-p)/p = 30; sd of the mean ≈ sqrt(120)/sqrt(4000) ≈ 0.17.
+        assert!((mean - 30.0).abs() < 1.0, "{mean}");
+    }
+}

@@ -1,0 +1,269 @@
+//! Live quota state: completes, open slots and exposures per category.
+//!
+//! Configuration (the [`Catalogue`]) never changes during fieldwork; everything that does lives
+//! here. Routers never see a `QuotaState` itself, only a [`QuotaView`]: a read-only, `Copy`
+//! window over counters stored as atomics, so that a single-threaded simulation (which updates
+//! through `&mut`, without atomic read-modify-writes) and a lock-free shared engine can hand
+//! routers the same view.
+//!
+//! ```
+//! use quotaroute::catalogue::{Catalogue, Category};
+//! use quotaroute::schema::{Answers, Schema};
+//! use quotaroute::state::QuotaState;
+//!
+//! let schema = Schema::default_survey();
+//! let catalogue = Catalogue::new(schema.clone(), vec![Category::new("1", "Coffee", 0.3, 120.0).with_target(2)])?;
+//! let mut state = QuotaState::new(&catalogue);
+//! let coffee = catalogue.find("1").unwrap();
+//! let answers = Answers::unknown(&schema);
+//! assert!(state.complete(coffee).is_ok());
+//! assert!(state.complete(coffee).is_ok());
+//! assert!(state.complete(coffee).is_err(), "a full category is never overfilled");
+//! assert!(!state.view().is_open(coffee));
+//! # let _ = answers;
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
+
+use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
+
+/// Source of [`QuotaState`] instance numbers, so a cache built on one state is never used on
+/// another.
+static INSTANCES: AtomicU64 = AtomicU64::new(1);
+
+use thiserror::Error;
+
+use crate::catalogue::{Catalogue, CategoryId};
+use crate::schema::{Answers, QuestionId, ResponseId};
+
+/// Why a complete was refused.
+#[derive(Clone, Debug, PartialEq, Eq, Error)]
+#[non_exhaustive]
+pub enum CompleteError {
+    /// The category has reached its target.
+    #[error("category {category} is full")]
+    Full {
+        /// The category.
+        category: CategoryId,
+    },
+    /// The id is not a category of this state's catalogue.
+    #[error("category {category} is not in the catalogue")]
+    UnknownCategory {
+        /// The id.
+        category: CategoryId,
+    },
+}
+
+/// Per-category counters for one field period.
+///
+/// Updates take `&mut self` and are plain memory writes; the counters are atomics only so that
+/// [`QuotaView`] has one representation shared with concurrent engines.
+#[derive(Debug)]
+pub struct QuotaState {
+    targets: Vec<u32>,
+    open: Box<[AtomicU32]>,
+    completed: Box<[AtomicU32]>,
+    shown: Box<[AtomicU32]>,
+    qualified: Box<[AtomicU32]>,
+    /// Exposures per category per (question, response): `stride` counters per category.
+    exposures: Box<[AtomicU32]>,
+    /// Offset of each question's first response in a category's exposure row.
+    offsets: Vec<u32>,
+    stride: usize,
+    instance: u64,
+    /// Bumped whenever a count changes in a way that can raise a priority (a slot released,
+    /// a target raised): caches of priority upper bounds are rebuilt when it moves.
+    generation: AtomicU64,
+}
+
+fn counters(n: usize) -> Box<[AtomicU32]> {
+    (0..n).map(|_| AtomicU32::new(0)).collect()
+}
+
+impl QuotaState {
+    /// Fresh counters: nothing shown or completed, every target open.
+    pub fn new(catalogue: &Catalogue) -> QuotaState {
+        let schema = catalogue.schema();
+        let mut offsets = Vec::with_capacity(schema.len());
+        let mut stride = 0usize;
+        for q in schema.question_ids() {
+            offsets.push(stride as u32);
+            stride += schema.response_count(q);
+        }
+        let targets: Vec<u32> = catalogue.categories().iter().map(|c| c.target).collect();
+        QuotaState {
+            open: targets.iter().map(|&t| AtomicU32::new(t)).collect(),
+            completed: counters(targets.len()),
+            shown: counters(targets.len()),
+            qualified: counters(targets.len()),
+            exposures: counters(targets.len() * stride),
+            targets,
+            offsets,
+            stride,
+            instance: INSTANCES.fetch_add(1, Ordering::Relaxed),
+            generation: AtomicU64::new(0),
+        }
+    }
+
+    /// The read-only view routers decide on.
+    #[inline]
+    pub fn view(&self) -> QuotaView<'_> {
+        QuotaView {
+            open: &self.open,
+            completed: &self.completed,
+            shown: &self.shown,
+            qualified: &self.qualified,
+            exposures: &self.exposures,
+            offsets: &self.offsets,
+            stride: self.stride,
+            instance: self.instance,
+            generation: &self.generation,
+        }
+    }
+
+    /// Records that a respondent with these answers was shown the category's qualifier.
+    ///
+    /// # Panics
+    /// If the id is not from this state's catalogue.
+    #[inline]
+    pub fn record_shown(&mut self, category: CategoryId, answers: &Answers) {
+        let c = category.index();
+        *self.shown[c].get_mut() += 1;
+        let row = c * self.stride;
+        for (q, &offset) in self.offsets.iter().enumerate() {
+            if let Some(r) = answers.get(QuestionId(q as u16)) {
+                *self.exposures[row + offset as usize + r.index()].get_mut() += 1;
+            }
+        }
+    }
+
+    /// Records a qualifier answer (for observed incidence).
+    #[inline]
+    pub fn record_qualified(&mut self, category: CategoryId) {
+        *self.qualified[category.index()].get_mut() += 1;
+    }
+
+    /// Counts a complete, refusing one that would pass the target.
+    ///
+    /// # Errors
+    /// [`CompleteError::Full`] when the target is reached (the state is unchanged);
+    /// [`CompleteError::UnknownCategory`] for an id outside the catalogue.
+    #[inline]
+    pub fn complete(&mut self, category: CategoryId) -> Result<(), CompleteError> {
+        let c = category.index();
+        let Some(open) = self.open.get_mut(c) else {
+            return Err(CompleteError::UnknownCategory { category });
+        };
+        let open = open.get_mut();
+        if *open == 0 {
+            return Err(CompleteError::Full { category });
+        }
+        *open -= 1;
+        *self.completed[c].get_mut() += 1;
+        Ok(())
+    }
+
+    /// Completes wanted for the category.
+    pub fn target(&self, category: CategoryId) -> u32 {
+        self.targets[category.index()]
+    }
+
+    /// True when every category has reached its target.
+    pub fn all_full(&self) -> bool {
+        self.open.iter().all(|o| o.load(Ordering::Relaxed) == 0)
+    }
+
+    /// Completes still wanted, over all categories.
+    pub fn total_open(&self) -> u64 {
+        self.open
+            .iter()
+            .map(|o| u64::from(o.load(Ordering::Relaxed)))
+            .sum()
+    }
+}
+
+/// A read-only window over live quota counters: what a [`Router`](crate::route::Router) may
+/// look at.
+///
+/// Reads are relaxed atomic loads (plain loads on common hardware): a decision may see a count
+/// that is a moment old, never a torn one.
+#[derive(Clone, Copy, Debug)]
+pub struct QuotaView<'a> {
+    open: &'a [AtomicU32],
+    completed: &'a [AtomicU32],
+    shown: &'a [AtomicU32],
+    qualified: &'a [AtomicU32],
+    exposures: &'a [AtomicU32],
+    offsets: &'a [u32],
+    stride: usize,
+    instance: u64,
+    generation: &'a AtomicU64,
+}
+
+impl QuotaView<'_> {
+    /// Which state this view reads and how often that state's counts have moved upward
+    /// (released slots, raised targets). Completes only lower priorities and do not change it,
+    /// so a cache of priority upper bounds stays valid while the epoch is the same.
+    #[inline]
+    pub fn epoch(&self) -> (u64, u64) {
+        (self.instance, self.generation.load(Ordering::Acquire))
+    }
+
+    /// Completes the category can still take (0 when closed).
+    ///
+    /// # Performance
+    /// One relaxed load.
+    #[inline]
+    pub fn open_slots(&self, category: CategoryId) -> u32 {
+        self.open[category.index()].load(Ordering::Relaxed)
+    }
+
+    /// True when the category can take another complete.
+    #[inline]
+    pub fn is_open(&self, category: CategoryId) -> bool {
+        self.open_slots(category) > 0
+    }
+
+    /// Completes counted so far.
+    #[inline]
+    pub fn completed(&self, category: CategoryId) -> u32 {
+        self.completed[category.index()].load(Ordering::Relaxed)
+    }
+
+    /// Respondents shown the category's qualifier so far.
+    #[inline]
+    pub fn shown(&self, category: CategoryId) -> u32 {
+        self.shown[category.index()].load(Ordering::Relaxed)
+    }
+
+    /// Respondents who qualified so far.
+    #[inline]
+    pub fn qualified(&self, category: CategoryId) -> u32 {
+        self.qualified[category.index()].load(Ordering::Relaxed)
+    }
+
+    /// Respondents shown the category who gave `response` to `question`.
+    #[inline]
+    pub fn exposures(
+        &self,
+        category: CategoryId,
+        question: QuestionId,
+        response: ResponseId,
+    ) -> u32 {
+        let i = category.index() * self.stride
+            + self.offsets[question.index()] as usize
+            + response.index();
+        self.exposures[i].load(Ordering::Relaxed)
+    }
+
+    /// The number of categories.
+    #[inline]
+    pub fn len(&self) -> usize {
+        self.open.len()
+    }
+
+    /// True when there is no category.
+    #[inline]
+    pub fn is_empty(&self) -> bool {
+        self.open.is_empty()
+    }
+}
