@@ -11,3 +11,5 @@ pub mod route;
 pub mod schema;
 pub mod sim;
 pub mod state;
+#[cfg(feature = "proptest")]
+pub mod testing;

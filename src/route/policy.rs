@@ -433,3 +433,88 @@ impl BoundOrder {
         self.position[self.order[p].1 as usize] = p as u32;
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::catalogue::Category;
+    use crate::route::Interview;
+    use crate::schema::{Answers, Respondent, Schema};
+    use crate::state::QuotaState;
+
+    #[test]
+    fn equal_priorities_go_to_the_lower_id_even_from_a_stale_order() {
+        let catalogue = Catalogue::new(
+            Schema::default_survey(),
+            vec![
+                Category::new("a", "A", 0.5, 60.0).with_target(5),
+                Category::new("b", "B", 0.5, 60.0).with_target(10),
+            ],
+        )
+        .unwrap();
+        let mut state = QuotaState::new(&catalogue);
+        let respondent = Respondent::new(1, Answers::unknown(catalogue.schema()));
+        let mut interview = Interview::new();
+        interview.begin(&catalogue, &respondent.answers, 480.0, None);
+        let router = Greedy::scarcity();
+        let mut rs = RouterState::default();
+        let mut rng = <rand::rngs::Xoshiro256PlusPlus as rand::SeedableRng>::seed_from_u64(7);
+        let b = CategoryId::from_index(1);
+        {
+            let a = Ask {
+                catalogue: &catalogue,
+                respondent: &respondent,
+                interview: &interview,
+                quotas: state.view(),
+            };
+            assert_eq!(
+                router.next_offer(&a, &mut rs, &mut rng),
+                Some(b),
+                "b has more to do"
+            );
+        }
+        // Another respondent completes five of b: now a and b tie, and the cached order still
+        // has b first.
+        for _ in 0..5 {
+            state.complete(b).unwrap();
+        }
+        let a = Ask {
+            catalogue: &catalogue,
+            respondent: &respondent,
+            interview: &interview,
+            quotas: state.view(),
+        };
+        assert_eq!(
+            router.next_offer(&a, &mut rs, &mut rng),
+            Some(CategoryId::from_index(0))
+        );
+        assert_eq!(
+            router.explain(&a, &mut RouterState::default()).chosen,
+            Some(CategoryId::from_index(0))
+        );
+    }
+
+    #[test]
+    fn lowering_a_bound_keeps_the_order_sorted() {
+        let mut order = BoundOrder::default();
+        let bounds = [5.0, 9.0, 9.0, 1.0, 7.0, 3.0];
+        assert!(order.rebuild(bounds.len(), |c| Some(bounds[c.index()])));
+        let ids: Vec<u32> = order.order.iter().map(|e| e.1).collect();
+        assert_eq!(ids, vec![1, 2, 4, 0, 5, 3]);
+        for (c, b) in [(1, 2.0), (4, 0.0), (2, 5.0), (0, 5.0)] {
+            order.lower(CategoryId::from_index(c), b);
+            assert!(
+                order
+                    .order
+                    .windows(2)
+                    .all(|w| BoundOrder::cmp(w[0], w[1]).is_lt())
+            );
+            for (p, &(_, i)) in order.order.iter().enumerate() {
+                assert_eq!(order.position[i as usize] as usize, p);
+            }
+        }
+        let ids: Vec<u32> = order.order.iter().map(|e| e.1).collect();
+        assert_eq!(ids, vec![0, 2, 5, 1, 3, 4]);
+        assert!(!order.rebuild(3, |c| (c.index() != 1).then_some(1.0)));
+    }
+}

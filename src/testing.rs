@@ -1,0 +1,272 @@
+//! Proptest strategies and invariant checks, for property-testing routing set-ups (feature
+//! `proptest`).
+//!
+//! Users property-test their own policies and catalogues with the same generators and the same
+//! checks the crate uses on itself:
+//!
+//! ```
+//! use proptest::prelude::*;
+//! use quotaroute::route::Greedy;
+//! use quotaroute::testing::{self, Fieldwork};
+//!
+//! proptest! {
+//!     #![proptest_config(ProptestConfig::with_cases(16))]
+//!     #[test]
+//!     fn my_policy_keeps_the_rules(fieldwork in testing::fieldwork(12)) {
+//!         // Route one respondent to the end, checking every offer as it is made.
+//!         let my_policy = Greedy::scarcity();
+//!         testing::route_checked(&fieldwork, &my_policy, 7).map_err(TestCaseError::fail)?;
+//!     }
+//! }
+//! # my_policy_keeps_the_rules();
+//! ```
+
+use proptest::collection::vec;
+use proptest::prelude::*;
+use rand::SeedableRng;
+use rand::rngs::Xoshiro256PlusPlus;
+
+use crate::catalogue::{Catalogue, Category, CategoryId};
+use crate::route::{Ask, Interview, Router, RouterState};
+use crate::schema::{Answers, QuestionId, Respondent, ResponseId, ResponseSet, Rule, Schema};
+use crate::state::QuotaState;
+
+/// Schemas of 1 to 3 questions with 1 to 4 responses each, uneven supply shares.
+pub fn schemas() -> impl Strategy<Value = Schema> {
+    vec(vec(1u32..10, 1..=4), 1..=3).prop_map(|questions| {
+        let mut builder = Schema::builder();
+        for (q, weights) in questions.iter().enumerate() {
+            builder = builder.question_with_shares(
+                format!("q{q}"),
+                weights
+                    .iter()
+                    .enumerate()
+                    .map(|(r, w)| (format!("r{r}"), f64::from(*w))),
+            );
+        }
+        builder.build().expect("generated schemas are valid")
+    })
+}
+
+/// Eligibility rules over a schema: everyone, one-of clauses, and all / any / not of them.
+pub fn rules(schema: &Schema) -> impl Strategy<Value = Rule> + use<> {
+    let shape: Vec<usize> = schema
+        .question_ids()
+        .map(|q| schema.response_count(q))
+        .collect();
+    let clause = (0..shape.len(), any::<u64>()).prop_map(move |(q, mask)| {
+        let n = shape[q];
+        let responses: ResponseSet = (0..n)
+            .filter(|r| mask >> r & 1 == 1)
+            .map(|r| ResponseId(r as u16))
+            .collect();
+        Rule::OneOf {
+            question: QuestionId(q as u16),
+            responses,
+        }
+    });
+    let leaf = prop_oneof![3 => Just(Rule::Everyone), 2 => clause];
+    leaf.prop_recursive(2, 6, 3, |inner| {
+        prop_oneof![
+            vec(inner.clone(), 0..3).prop_map(Rule::All),
+            vec(inner.clone(), 0..3).prop_map(Rule::Any),
+            inner.prop_map(|r| Rule::Not(Box::new(r))),
+        ]
+    })
+}
+
+/// Answers for a schema, each question answered or still unknown.
+pub fn answers(schema: &Schema) -> impl Strategy<Value = Answers> + use<> {
+    let schema = schema.clone();
+    let shape: Vec<usize> = schema
+        .question_ids()
+        .map(|q| schema.response_count(q))
+        .collect();
+    shape
+        .into_iter()
+        .map(|n| prop::option::weighted(0.85, 0..n))
+        .collect::<Vec<_>>()
+        .prop_map(move |picked| {
+            let mut a = Answers::unknown(&schema);
+            for (q, r) in picked.into_iter().enumerate() {
+                if let Some(r) = r {
+                    a.set(QuestionId(q as u16), ResponseId(r as u16));
+                }
+            }
+            a
+        })
+}
+
+/// Catalogues of 1 to `max_categories` categories on a generated schema: incidence in
+/// (0, 1], LOI 5–300 s, qualifier 0–20 s, target 0–40, generated eligibility rules.
+pub fn catalogues(max_categories: usize) -> impl Strategy<Value = Catalogue> {
+    schemas().prop_flat_map(move |schema| {
+        let category = (
+            1u32..=1000,
+            5.0f64..300.0,
+            prop_oneof![Just(0.0), 0.0f64..20.0],
+            0u32..=40,
+            rules(&schema),
+        );
+        (Just(schema), vec(category, 1..=max_categories.max(1))).prop_map(|(schema, cats)| {
+            let categories = cats
+                .into_iter()
+                .enumerate()
+                .map(|(i, (ir, loi, q, target, rule))| {
+                    Category::new(i.to_string(), format!("c{i}"), f64::from(ir) / 1000.0, loi)
+                        .with_qualifier_seconds(q)
+                        .with_target(target)
+                        .with_eligibility(rule)
+                })
+                .collect();
+            Catalogue::new(schema, categories).expect("generated catalogues are valid")
+        })
+    })
+}
+
+/// A moment of fieldwork: a catalogue, completes so far per category (≤ target), and a
+/// respondent with a budget and an optional cap on qualifiers.
+#[derive(Clone, Debug)]
+pub struct Fieldwork {
+    /// The configuration.
+    pub catalogue: Catalogue,
+    /// Completes so far, per category.
+    pub completes: Vec<u32>,
+    /// The respondent to route.
+    pub respondent: Respondent,
+    /// The respondent's budget in seconds.
+    pub budget: f64,
+    /// Cap on qualifiers.
+    pub max_qualifiers: Option<u32>,
+}
+
+impl Fieldwork {
+    /// A quota state holding this moment's completes.
+    pub fn state(&self) -> QuotaState {
+        let mut state = QuotaState::new(&self.catalogue);
+        for (i, &k) in self.completes.iter().enumerate() {
+            for _ in 0..k {
+                state
+                    .complete(CategoryId::from_index(i))
+                    .expect("completes never pass the target");
+            }
+        }
+        state
+    }
+}
+
+/// Fieldwork moments over catalogues of up to `max_categories` categories.
+pub fn fieldwork(max_categories: usize) -> impl Strategy<Value = Fieldwork> {
+    catalogues(max_categories).prop_flat_map(|catalogue| {
+        let completes: Vec<_> = catalogue
+            .categories()
+            .iter()
+            .map(|c| 0..=c.target)
+            .collect();
+        let answers = answers(catalogue.schema());
+        (
+            Just(catalogue),
+            completes,
+            answers,
+            30.0f64..900.0,
+            prop::option::of(1u32..12),
+        )
+            .prop_map(|(catalogue, completes, answers, budget, max_qualifiers)| {
+                Fieldwork {
+                    catalogue,
+                    completes,
+                    respondent: Respondent::new(1, answers),
+                    budget,
+                    max_qualifiers,
+                }
+            })
+    })
+}
+
+/// Routes the fieldwork's respondent to the end with `router` (every qualifier failed or
+/// passed by a seeded draw at the catalogue incidence), checking each step:
+/// an offer is eligible, not shown before, open, fits the time left, within the qualifier cap;
+/// the budget is never exceeded; no category passes its target; and `None` comes only when
+/// nothing is offerable.
+///
+/// # Errors
+/// A description of the first broken rule.
+pub fn route_checked(fieldwork: &Fieldwork, router: &dyn Router, seed: u64) -> Result<(), String> {
+    let catalogue = &fieldwork.catalogue;
+    let mut state = fieldwork.state();
+    let mut interview = Interview::new();
+    let mut rs = RouterState::default();
+    let mut rng = Xoshiro256PlusPlus::seed_from_u64(seed);
+    let respondent = &fieldwork.respondent;
+    interview.begin(
+        catalogue,
+        &respondent.answers,
+        fieldwork.budget,
+        fieldwork.max_qualifiers,
+    );
+    for _ in 0..=catalogue.len() {
+        let ask = Ask {
+            catalogue,
+            respondent,
+            interview: &interview,
+            quotas: state.view(),
+        };
+        let offer = router.next_offer(&ask, &mut rs, &mut rng);
+        check_offer(&ask, offer)?;
+        let Some(c) = offer else {
+            return Ok(());
+        };
+        state.record_shown(c, &respondent.answers);
+        interview.record_shown(catalogue, c);
+        let qualified = rand::RngExt::random_bool(&mut rng, catalogue.incidence(c));
+        if qualified {
+            state
+                .complete(c)
+                .map_err(|e| format!("offered {c} but completing it failed: {e}"))?;
+            interview.record_complete(catalogue, c);
+        }
+        if interview.seconds_used() > interview.budget() + 1e-9 {
+            return Err(format!(
+                "budget exceeded: {} s used of {} s",
+                interview.seconds_used(),
+                interview.budget()
+            ));
+        }
+        for id in catalogue.ids() {
+            if state.view().completed(id) > catalogue.category(id).target {
+                return Err(format!("{id} overfilled"));
+            }
+        }
+        let ask = Ask {
+            catalogue,
+            respondent,
+            interview: &interview,
+            quotas: state.view(),
+        };
+        router.on_answer(&ask, &mut rs, c, qualified);
+    }
+    Err("the router kept offering after every category was shown".into())
+}
+
+/// Checks one decision: an offer must be offerable now; `None` is allowed only when nothing
+/// is.
+///
+/// # Errors
+/// A description of the broken rule.
+pub fn check_offer(ask: &Ask<'_>, offer: Option<CategoryId>) -> Result<(), String> {
+    match offer {
+        Some(c) => {
+            if c.index() >= ask.catalogue.len() {
+                return Err(format!("offered {c}, not in the catalogue"));
+            }
+            match ask.exclusion(c) {
+                None => Ok(()),
+                Some(why) => Err(format!("offered {c}, which is {why}")),
+            }
+        }
+        None => match ask.catalogue.ids().find(|&c| ask.is_offerable(c)) {
+            Some(c) => Err(format!("offered nothing while {c} was offerable")),
+            None => Ok(()),
+        },
+    }
+}
