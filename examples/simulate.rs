@@ -251,7 +251,7 @@ fn simulate(
         // Redraw at most 50 times per policy, and only on a terminal.
         let step = (total / 50).max(1);
         if tty
-            && (done % step == 0 || done == total)
+            && (done.is_multiple_of(step) || done == total)
             && shown.fetch_max(done, Ordering::Relaxed) < done
         {
             let width = 30;

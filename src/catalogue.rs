@@ -195,7 +195,15 @@ pub enum CatalogueError {
 }
 
 /// The immutable set of categories, with everything the decision path reads precomputed.
+///
+/// Serialises as its schema and categories; deserialising validates them as
+/// [`Catalogue::new`] does and recomputes the rest.
 #[derive(Clone, Debug)]
+#[cfg_attr(
+    feature = "serde",
+    derive(Serialize, Deserialize),
+    serde(try_from = "CatalogueDocument", into = "CatalogueDocument")
+)]
 pub struct Catalogue {
     schema: Schema,
     categories: Vec<Category>,
@@ -213,6 +221,33 @@ pub struct Catalogue {
 }
 
 static CATALOGUES: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(1);
+
+/// The serialised form of a [`Catalogue`].
+#[cfg(feature = "serde")]
+#[derive(Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct CatalogueDocument {
+    schema: Schema,
+    categories: Vec<Category>,
+}
+
+#[cfg(feature = "serde")]
+impl TryFrom<CatalogueDocument> for Catalogue {
+    type Error = CatalogueError;
+    fn try_from(doc: CatalogueDocument) -> Result<Self, Self::Error> {
+        Catalogue::new(doc.schema, doc.categories)
+    }
+}
+
+#[cfg(feature = "serde")]
+impl From<Catalogue> for CatalogueDocument {
+    fn from(c: Catalogue) -> Self {
+        CatalogueDocument {
+            schema: c.schema,
+            categories: c.categories,
+        }
+    }
+}
 
 /// The per-category numbers the decision path reads, kept together.
 #[derive(Clone, Copy, Debug)]
@@ -927,6 +962,21 @@ mod tests {
                 assert_eq!(bit, c.is_eligible(id, &answers));
             }
         }
+    }
+
+    #[cfg(feature = "serde")]
+    #[test]
+    fn serde_round_trip_revalidates() {
+        let text = format!("{HEADER},eligibility\n1,a,0.5,10,gender=female\n2,b,0.25,60,\n");
+        let c = Catalogue::from_csv(Schema::default_survey(), &text).unwrap();
+        let json = serde_json::to_string(&c).unwrap();
+        let back: Catalogue = serde_json::from_str(&json).unwrap();
+        assert_eq!(back.categories(), c.categories());
+        assert_eq!(back.schema(), c.schema());
+        assert_eq!(back.eligible_share(CategoryId(0)), 0.5);
+        let broken = json.replace("0.25", "1.25");
+        let err = serde_json::from_str::<Catalogue>(&broken).unwrap_err();
+        assert!(err.to_string().contains("incidence_rate"), "{err}");
     }
 
     #[test]

@@ -1,6 +1,12 @@
 //! Every error type of the crate in one place.
 //!
 //! Each operation has its own `#[non_exhaustive]` enum, defined beside the operation and
-//! re-exported here, so a caller matches only the failures that operation can have.
+//! re-exported here, so a caller matches only the failures that operation can have, and every
+//! message names what is wrong and where (the line and field of a CSV, the setting, the
+//! category).
 
+pub use crate::catalogue::CatalogueError;
+pub use crate::route::{OfferError, UnknownPolicy};
 pub use crate::schema::{LookupError, RuleError, SchemaError};
+pub use crate::sim::SimError;
+pub use crate::state::{CompleteError, RestoreError};

@@ -1,4 +1,86 @@
-//! quotaroute: survey routing (work in progress; the crate map is filled in as modules land).
+//! # quotaroute
+//!
+//! A survey routing engine to link into survey platforms and sample routers: which category
+//! qualifier each respondent sees next, so that every category reaches its quota of completes
+//! with the fewest respondents, while interview time stays bounded and exposure stays
+//! representative.
+//!
+//! ```
+//! use quotaroute::catalogue::Catalogue;
+//! use quotaroute::route::{policy, Ask, Interview, RouterState};
+//! use quotaroute::schema::{Answers, Respondent, Schema};
+//! use quotaroute::state::QuotaState;
+//! use rand::SeedableRng;
+//!
+//! // Configuration: built once, names resolved once, shared between threads.
+//! let csv = "category_id,category_name,incidence_rate,category_length_seconds,eligibility\n\
+//!            1,Fertility or IVF service,0.0956,164.5,\n\
+//!            4,Self Tan (Female Only),0.191,115.9,gender=female\n\
+//!            16,Fresh Coffee,0.321,145.5,\n";
+//! let catalogue = Catalogue::from_csv(Schema::default_survey(), csv)?;
+//! // Live state: completes and exposures, changing as fieldwork goes.
+//! let mut quotas = QuotaState::new(&catalogue);
+//! let router = policy("greedy")?;
+//!
+//! // One respondent, 480 seconds of interview time.
+//! let answers = Answers::from_names(catalogue.schema(), [("gender", "male"), ("age", "35-54")])?;
+//! let respondent = Respondent::new(42, answers);
+//! let mut interview = Interview::new();
+//! interview.begin(&catalogue, &respondent.answers, 480.0, None);
+//! let mut state = RouterState::default();
+//! let mut rng = rand::rngs::Xoshiro256PlusPlus::seed_from_u64(1);
+//!
+//! let mut offers = Vec::new();
+//! loop {
+//!     let ask = Ask { catalogue: &catalogue, respondent: &respondent, interview: &interview, quotas: quotas.view() };
+//!     let Some(category) = router.next_offer(&ask, &mut state, &mut rng) else { break };
+//!     offers.push(catalogue.category(category).name.as_str());
+//!     quotas.record_shown(category, &respondent.answers);
+//!     interview.record_shown(&catalogue, category);
+//!     let qualified = offers.len() == 1; // the survey platform tells us
+//!     if qualified && quotas.complete(category).is_ok() {
+//!         interview.record_complete(&catalogue, category);
+//!     }
+//! }
+//! // The rarest category first; Self Tan is for women only.
+//! assert_eq!(offers, ["Fertility or IVF service", "Fresh Coffee"]);
+//! assert!(interview.seconds_used() <= 480.0);
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
+//!
+//! ## The map
+//!
+//! | module | idea |
+//! |---|---|
+//! | [`schema`] | questions, responses, respondents' answers, eligibility rules: names resolved once to `Copy` ids |
+//! | [`catalogue`] | categories (incidence, length, qualifier cost, target, eligibility) and the CSV format; the fluid lower bound; the pre-flight check |
+//! | [`state`] | live quota counts and the read-only [`QuotaView`](state::QuotaView) routers decide on; snapshots |
+//! | [`route`] | the [`Router`](route::Router) trait, the [`Interview`](route::Interview), the policies and their factors, explanations |
+//! | [`sim`] | seeded Monte-Carlo fieldwork: respondents needed per policy, lower bounds |
+//! | [`quota`] | typed quota trees with Askia-style queries |
+//! | [`dispatch`] | cumulative-error weighted dispatch of batches among recipients |
+//! | [`risk`] | risk ranking of quota cells, categories and sources |
+//! | [`error`] | every error type, one per operation |
+//! | `testing` | proptest strategies and invariant checks (feature `proptest`) |
+//!
+//! ## Configuration and live state
+//!
+//! A [`Catalogue`](catalogue::Catalogue) never changes during fieldwork and is shared by
+//! reference. Counts live in a [`QuotaState`](state::QuotaState); a router sees them only through
+//! a [`QuotaView`](state::QuotaView). What a policy caches between decisions lives in a
+//! [`RouterState`](route::RouterState) that each worker keeps, so one router serves many threads.
+//!
+//! ## Performance
+//!
+//! The decision path does no string lookup and allocates nothing (a counting-allocator test
+//! checks it). On the bundled 77-category catalogue a `greedy` decision takes tens of
+//! nanoseconds and a whole respondent about a microsecond (see `benches/route.rs` and the
+//! README for measured figures).
+//!
+//! ## Features
+//!
+//! - `serde` (default): serde derives on configuration and state types.
+//! - `proptest`: the `testing` module.
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
 
@@ -13,3 +95,8 @@ pub mod sim;
 pub mod state;
 #[cfg(feature = "proptest")]
 pub mod testing;
+
+/// The README's example, compiled and run as a doctest.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+pub struct ReadmeDoctests;

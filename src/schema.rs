@@ -60,7 +60,7 @@ const UNKNOWN: u16 = u16::MAX;
 
 /// One question: a name, its responses in order, and how the supply answers it.
 #[derive(Clone, Debug, PartialEq)]
-#[cfg_attr(feature = "serde", derive(Serialize, Deserialize))]
+#[cfg_attr(feature = "serde", derive(Serialize))]
 pub struct Question {
     name: String,
     responses: Vec<String>,
@@ -152,10 +152,47 @@ pub enum LookupError {
 /// The questions a survey engine knows about its respondents, and how the supply answers them.
 ///
 /// Immutable once built; share it by reference (or `Arc`) between catalogues and threads.
+/// Deserialising validates it as [`SchemaBuilder::build`] does.
 #[derive(Clone, Debug, PartialEq)]
-#[cfg_attr(feature = "serde", derive(Serialize, Deserialize))]
+#[cfg_attr(
+    feature = "serde",
+    derive(Serialize, Deserialize),
+    serde(try_from = "SchemaDocument")
+)]
 pub struct Schema {
     questions: Vec<Question>,
+}
+
+#[cfg(feature = "serde")]
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct SchemaDocument {
+    questions: Vec<QuestionDocument>,
+}
+
+#[cfg(feature = "serde")]
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct QuestionDocument {
+    name: String,
+    responses: Vec<String>,
+    #[serde(default)]
+    shares: Option<Vec<f64>>,
+}
+
+#[cfg(feature = "serde")]
+impl TryFrom<SchemaDocument> for Schema {
+    type Error = SchemaError;
+    fn try_from(doc: SchemaDocument) -> Result<Self, SchemaError> {
+        SchemaBuilder {
+            questions: doc
+                .questions
+                .into_iter()
+                .map(|q| (q.name, q.responses, q.shares))
+                .collect(),
+        }
+        .build()
+    }
 }
 
 /// Builds a [`Schema`] question by question.
@@ -816,6 +853,24 @@ mod tests {
         assert_eq!(Rule::Everyone.eligible_share(&s), 1.0);
         let never = Rule::Not(Box::new(Rule::Everyone));
         assert_eq!(never.eligible_share(&s), 0.0);
+    }
+
+    #[cfg(feature = "serde")]
+    #[test]
+    fn serde_round_trip() {
+        let s = Schema::default_survey();
+        let back: Schema = serde_json::from_str(&serde_json::to_string(&s).unwrap()).unwrap();
+        assert_eq!(back, s);
+        let dup = r#"{"questions": [{"name": "a", "responses": ["x"]}, {"name": "a", "responses": ["y"]}]}"#;
+        let err = serde_json::from_str::<Schema>(dup).unwrap_err();
+        assert!(
+            err.to_string().contains("question `a` is defined twice"),
+            "{err}"
+        );
+        let rule = Rule::parse(&s, "gender=female;age=18-34|35-54").unwrap();
+        let rule = Rule::Any(vec![rule, Rule::Not(Box::new(Rule::Everyone))]);
+        let back: Rule = serde_json::from_str(&serde_json::to_string(&rule).unwrap()).unwrap();
+        assert_eq!(back, rule);
     }
 
     #[test]

@@ -11,7 +11,7 @@
 //!
 //! proptest! {
 //!     #![proptest_config(ProptestConfig::with_cases(16))]
-//!     #[test]
+//!     // In a test file, put #[test] here.
 //!     fn my_policy_keeps_the_rules(fieldwork in testing::fieldwork(12)) {
 //!         // Route one respondent to the end, checking every offer as it is made.
 //!         let my_policy = Greedy::scarcity();

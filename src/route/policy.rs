@@ -274,10 +274,11 @@ impl<U: Factor, I: Factor, T: Factor, D: Factor> Router for Greedy<U, I, T, D> {
             return;
         }
         let order = &mut state.bounds;
-        if order.usable && order.key == (ask.catalogue.instance(), ask.quotas.epoch()) {
-            if let Some(bound) = self.upper_bound(ask.catalogue, &ask.quotas, category) {
-                order.lower(category, bound);
-            }
+        if order.usable
+            && order.key == (ask.catalogue.instance(), ask.quotas.epoch())
+            && let Some(bound) = self.upper_bound(ask.catalogue, &ask.quotas, category)
+        {
+            order.lower(category, bound);
         }
     }
 
