@@ -95,7 +95,7 @@ fn bench(c: &mut Criterion) {
     for (label, catalogue) in &catalogues {
         let state = part_filled(catalogue);
         let supply = Supply::new(catalogue.schema());
-        for name in ["greedy", "random"] {
+        for name in ["greedy", "random", "packing"] {
             let router = policy(name).unwrap();
             let mut rs = RouterState::default();
             let mut rng = run_rng(2, 2);
@@ -119,6 +119,31 @@ fn bench(c: &mut Criterion) {
         }
     }
     whole.finish();
+
+    // Whole simulated runs: everything a respondent costs, table rebuilds and the simulation's
+    // own bookkeeping included, reported per respondent.
+    let mut runs = c.benchmark_group("run");
+    runs.sample_size(10);
+    let catalogue = &catalogues[0].1;
+    for name in ["greedy", "packing"] {
+        let router = policy(name).unwrap();
+        let settings = quotaroute::sim::Settings {
+            runs: 1,
+            ..Default::default()
+        };
+        let n = quotaroute::sim::run_once(catalogue, router.as_ref(), &settings, 0)
+            .unwrap()
+            .respondents;
+        runs.throughput(Throughput::Elements(n));
+        runs.bench_with_input(BenchmarkId::new(name, "77"), &(), |b, _| {
+            b.iter(|| {
+                quotaroute::sim::run_once(catalogue, router.as_ref(), &settings, 0)
+                    .unwrap()
+                    .respondents
+            })
+        });
+    }
+    runs.finish();
 }
 
 /// Draws a respondent and routes it to the end of its budget: every decision, the interview's

@@ -218,6 +218,8 @@ pub struct Catalogue {
     instance: u64,
     /// The least qualifier + LOI of any category.
     shortest: f64,
+    /// True when no qualifier costs time.
+    qualifiers_free: bool,
 }
 
 static CATALOGUES: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(1);
@@ -322,6 +324,7 @@ impl Catalogue {
                 }
                 table
             });
+        let qualifiers_free = categories.iter().all(|c| c.qualifier_seconds == 0.0);
         let shortest = categories
             .iter()
             .map(Category::seconds_if_qualified)
@@ -350,6 +353,7 @@ impl Catalogue {
             words,
             instance: CATALOGUES.fetch_add(1, std::sync::atomic::Ordering::Relaxed),
             shortest,
+            qualifiers_free,
         })
     }
 
@@ -507,6 +511,12 @@ impl Catalogue {
     #[inline]
     pub fn shortest_seconds_if_qualified(&self) -> f64 {
         self.shortest
+    }
+
+    /// True when no category's qualifier costs time.
+    #[inline]
+    pub fn qualifiers_free(&self) -> bool {
+        self.qualifiers_free
     }
 
     /// Seconds the qualifier costs.

@@ -129,6 +129,8 @@ pub struct QuotaState {
     /// Bumped whenever a count changes in a way that can raise a priority (a slot released,
     /// a target raised): caches of priority upper bounds are rebuilt when it moves.
     generation: AtomicU64,
+    /// How many times a category reached its target (caches of the open set key on it).
+    closes: AtomicU64,
 }
 
 fn counters(n: usize) -> Box<[AtomicU32]> {
@@ -157,6 +159,7 @@ impl QuotaState {
             stride,
             instance: INSTANCES.fetch_add(1, Ordering::Relaxed),
             generation: AtomicU64::new(0),
+            closes: AtomicU64::new(0),
         }
     }
 
@@ -173,6 +176,7 @@ impl QuotaState {
             stride: self.stride,
             instance: self.instance,
             generation: &self.generation,
+            closes: &self.closes,
         }
     }
 
@@ -214,6 +218,9 @@ impl QuotaState {
             return Err(CompleteError::Full { category });
         }
         *open -= 1;
+        if *open == 0 {
+            *self.closes.get_mut() += 1;
+        }
         *self.completed[c].get_mut() += 1;
         Ok(())
     }
@@ -324,6 +331,9 @@ impl QuotaState {
             }
             state.targets[i] = target;
             *state.open[i].get_mut() = target - done;
+            if target == done {
+                *state.closes.get_mut() += 1;
+            }
             *state.completed[i].get_mut() = done;
             *state.shown[i].get_mut() = snapshot.shown[i];
             *state.qualified[i].get_mut() = snapshot.qualified[i];
@@ -369,6 +379,7 @@ pub struct QuotaView<'a> {
     stride: usize,
     instance: u64,
     generation: &'a AtomicU64,
+    closes: &'a AtomicU64,
 }
 
 impl QuotaView<'_> {
@@ -378,6 +389,14 @@ impl QuotaView<'_> {
     #[inline]
     pub fn epoch(&self) -> (u64, u64) {
         (self.instance, self.generation.load(Ordering::Acquire))
+    }
+
+    /// How many times a category has closed (reached its target) in this state: with
+    /// [`epoch`](Self::epoch), a cache of anything that depends on which categories are open
+    /// is current while both are unchanged.
+    #[inline]
+    pub fn closes(&self) -> u64 {
+        self.closes.load(Ordering::Acquire)
     }
 
     /// Completes the category can still take (0 when closed).

@@ -36,6 +36,7 @@
 
 mod factor;
 mod interview;
+mod packing;
 mod policy;
 
 use std::any::Any;
@@ -52,6 +53,7 @@ pub use factor::{
     BelievedIncidence, DemographicWeight, Factor, Neutral, RemainingShare, Scarcity, TimeFit,
 };
 pub use interview::{Interview, OfferError};
+pub use packing::Packing;
 pub use policy::{Greedy, POLICY_NAMES, RandomRouter, UnknownPolicy, policy};
 
 /// Everything a router may look at for one decision.
@@ -91,6 +93,8 @@ pub struct RouterState {
     /// The built-in greedy policies' order of categories by priority bound, held directly so
     /// the hot path makes no dynamic type check.
     pub(crate) bounds: policy::BoundOrder,
+    /// The `packing` policy's expected-fill table.
+    pub(crate) packing: packing::PackingTable,
     inner: Option<Box<dyn Any + Send>>,
 }
 
@@ -124,6 +128,7 @@ impl RouterState {
     pub fn clear(&mut self) {
         self.inner = None;
         self.bounds = policy::BoundOrder::default();
+        self.packing = packing::PackingTable::default();
     }
 }
 

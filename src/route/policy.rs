@@ -15,7 +15,13 @@ use super::factor::{
 use super::{Ask, Explanation, Router, RouterState};
 
 /// The stable names [`policy`] knows. Later versions add names, never reuse these.
-pub const POLICY_NAMES: &[&str] = &["greedy", "seed-greedy", "seed-greedy-squared", "random"];
+pub const POLICY_NAMES: &[&str] = &[
+    "greedy",
+    "seed-greedy",
+    "seed-greedy-squared",
+    "random",
+    "packing",
+];
 
 /// A policy name [`policy`] does not know.
 #[derive(Clone, Debug, PartialEq, Eq, Error)]
@@ -34,6 +40,7 @@ pub struct UnknownPolicy {
 /// | `seed-greedy` | [`Greedy::seed`] with power 1: (open/target) × incidence × time fit × demographic weight |
 /// | `seed-greedy-squared` | the seed notebook's variant, urgency squared |
 /// | `random` | [`RandomRouter`]: uniform over offerable categories |
+/// | `packing` | [`Packing`](super::Packing): `greedy` with an end-of-interview look-ahead |
 ///
 /// # Errors
 /// [`UnknownPolicy`] naming the unknown name.
@@ -43,6 +50,7 @@ pub fn policy(name: &str) -> Result<Box<dyn Router>, UnknownPolicy> {
         "seed-greedy" => Box::new(Greedy::seed(1)),
         "seed-greedy-squared" => Box::new(Greedy::seed(2).named("seed-greedy-squared")),
         "random" => Box::new(RandomRouter),
+        "packing" => Box::new(super::Packing::new()),
         _ => {
             return Err(UnknownPolicy {
                 name: name.to_owned(),
