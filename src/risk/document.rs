@@ -245,7 +245,7 @@ pub enum DocumentError {
     #[error("weights: {0}")]
     Weights(#[source] ModelError),
     /// An entity's field is missing, of the wrong type, unknown or repeated.
-    #[error("entities[{index}]{}: field `{}` {problem}", label(entity), field.escape_debug())]
+    #[error("entities[{index}]: {}field `{}` {problem}", label(entity), field.escape_debug())]
     EntityField {
         /// The entity's index in `entities`.
         index: usize,
@@ -298,7 +298,7 @@ fn label(entity: &str) -> String {
     if entity.is_empty() {
         String::new()
     } else {
-        format!(" {}", quoted(entity))
+        format!("entity {}: ", quoted(entity))
     }
 }
 
