@@ -157,13 +157,13 @@ proptest! {
 
         // Quality, raised by moving one response down a level.
         let mut raised = es.clone();
-        if let Some(mut q) = raised[i].quality_levels().copied() {
-            if let Some(l) = (1..5).find(|&l| q[l] > 0.0) {
-                q[l] -= 1.0;
-                q[l - 1] += 1.0;
-                raised[i].set_quality_levels(Some(q)).unwrap();
-                prop_assert!(rank_of(&m.rank(&raised).unwrap(), &name) <= before);
-            }
+        if let Some(mut q) = raised[i].quality_levels().copied()
+            && let Some(l) = (1..5).find(|&l| q[l] > 0.0)
+        {
+            q[l] -= 1.0;
+            q[l - 1] += 1.0;
+            raised[i].set_quality_levels(Some(q)).unwrap();
+            prop_assert!(rank_of(&m.rank(&raised).unwrap(), &name) <= before);
         }
 
         // Pace, raised by fewer days left while work remains.
