@@ -309,11 +309,15 @@ impl RiskModel {
         weights: impl IntoIterator<Item = (K, f64)>,
     ) -> Result<(), ModelError> {
         let weights: Vec<(K, f64)> = weights.into_iter().collect();
+        let positions: Vec<Option<usize>> = weights
+            .iter()
+            .map(|(k, _)| self.position(k.as_ref()))
+            .collect();
         let unknown: Vec<String> = weights
             .iter()
-            .map(|(k, _)| k.as_ref())
-            .filter(|k| self.position(k).is_none())
-            .map(str::to_owned)
+            .zip(&positions)
+            .filter(|(_, p)| p.is_none())
+            .map(|((k, _), _)| k.as_ref().to_owned())
             .collect();
         if !unknown.is_empty() {
             return Err(ModelError::UnknownMetrics {
@@ -323,10 +327,9 @@ impl RiskModel {
         }
         let mut next: Vec<f64> = self.metrics.iter().map(|m| m.weight).collect();
         let mut seen = vec![false; next.len()];
-        for (k, w) in &weights {
-            let name = k.as_ref();
-            let Some(i) = self.position(name) else {
-                unreachable!("unknown names were rejected above")
+        for ((k, w), i) in weights.iter().zip(&positions) {
+            let (name, &Some(i)) = (k.as_ref(), i) else {
+                continue; // every position is known: unknown names were refused above
             };
             if std::mem::replace(&mut seen[i], true) {
                 return Err(ModelError::DuplicateWeight {
