@@ -590,7 +590,7 @@ impl fmt::Display for ReportTable<'_> {
         let rows = r.top(self.top);
         writeln!(
             f,
-            "risk ranking, top {} of {} ({})",
+            "risk ranking, top {} of {}; {}",
             rows.len(),
             r.len(),
             r.requirement
