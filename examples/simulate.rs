@@ -19,9 +19,10 @@ use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::Instant;
 
 use quotaroute::catalogue::Catalogue;
+use quotaroute::risk::{Entity, RequirementKind, RiskModel};
 use quotaroute::route::{POLICY_NAMES, policy};
 use quotaroute::schema::Schema;
-use quotaroute::sim::{Scenario, Settings, Summary, lower_bound_p95, monte_carlo};
+use quotaroute::sim::{Scenario, Settings, Summary, checkpoints, lower_bound_p95, monte_carlo};
 use serde_json::{Value, json};
 
 /// The bundled catalogue: `fake_category_data.csv`, the public 77-category survey catalogue
@@ -31,6 +32,7 @@ const BUNDLED: &str = include_str!("data/fake_category_data.csv");
 struct Options {
     scenario: Scenario,
     json: bool,
+    month_respondents: Option<u64>,
 }
 
 fn main() -> ExitCode {
@@ -53,6 +55,7 @@ fn parse_args() -> Result<Options, String> {
         scenario = serde_json::from_str(&text).map_err(|e| format!("--scenario {path}: {e}"))?;
     }
     let mut json = false;
+    let mut month_respondents = None;
     let mut it = args.iter();
     while let Some(flag) = it.next() {
         let mut value = || {
@@ -79,6 +82,7 @@ fn parse_args() -> Result<Options, String> {
             "--max-respondents" => scenario.max_respondents = Some(num(flag, value()?)?),
             "--threads" => scenario.threads = Some(num(flag, value()?)?),
             "--robustness" => scenario.robustness = true,
+            "--month-respondents" => month_respondents = Some(num(flag, value()?)?),
             "--json" => json = true,
             "-h" | "--help" => {
                 println!("{}", HELP.trim());
@@ -87,7 +91,11 @@ fn parse_args() -> Result<Options, String> {
             other => return Err(format!("unknown flag `{other}` (see --help)")),
         }
     }
-    Ok(Options { scenario, json })
+    Ok(Options {
+        scenario,
+        json,
+        month_respondents,
+    })
 }
 
 const HELP: &str = "
@@ -103,11 +111,17 @@ simulate: Monte-Carlo fieldwork simulation of quotaroute's routing policies.
   --max-respondents N     stop a run there and count it failed (default 10 N*)
   --threads N             worker threads (results do not depend on it)
   --robustness            also run with true incidence x0.8 and x1.2
+  --month-respondents M   respondents in the simulated 30-day month of the risk report
+                          (default ceil(1.05 N*))
   --scenario FILE         JSON document of these settings; flags override it
   --json                  one JSON object on stdout";
 
 fn run() -> Result<(), String> {
-    let Options { scenario, json } = parse_args()?;
+    let Options {
+        scenario,
+        json,
+        month_respondents,
+    } = parse_args()?;
     let text = match &scenario.catalogue {
         Some(path) => std::fs::read_to_string(path).map_err(|e| format!("{path}: {e}"))?,
         None => BUNDLED.to_owned(),
@@ -177,6 +191,14 @@ fn run() -> Result<(), String> {
             robustness.push((scale, row));
         }
     }
+    let month = month_respondents
+        .unwrap_or((1.05 * bound).ceil() as u64)
+        .max(4);
+    let risk = if json {
+        String::new()
+    } else {
+        risk_report(&catalogue, routers[0].as_ref(), &settings, month)?
+    };
     let elapsed = started.elapsed().as_secs_f64();
     let random_p95 = summaries
         .iter()
@@ -233,7 +255,7 @@ fn run() -> Result<(), String> {
         &robustness,
         elapsed,
     );
-    print!("{out}");
+    print!("{out}{risk}");
     Ok(())
 }
 
@@ -273,6 +295,79 @@ fn simulate(
         eprintln!("{name}: {total} runs done");
     }
     Ok(summary)
+}
+
+/// The five categories most at risk after 25%, 50% and 75% of a simulated 30-day month of
+/// `month` respondents (run 0 of the first policy).
+fn risk_report(
+    catalogue: &Catalogue,
+    router: &dyn quotaroute::route::Router,
+    settings: &Settings,
+    month: u64,
+) -> Result<String, String> {
+    use std::fmt::Write as _;
+    let shares = [0.25, 0.5, 0.75];
+    let at: Vec<u64> = shares
+        .iter()
+        .map(|f| (f * month as f64).round() as u64)
+        .collect();
+    let counts = checkpoints(catalogue, router, settings, 0, &at).map_err(|e| e.to_string())?;
+    let model = RiskModel::seed().with_requirement(RequirementKind::Remaining);
+    let mut out = String::new();
+    let _ = writeln!(
+        out,
+        "\nRisk during a 30-day month of {month} respondents ({}, run 0). Metrics: requirement =\n(target − completes) / target (the share still to do: emptier categories score riskier),\npace = (target − completes) / days left; weights requirement 0.4, pace 0.3 (no quality or fit\nis simulated, so those weights add nothing). Scarcity routing fills common categories last on\npurpose, so early in the month they lead the ranking while on course.",
+        router.name()
+    );
+    for ((share, n), completes) in shares.iter().zip(&at).zip(&counts) {
+        let days_left = 30.0 * (1.0 - share);
+        let entities = catalogue
+            .ids()
+            .filter(|&c| catalogue.category(c).target > 0)
+            .map(|c| {
+                let category = catalogue.category(c);
+                Entity::new(
+                    format!("{} {}", category.key, category.name),
+                    f64::from(category.target),
+                    f64::from(completes[c.index()]),
+                    days_left,
+                )
+                .map_err(|e| e.to_string())
+            })
+            .collect::<Result<Vec<_>, _>>()?;
+        let report = model.rank(&entities).map_err(|e| e.to_string())?;
+        let _ = writeln!(
+            out,
+            "\nafter {:.0}% of the month ({n} respondents, day {:.1}, {:.1} days left):",
+            100.0 * share,
+            30.0 * share,
+            days_left
+        );
+        let _ = writeln!(
+            out,
+            "  {:>4}  {:<44} {:>8} {:>12} {:>8}",
+            "rank", "category", "score", "requirement", "pace"
+        );
+        for row in report.top(5) {
+            let metric = |name: &str| {
+                report
+                    .metrics_of(row)
+                    .find(|(m, _)| *m == name)
+                    .and_then(|(_, v)| v)
+                    .map_or("-".to_owned(), |v| format!("{v:.3}"))
+            };
+            let _ = writeln!(
+                out,
+                "  {:>4}  {:<44} {:>8.3} {:>12} {:>8}",
+                row.rank(),
+                row.name(),
+                row.score(),
+                metric("requirement"),
+                metric("pace")
+            );
+        }
+    }
+    Ok(out)
 }
 
 fn round(x: f64, digits: i32) -> f64 {

@@ -220,6 +220,8 @@ pub struct Catalogue {
     shortest: f64,
     /// True when no qualifier costs time.
     qualifiers_free: bool,
+    /// True when some category has exposure targets.
+    any_exposure_targets: bool,
 }
 
 static CATALOGUES: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(1);
@@ -325,6 +327,7 @@ impl Catalogue {
                 table
             });
         let qualifiers_free = categories.iter().all(|c| c.qualifier_seconds == 0.0);
+        let any_exposure_targets = categories.iter().any(|c| !c.exposure_targets.is_empty());
         let shortest = categories
             .iter()
             .map(Category::seconds_if_qualified)
@@ -354,6 +357,7 @@ impl Catalogue {
             instance: CATALOGUES.fetch_add(1, std::sync::atomic::Ordering::Relaxed),
             shortest,
             qualifiers_free,
+            any_exposure_targets,
         })
     }
 
@@ -511,6 +515,12 @@ impl Catalogue {
     #[inline]
     pub fn shortest_seconds_if_qualified(&self) -> f64 {
         self.shortest
+    }
+
+    /// True when some category has exposure targets (so demographic weights apply).
+    #[inline]
+    pub fn has_any_exposure_targets(&self) -> bool {
+        self.any_exposure_targets
     }
 
     /// True when no category's qualifier costs time.

@@ -6,6 +6,9 @@
 //! category).
 
 pub use crate::catalogue::CatalogueError;
+#[cfg(feature = "serde")]
+pub use crate::risk::document::DocumentError as RiskDocumentError;
+pub use crate::risk::{EntityError, MetricError, ModelError, RankError};
 pub use crate::route::{OfferError, UnknownPolicy};
 pub use crate::schema::{LookupError, RuleError, SchemaError};
 pub use crate::sim::SimError;

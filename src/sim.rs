@@ -290,7 +290,49 @@ pub fn run_once(
 ) -> Result<RunResult, SimError> {
     settings.validate()?;
     let reference = reference_shares(catalogue);
-    run_with(catalogue, router, settings, run, &reference)
+    run_with(catalogue, router, settings, run, &reference, &mut |_, _| {})
+}
+
+/// Completes per category after each of `at` respondents of run `run` (a checkpoint after the
+/// quotas filled reports the final counts), in the order of `at`.
+///
+/// # Errors
+/// As [`run_once`].
+pub fn checkpoints(
+    catalogue: &Catalogue,
+    router: &dyn Router,
+    settings: &Settings,
+    run: u32,
+    at: &[u64],
+) -> Result<Vec<Vec<u32>>, SimError> {
+    settings.validate()?;
+    let reference = reference_shares(catalogue);
+    let mut seen: Vec<Option<Vec<u32>>> = vec![None; at.len()];
+    let limit = at.iter().copied().max().unwrap_or(0);
+    let settings = Settings {
+        max_respondents: Some(limit.max(1)),
+        ..settings.clone()
+    };
+    let mut last = Vec::new();
+    let result = run_with(
+        catalogue,
+        router,
+        &settings,
+        run,
+        &reference,
+        &mut |n, view| {
+            for (i, &a) in at.iter().enumerate() {
+                if a == n {
+                    seen[i] = Some(catalogue.ids().map(|c| view.completed(c)).collect());
+                }
+            }
+        },
+    )?;
+    last.extend(result.completes);
+    Ok(seen
+        .into_iter()
+        .map(|s| s.unwrap_or_else(|| last.clone()))
+        .collect())
 }
 
 fn run_with(
@@ -299,6 +341,7 @@ fn run_with(
     settings: &Settings,
     run: u32,
     reference: &[Vec<f64>],
+    observe: &mut dyn FnMut(u64, &crate::state::QuotaView<'_>),
 ) -> Result<RunResult, SimError> {
     let mut rng = run_rng(settings.seed, run);
     let schema = catalogue.schema();
@@ -380,6 +423,7 @@ fn run_with(
         max_seconds = max_seconds.max(interview.seconds_used());
         qualifiers_total += u64::from(interview.qualifiers_shown());
         max_qualifiers = max_qualifiers.max(interview.qualifiers_shown());
+        observe(n, &state.view());
     }
     let view = state.view();
     let questions = schema.len();
@@ -577,7 +621,14 @@ pub fn monte_carlo(
                     if run >= settings.runs as usize {
                         break;
                     }
-                    let result = run_with(catalogue, router, settings, run as u32, &reference);
+                    let result = run_with(
+                        catalogue,
+                        router,
+                        settings,
+                        run as u32,
+                        &reference,
+                        &mut |_, _| {},
+                    );
                     let failed = result.is_err();
                     results.lock().expect("no worker panics while holding it")[run] = Some(result);
                     progress(done.fetch_add(1, Ordering::Relaxed) as u32 + 1);

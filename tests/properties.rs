@@ -65,6 +65,36 @@ proptest! {
         }
     }
 
+    /// `packing`'s shortcut (stop at the scarcest candidate when its waste is within tolerance
+    /// of a bound on any category's) makes the decision its full rule makes.
+    #[test]
+    fn packing_shortcut_equals_its_full_rule(fieldwork in testing::fieldwork(30), free in any::<bool>(), seed in any::<u64>()) {
+        let router = policy("packing").unwrap();
+        // Free, uncapped qualifiers use the ordered table (and its shortcut); others the max table.
+        let fieldwork = if free { free_qualifiers(fieldwork) } else { fieldwork };
+        let catalogue = &fieldwork.catalogue;
+        let mut state = fieldwork.state();
+        let mut interview = Interview::new();
+        let mut rs = RouterState::default();
+        let mut rng = rand::rngs::Xoshiro256PlusPlus::seed_from_u64(seed);
+        interview.begin(catalogue, &fieldwork.respondent.answers, fieldwork.budget, fieldwork.max_qualifiers);
+        loop {
+            let ask = Ask { catalogue, respondent: &fieldwork.respondent, interview: &interview, quotas: state.view() };
+            let offer = router.next_offer(&ask, &mut rs, &mut rng);
+            prop_assert_eq!(offer, router.explain(&ask, &mut RouterState::default()).chosen);
+            let Some(c) = offer else { break };
+            state.record_shown(c, &fieldwork.respondent.answers);
+            interview.record_shown(catalogue, c);
+            let qualified = rand::RngExt::random_bool(&mut rng, catalogue.incidence(c));
+            if qualified {
+                state.complete(c).unwrap();
+                interview.record_complete(catalogue, c);
+            }
+            let ask = Ask { catalogue, respondent: &fieldwork.respondent, interview: &interview, quotas: state.view() };
+            router.on_answer(&ask, &mut rs, c, qualified);
+        }
+    }
+
     /// The explanation accounts for every category exactly once, and its exclusions are the
     /// true reasons.
     #[test]
@@ -114,6 +144,21 @@ proptest! {
             }
         }
     }
+}
+
+fn free_qualifiers(mut fieldwork: Fieldwork) -> Fieldwork {
+    let categories = fieldwork
+        .catalogue
+        .categories()
+        .iter()
+        .cloned()
+        .map(|c| c.with_qualifier_seconds(0.0))
+        .collect();
+    fieldwork.catalogue =
+        quotaroute::catalogue::Catalogue::new(fieldwork.catalogue.schema().clone(), categories)
+            .unwrap();
+    fieldwork.max_qualifiers = None;
+    fieldwork
 }
 
 #[test]

@@ -74,6 +74,9 @@ pub(crate) struct PackingTable {
     order: Vec<(f64, u32)>,
     /// Scratch: each open category's length in whole grid steps (rounded up) and seconds.
     steps: Vec<(usize, f64, f64)>,
+    /// Per cell of the ordered table: a lower bound on the expected waste of any open category
+    /// that fits, so a decision can stop at the scarcest candidate when it is within tolerance.
+    lower_waste: Vec<f64>,
     /// Each category's length in grid steps (rounded up), by category index.
     category_steps: Vec<u32>,
     /// Scratch: a decision's candidates with their look-ahead values.
@@ -172,6 +175,8 @@ impl Packing {
         );
         // Categories enter the order as the seconds grow past their length.
         t.steps.sort_unstable_by_key(|s| s.0);
+        t.lower_waste.clear();
+        t.lower_waste.resize(t.width, f64::INFINITY);
         let mut entered = 0;
         for i in 0..t.width {
             while entered < t.steps.len() && t.steps[entered].0 <= i {
@@ -198,6 +203,18 @@ impl Packing {
                 none_yet *= 1.0 - p;
             }
             t.values[i] = v;
+            // Waste on the grid, (i·g − L) − V(i − steps), bounds the waste at any r in
+            // [i·g, (i+1)·g) from below; a category entering at the next cell fits part of that
+            // span with a waste of at least 0.
+            let r = i as f64 * t.grid;
+            let mut least = f64::INFINITY;
+            for &(steps, l, _) in &t.steps[..entered] {
+                least = least.min((r - l) - t.values[i - steps]);
+            }
+            if t.steps.get(entered).is_some_and(|s| s.0 == i + 1) {
+                least = least.min(0.0);
+            }
+            t.lower_waste[i] = least;
         }
     }
 
@@ -314,6 +331,18 @@ impl Router for Packing {
             return self.greedy.next_offer(ask, state, rng);
         }
         self.table(ask, state);
+        if kind == TableKind::Ordered && !ask.catalogue.has_any_exposure_targets() {
+            // The greedy choice is the scarcest candidate; when its waste is already within
+            // tolerance of the least any open category could have, it is the answer.
+            let scarcest = self.greedy.next_offer(ask, state, rng)?;
+            let table = &state.packing;
+            let i = ((left / table.grid + 1e-9) as usize).min(table.width - 1);
+            if -Self::look_ahead(table, ask, scarcest)
+                <= table.lower_waste[i] + self.ordered_tolerance
+            {
+                return Some(scarcest);
+            }
+        }
         let table = &mut state.packing;
         let tolerance = self.tolerance(table);
         let (interview, catalogue, quotas) = (ask.interview, ask.catalogue, &ask.quotas);
