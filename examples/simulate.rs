@@ -20,7 +20,7 @@ use std::time::Instant;
 
 use quotaroute::catalogue::Catalogue;
 use quotaroute::risk::{Entity, RequirementKind, RiskModel};
-use quotaroute::route::{POLICY_NAMES, policy};
+use quotaroute::route::{POLICY_NAMES, PolicyOptions, policy_with};
 use quotaroute::schema::Schema;
 use quotaroute::sim::{Scenario, Settings, Summary, checkpoints, lower_bound_p95, monte_carlo};
 use serde_json::{Value, json};
@@ -76,6 +76,11 @@ fn parse_args() -> Result<Options, String> {
             "--seed" => scenario.seed = num(flag, value()?)?,
             "--policy" => scenario.policies = vec![value()?],
             "--hard-cap" | "--budget" => scenario.hard_cap = num(flag, value()?)?,
+            "--mean-budget" => scenario.mean_budget = Some(num(flag, value()?)?),
+            "--incidence-error" => scenario.incidence_error = num(flag, value()?)?,
+            "--learn" => scenario.learn = Some(scenario.learn.unwrap_or(DEFAULT_LEARNING)),
+            "--learn-strength" => scenario.learn = Some(num(flag, value()?)?),
+            "--oracle" => scenario.oracle = true,
             "--max-qualifiers" => scenario.max_qualifiers = Some(num(flag, value()?)?),
             "--qualifier-seconds" => scenario.qualifier_seconds = Some(num(flag, value()?)?),
             "--success-at" => scenario.success_at = Some(num(flag, value()?)?),
@@ -98,14 +103,22 @@ fn parse_args() -> Result<Options, String> {
     })
 }
 
+/// Prior strength of learned incidence: the catalogue's belief is worth this many respondents.
+const DEFAULT_LEARNING: f64 = 200.0;
+
 const HELP: &str = "
 simulate: Monte-Carlo fieldwork simulation of quotaroute's routing policies.
   --catalogue FILE        catalogue CSV (default: the bundled 77 categories)
   --runs N                runs per policy (default 200)
   --seed S                base seed (default 1)
-  --policy NAME|all       one of greedy, seed-greedy, seed-greedy-squared, random; or all
+  --policy NAME|all       one of greedy, seed-greedy, seed-greedy-squared, random, packing; or all
   --hard-cap SECONDS      seconds per respondent, never exceeded (alias --budget; default 480)
+  --mean-budget S         time banking: mean seconds per respondent at most S (with --hard-cap)
   --max-qualifiers K      cap on qualifiers per respondent
+  --incidence-error F     true incidences off by a factor in [1-F, 1+F], drawn per run and category
+  --learn                 route greedy and packing on incidence learned from qualifier answers
+  --learn-strength K      prior strength of --learn, in respondents (default 200)
+  --oracle                route on the true incidences (to measure what wrong beliefs cost)
   --qualifier-seconds S   qualifier seconds for every category
   --success-at N          success = all quotas full within N respondents (default ceil(1.05 N*))
   --max-respondents N     stop a run there and count it failed (default 10 N*)
@@ -146,14 +159,21 @@ fn run() -> Result<(), String> {
     };
     let routers = names
         .iter()
-        .map(|n| policy(n))
+        .map(|n| {
+            policy_with(
+                n,
+                &PolicyOptions {
+                    learning: scenario.learn,
+                },
+            )
+        })
         .collect::<Result<Vec<_>, _>>()
         .map_err(|e| e.to_string())?;
 
-    let bound = catalogue.lower_bound(settings.hard_cap, settings.max_qualifiers);
+    let bound = catalogue.lower_bound(settings.budget_for_bound(), settings.max_qualifiers);
     let bound_p95 = lower_bound_p95(
         &catalogue,
-        settings.hard_cap,
+        settings.budget_for_bound(),
         settings.max_qualifiers,
         4000,
         settings.seed,
@@ -216,7 +236,7 @@ fn run() -> Result<(), String> {
             "runs": settings.runs,
             "seed": settings.seed,
             "hard_cap": settings.hard_cap,
-            "mean_budget": Value::Null,
+            "mean_budget": settings.mean_budget,
             "lower_bound": round(bound, 1),
             "lower_bound_p95": round(bound_p95, 1),
             "success_at": success_at,
@@ -405,7 +425,11 @@ fn settings_json(scenario: &Scenario, settings: &Settings, source: &str) -> Valu
         "catalogue": source,
         "policies": scenario.policies,
         "hard_cap": settings.hard_cap,
+        "mean_budget": settings.mean_budget,
         "max_qualifiers": settings.max_qualifiers,
+        "incidence_error": settings.incidence_error,
+        "learn": scenario.learn,
+        "oracle": settings.oracle,
         "qualifier_seconds": scenario.qualifier_seconds,
         "max_respondents": settings.max_respondents,
         "success_at": scenario.success_at,
@@ -431,7 +455,7 @@ fn report(
     use std::fmt::Write as _;
     let _ = writeln!(
         out,
-        "quotaroute {} — {} categories from {source}, {} runs per policy, seed {}, hard cap {} s{}",
+        "quotaroute {} — {} categories from {source}, {} runs per policy, seed {}, hard cap {} s{}{}",
         env!("CARGO_PKG_VERSION"),
         catalogue.len(),
         settings.runs,
@@ -440,6 +464,10 @@ fn report(
         settings
             .max_qualifiers
             .map(|k| format!(", at most {k} qualifiers"))
+            .unwrap_or_default(),
+        settings
+            .mean_budget
+            .map(|m| format!(", banking to a mean of {m} s"))
             .unwrap_or_default()
     );
     let _ = writeln!(

@@ -34,7 +34,7 @@ use thiserror::Error;
 #[cfg(feature = "serde")]
 use serde::{Deserialize, Serialize};
 
-use crate::catalogue::{Catalogue, CategoryId};
+use crate::catalogue::{Catalogue, Category, CategoryId};
 use crate::route::{Ask, Interview, OfferError, Router, RouterState};
 use crate::schema::{Answers, QuestionId, Respondent, ResponseId, Schema};
 use crate::state::QuotaState;
@@ -50,6 +50,10 @@ pub struct Settings {
     pub seed: u64,
     /// Seconds per respondent, never exceeded.
     pub hard_cap: f64,
+    /// Time banking: the contract is a mean of at most this many seconds per respondent, and
+    /// respondent `n` gets `min(hard_cap, mean_budget · n − seconds used so far)`, so the
+    /// running mean never passes it (`None`: every respondent gets the hard cap).
+    pub mean_budget: Option<f64>,
     /// Cap on qualifiers per respondent (`None`: no cap).
     pub max_qualifiers: Option<u32>,
     /// A run that has not filled every quota after this many respondents stops and counts as a
@@ -58,6 +62,11 @@ pub struct Settings {
     /// True incidence = catalogue incidence × this factor, clipped at 1; the router still
     /// believes the catalogue.
     pub incidence_scale: f64,
+    /// True incidences differ from the catalogue's by a factor drawn once per run and category,
+    /// uniform in [1 − F, 1 + F] (0: none); the router still believes the catalogue.
+    pub incidence_error: f64,
+    /// Routers believe the true incidences (an oracle, to measure what wrong beliefs cost).
+    pub oracle: bool,
     /// Worker threads (`None`: the machine's parallelism). Results do not depend on it.
     pub threads: Option<usize>,
 }
@@ -68,9 +77,12 @@ impl Default for Settings {
             runs: 200,
             seed: 1,
             hard_cap: 480.0,
+            mean_budget: None,
             max_qualifiers: None,
             max_respondents: None,
             incidence_scale: 1.0,
+            incidence_error: 0.0,
+            oracle: false,
             threads: None,
         }
     }
@@ -95,8 +107,17 @@ pub struct Scenario {
     pub seed: u64,
     /// Seconds per respondent, never exceeded.
     pub hard_cap: f64,
+    /// Time banking: mean seconds per respondent.
+    pub mean_budget: Option<f64>,
     /// Cap on qualifiers per respondent.
     pub max_qualifiers: Option<u32>,
+    /// Spread of per-category true incidence errors (see [`Settings::incidence_error`]).
+    pub incidence_error: f64,
+    /// Route on the true incidences (see [`Settings::oracle`]).
+    pub oracle: bool,
+    /// Learn incidence from the qualifier answers, with this prior strength (respondents'
+    /// worth of the catalogue's belief); `None`: route on the catalogue.
+    pub learn: Option<f64>,
     /// Qualifier seconds for every category, overriding the catalogue's.
     pub qualifier_seconds: Option<f64>,
     /// Respondent limit per run (`None`: 10 × N*).
@@ -118,7 +139,11 @@ impl Default for Scenario {
             runs: s.runs,
             seed: s.seed,
             hard_cap: s.hard_cap,
+            mean_budget: s.mean_budget,
             max_qualifiers: s.max_qualifiers,
+            incidence_error: s.incidence_error,
+            oracle: s.oracle,
+            learn: None,
             qualifier_seconds: None,
             max_respondents: s.max_respondents,
             success_at: None,
@@ -135,9 +160,12 @@ impl Scenario {
             runs: self.runs,
             seed: self.seed,
             hard_cap: self.hard_cap,
+            mean_budget: self.mean_budget,
             max_qualifiers: self.max_qualifiers,
             max_respondents: self.max_respondents,
             incidence_scale: 1.0,
+            incidence_error: self.incidence_error,
+            oracle: self.oracle,
             threads: self.threads,
         }
     }
@@ -187,6 +215,14 @@ impl Settings {
         if !(self.hard_cap.is_finite() && self.hard_cap > 0.0) {
             return bad("hard_cap", "must be a positive number of seconds");
         }
+        if let Some(m) = self.mean_budget
+            && !(m.is_finite() && m > 0.0)
+        {
+            return bad("mean_budget", "must be a positive number of seconds");
+        }
+        if !(self.incidence_error.is_finite() && (0.0..1.0).contains(&self.incidence_error)) {
+            return bad("incidence_error", "must be in [0, 1)");
+        }
         if !(self.incidence_scale.is_finite() && self.incidence_scale > 0.0) {
             return bad("incidence_scale", "must be a positive number");
         }
@@ -202,10 +238,32 @@ impl Settings {
         Ok(())
     }
 
+    /// The budget per respondent the lower bound uses: the mean budget when banking, else the
+    /// hard cap.
+    pub fn budget_for_bound(&self) -> f64 {
+        self.mean_budget.unwrap_or(self.hard_cap)
+    }
+
+    /// The true incidence of each category in run `run`.
+    pub fn true_incidence(&self, catalogue: &Catalogue, run: u32) -> Vec<f64> {
+        let mut rng = run_rng(self.seed ^ 0x1A5C_1DE5_CE00_0000, run);
+        catalogue
+            .ids()
+            .map(|c| {
+                let error = if self.incidence_error > 0.0 {
+                    rng.random_range(1.0 - self.incidence_error..=1.0 + self.incidence_error)
+                } else {
+                    1.0
+                };
+                (catalogue.incidence(c) * self.incidence_scale * error).min(1.0)
+            })
+            .collect()
+    }
+
     /// The respondent limit per run: the setting, or 10 × the lower bound.
     pub fn respondent_limit(&self, catalogue: &Catalogue) -> u64 {
         self.max_respondents.unwrap_or_else(|| {
-            let bound = catalogue.lower_bound(self.hard_cap, self.max_qualifiers);
+            let bound = catalogue.lower_bound(self.budget_for_bound(), self.max_qualifiers);
             if bound.is_finite() {
                 (10.0 * bound).ceil().max(1.0) as u64
             } else {
@@ -344,12 +402,27 @@ fn run_with(
     observe: &mut dyn FnMut(u64, &crate::state::QuotaView<'_>),
 ) -> Result<RunResult, SimError> {
     let mut rng = run_rng(settings.seed, run);
+    let true_incidence = settings.true_incidence(catalogue, run);
+    // The oracle routes on a copy of the catalogue that believes the truth.
+    let oracle_catalogue;
+    let catalogue = if settings.oracle {
+        let categories = catalogue
+            .categories()
+            .iter()
+            .zip(&true_incidence)
+            .map(|(c, &p)| Category {
+                incidence: p,
+                ..c.clone()
+            })
+            .collect();
+        oracle_catalogue = Catalogue::new(catalogue.schema().clone(), categories)
+            .expect("true incidences are in (0, 1]");
+        &oracle_catalogue
+    } else {
+        catalogue
+    };
     let schema = catalogue.schema();
     let supply = Supply::new(schema);
-    let true_incidence: Vec<f64> = catalogue
-        .ids()
-        .map(|c| (catalogue.incidence(c) * settings.incidence_scale).min(1.0))
-        .collect();
     let limit = settings.respondent_limit(catalogue);
     let mut state = QuotaState::new(catalogue);
     let mut open_total = state.total_open();
@@ -363,10 +436,15 @@ fn run_with(
         n += 1;
         respondent.id = n;
         supply.draw_into(&mut rng, &mut respondent.answers);
+        let budget = match settings.mean_budget {
+            // The bank: what the running mean allows, never more than the hard cap.
+            Some(mean) => (mean * n as f64 - seconds_total).clamp(0.0, settings.hard_cap),
+            None => settings.hard_cap,
+        };
         interview.begin(
             catalogue,
             &respondent.answers,
-            settings.hard_cap,
+            budget,
             settings.max_qualifiers,
         );
         router.on_respondent_start(

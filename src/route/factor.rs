@@ -76,13 +76,54 @@ impl Factor for Neutral {
 
 /// Scarcity: `open slots / (p̂ · s)`, the respondents that must still see the category.
 ///
+/// `p̂` is the catalogue's incidence, or with `learning: Some(k)` the mean of a Beta
+/// posterior: `(k · p + qualified) / (k + shown)`, the catalogue's belief worth `k`
+/// respondents updated by every qualifier answer counted in the quota view.
+///
 /// Divided by N_left (common to every category, see
 /// [`Explanation::respondents_left`](super::Explanation::respondents_left)) it is x_c, the share
 /// of the respondents still to come who must see c; the order is the same, so the decision path
 /// skips the division. Incidence is already in it, so a scarcity policy has no separate
 /// incidence factor.
 #[derive(Clone, Copy, Debug, Default, PartialEq)]
-pub struct Scarcity;
+pub struct Scarcity {
+    /// Prior strength of learned incidence (`None`: believe the catalogue).
+    pub learning: Option<f64>,
+}
+
+impl Scarcity {
+    /// Scarcity on learned incidence with a prior worth `strength` respondents.
+    pub fn learning(strength: f64) -> Scarcity {
+        Scarcity {
+            learning: Some(strength),
+        }
+    }
+
+    /// The believed incidence of `c`.
+    #[inline]
+    pub fn incidence(&self, catalogue: &Catalogue, quotas: &QuotaView<'_>, c: CategoryId) -> f64 {
+        believed_incidence(self.learning, catalogue, quotas, c)
+    }
+}
+
+/// The catalogue's incidence, or with a prior strength `k` the posterior mean
+/// `(k · p + qualified) / (k + shown)`.
+#[inline]
+pub fn believed_incidence(
+    learning: Option<f64>,
+    catalogue: &Catalogue,
+    quotas: &QuotaView<'_>,
+    c: CategoryId,
+) -> f64 {
+    match learning {
+        None => catalogue.incidence(c),
+        Some(k) => {
+            let shown = f64::from(quotas.shown(c));
+            let qualified = f64::from(quotas.qualified(c));
+            ((k * catalogue.incidence(c) + qualified) / (k + shown)).clamp(1e-6, 1.0)
+        }
+    }
+}
 
 impl Factor for Scarcity {
     fn name(&self) -> &'static str {
@@ -90,7 +131,13 @@ impl Factor for Scarcity {
     }
     #[inline(always)]
     fn value(&self, ask: &Ask<'_>, c: CategoryId) -> f64 {
-        f64::from(ask.quotas.open_slots(c)) * ask.catalogue.respondents_per_complete(c)
+        match self.learning {
+            None => f64::from(ask.quotas.open_slots(c)) * ask.catalogue.respondents_per_complete(c),
+            Some(_) => {
+                let p = self.incidence(ask.catalogue, &ask.quotas, c);
+                f64::from(ask.quotas.open_slots(c)) / (p * ask.catalogue.eligible_share(c))
+            }
+        }
     }
     fn upper_bound(
         &self,
@@ -98,7 +145,10 @@ impl Factor for Scarcity {
         quotas: &QuotaView<'_>,
         c: CategoryId,
     ) -> Option<f64> {
-        Some(f64::from(quotas.open_slots(c)) * catalogue.respondents_per_complete(c))
+        // Learned incidence can fall, raising scarcity: no bound then.
+        self.learning
+            .is_none()
+            .then(|| f64::from(quotas.open_slots(c)) * catalogue.respondents_per_complete(c))
     }
 }
 

@@ -51,10 +51,13 @@ use crate::state::QuotaView;
 
 pub use factor::{
     BelievedIncidence, DemographicWeight, Factor, Neutral, RemainingShare, Scarcity, TimeFit,
+    believed_incidence,
 };
 pub use interview::{Interview, OfferError};
 pub use packing::Packing;
-pub use policy::{Greedy, POLICY_NAMES, RandomRouter, UnknownPolicy, policy};
+pub use policy::{
+    Greedy, POLICY_NAMES, PolicyOptions, RandomRouter, UnknownPolicy, policy, policy_with,
+};
 
 /// Everything a router may look at for one decision.
 #[derive(Clone, Copy, Debug)]

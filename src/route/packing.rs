@@ -26,12 +26,13 @@ use rand::Rng;
 use crate::catalogue::{Catalogue, CategoryId};
 use crate::state::QuotaView;
 
-use super::{Ask, Explanation, Greedy, Router, RouterState};
+use super::{Ask, Explanation, Factor, Greedy, Router, RouterState, Scarcity};
 
 /// The `packing` policy: scarcity order with an end-of-interview look-ahead.
 #[derive(Clone, Debug)]
 pub struct Packing {
     greedy: Greedy,
+    scarcity: Scarcity,
     /// Grid step of the ordered table, seconds.
     pub ordered_grid: f64,
     /// The ordered table applies when at most this many seconds are left.
@@ -48,6 +49,7 @@ impl Default for Packing {
     fn default() -> Self {
         Packing {
             greedy: Greedy::scarcity(),
+            scarcity: Scarcity::default(),
             ordered_grid: 0.5,
             ordered_horizon: 300.0,
             ordered_tolerance: 0.5,
@@ -111,6 +113,17 @@ impl Packing {
         Packing::default()
     }
 
+    /// Routes on incidence learned from the qualifier answers (prior worth `strength`
+    /// respondents): in the scarcity order and in the tables, which are rebuilt with the
+    /// beliefs of the moment whenever a category closes.
+    pub fn learning(mut self, strength: f64) -> Packing {
+        self.scarcity = Scarcity::learning(strength);
+        self.greedy = Greedy::scarcity()
+            .with_urgency(self.scarcity)
+            .named("packing");
+        self
+    }
+
     fn kind(catalogue: &Catalogue, max_qualifiers: Option<u32>) -> TableKind {
         if catalogue.qualifiers_free() && max_qualifiers.is_none() {
             TableKind::Ordered
@@ -124,18 +137,26 @@ impl Packing {
         // Rebuilding allocates only while the scratch vectors grow to the catalogue's size.
         let (catalogue, quotas, interview) = (ask.catalogue, &ask.quotas, ask.interview);
         let kind = Self::kind(catalogue, interview.max_qualifiers());
-        let horizon = match kind {
+        // V(r) does not depend on how far the table reaches, so a table is reused for any
+        // budget it covers; budgets vary per respondent when time is banked.
+        let needed = match kind {
             TableKind::Ordered => self.ordered_horizon,
-            TableKind::Max => interview.budget().max(0.0),
+            TableKind::Max => (interview.budget().max(0.0) / 60.0).ceil() * 60.0,
         };
         let key = (
             catalogue.instance(),
             quotas.epoch(),
             quotas.closes(),
-            horizon.to_bits() ^ u64::from(interview.max_qualifiers().unwrap_or(u32::MAX)) << 1,
+            u64::from(interview.max_qualifiers().unwrap_or(u32::MAX)) << 1
+                | (kind == TableKind::Max) as u64,
         );
         let table = &mut state.packing;
-        if table.key != key || table.values.is_empty() {
+        if table.key != key || table.values.is_empty() || table.horizon < needed {
+            let horizon = if table.key == key {
+                needed.max(table.horizon)
+            } else {
+                needed
+            };
             table.key = key;
             match kind {
                 TableKind::Ordered => self.build_ordered(table, catalogue, quotas),
@@ -165,7 +186,8 @@ impl Packing {
             let l = catalogue.loi_seconds(c);
             // floor((i·g − L) / g) = i − ceil(L / g): the cell a qualified respondent moves to.
             let steps = (l / t.grid - 1e-9).ceil().max(0.0) as usize;
-            t.steps.push((steps, l, catalogue.incidence(c)));
+            t.steps
+                .push((steps, l, self.scarcity.incidence(catalogue, quotas, c)));
         }
         t.category_steps.clear();
         t.category_steps.extend(
@@ -235,33 +257,40 @@ impl Packing {
         t.layers = cap.map_or(1, |k| k as usize + 1);
         t.values.clear();
         t.values.resize(t.width * t.layers, 0.0);
-        let open: Vec<(f64, f64, f64)> = catalogue
+        // Per open category: (q, L, p̂, cells back after qualifying, cells back after not).
+        // floor((i·g − x) / g) = i − ceil(x / g), so the recursion needs no division.
+        let steps = |x: f64| (x / t.grid - 1e-9).ceil().max(0.0) as usize;
+        let open: Vec<(f64, f64, f64, usize, usize)> = catalogue
             .ids()
             .filter(|&c| quotas.is_open(c))
             .map(|c| {
-                (
+                let q =
                     catalogue
                         .qualifier_seconds(c)
-                        .max(if cap.is_some() { 0.0 } else { t.grid }),
-                    catalogue.loi_seconds(c),
-                    catalogue.incidence(c),
-                )
+                        .max(if cap.is_some() { 0.0 } else { t.grid });
+                let l = catalogue.loi_seconds(c);
+                let p = self.scarcity.incidence(catalogue, quotas, c);
+                (q, l, p, steps(q + l), steps(q))
             })
             .collect();
         let first_layer = usize::from(cap.is_some());
+        let width = t.width;
         for layer in first_layer..t.layers {
-            let below = if cap.is_some() { layer - 1 } else { 0 };
-            for i in 0..t.width {
-                let r = i as f64 * t.grid;
+            let below = if cap.is_some() { layer - 1 } else { 0 } * width;
+            for i in 0..width {
                 let mut best = 0.0f64;
-                for &(q, l, p) in &open {
-                    if q + l > r + 1e-9 {
+                for &(q, l, p, qualified_back, failed_back) in &open {
+                    if qualified_back > i {
                         continue;
                     }
-                    let v = q + p * (l + t.at(r - q - l, below)) + (1.0 - p) * t.at(r - q, below);
-                    best = best.max(v);
+                    let v = q
+                        + p * (l + t.values[below + i - qualified_back])
+                        + (1.0 - p) * t.values[below + i - failed_back];
+                    if v > best {
+                        best = v;
+                    }
                 }
-                t.values[layer * t.width + i] = best;
+                t.values[layer * width + i] = best;
             }
         }
     }
@@ -270,14 +299,10 @@ impl Packing {
     /// minus the expected waste after `c` qualifies; for the max table, the expected seconds
     /// filled from here when `c` is offered next.
     #[inline(always)]
-    fn look_ahead(t: &PackingTable, ask: &Ask<'_>, c: CategoryId) -> f64 {
+    fn look_ahead(&self, t: &PackingTable, ask: &Ask<'_>, c: CategoryId) -> f64 {
         let catalogue = ask.catalogue;
         let r = ask.interview.budget() - ask.interview.seconds_used();
-        let (q, l, p) = (
-            catalogue.qualifier_seconds(c),
-            catalogue.loi_seconds(c),
-            catalogue.incidence(c),
-        );
+        let (q, l) = (catalogue.qualifier_seconds(c), catalogue.loi_seconds(c));
         match t.kind {
             TableKind::Ordered => {
                 // floor(r/g) − ceil(L/g) ≤ floor((r − L)/g): a cell at or below the exact one,
@@ -293,6 +318,7 @@ impl Packing {
                     _ => 0,
                 };
                 let q = if t.layers > 1 { q } else { q.max(t.grid) };
+                let p = self.scarcity.incidence(catalogue, &ask.quotas, c);
                 q + p * (l + t.at(r - q - l, layer).max(0.0))
                     + (1.0 - p) * t.at(r - q, layer).max(0.0)
             }
@@ -337,7 +363,7 @@ impl Router for Packing {
             let scarcest = self.greedy.next_offer(ask, state, rng)?;
             let table = &state.packing;
             let i = ((left / table.grid + 1e-9) as usize).min(table.width - 1);
-            if -Self::look_ahead(table, ask, scarcest)
+            if -self.look_ahead(table, ask, scarcest)
                 <= table.lower_waste[i] + self.ordered_tolerance
             {
                 return Some(scarcest);
@@ -351,7 +377,7 @@ impl Router for Packing {
         let mut best_value = f64::NEG_INFINITY;
         interview.for_each_candidate(|c| {
             if quotas.is_open(c) && interview.fits(catalogue, c) {
-                let v = Self::look_ahead(table, ask, c);
+                let v = self.look_ahead(table, ask, c);
                 if v > best_value {
                     best_value = v;
                 }
@@ -363,7 +389,7 @@ impl Router for Packing {
         for &(v, c) in &candidates {
             if v >= best_value - tolerance {
                 let c = CategoryId::from_index(c as usize);
-                let x = f64::from(quotas.open_slots(c)) * catalogue.respondents_per_complete(c);
+                let x = self.scarcity.value(ask, c);
                 if x > scarcest {
                     scarcest = x;
                     chosen = Some(c);
@@ -395,7 +421,7 @@ impl Router for Packing {
         for c in &mut e.candidates {
             c.factors.push((
                 "look_ahead".to_owned(),
-                Self::look_ahead(table, ask, c.category),
+                self.look_ahead(table, ask, c.category),
             ));
         }
         let best = e

@@ -32,6 +32,31 @@ pub struct UnknownPolicy {
     pub name: String,
 }
 
+/// Options of the built-in policies.
+#[derive(Clone, Copy, Debug, Default, PartialEq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
+pub struct PolicyOptions {
+    /// Route scarcity-based policies (`greedy`, `packing`) on incidence learned from the
+    /// qualifier answers, with a prior worth this many respondents (see [`Scarcity`]).
+    pub learning: Option<f64>,
+}
+
+/// [`policy`] with options.
+///
+/// # Errors
+/// [`UnknownPolicy`] naming the unknown name.
+pub fn policy_with(name: &str, options: &PolicyOptions) -> Result<Box<dyn Router>, UnknownPolicy> {
+    Ok(match (name, options.learning) {
+        ("greedy", Some(k)) => Box::new(
+            Greedy::scarcity()
+                .with_urgency(Scarcity::learning(k))
+                .named("greedy"),
+        ),
+        ("packing", Some(k)) => Box::new(super::Packing::new().learning(k)),
+        _ => policy(name)?,
+    })
+}
+
 /// Builds a built-in policy by its stable name:
 ///
 /// | name | policy |
@@ -86,7 +111,7 @@ impl Greedy {
     pub fn scarcity() -> Greedy {
         Greedy {
             name: Cow::Borrowed("greedy"),
-            urgency: Scarcity,
+            urgency: Scarcity::default(),
             incidence: Neutral,
             time_fit: TimeFit,
             demographic: DemographicWeight::default(),
