@@ -1,0 +1,214 @@
+//! The fix-up step in bulk: which Δ units the seed's one-at-a-time loop would take away (or
+//! give), computed without running the loop.
+//!
+//! # The model
+//! In exact units (errors times the common denominator `D`), recipient `i`'s candidates form an
+//! arithmetic progression: taking one more unit from `i` lowers its error by exactly `D`, giving
+//! one raises it by exactly `D`. Written in *pick space* (the value the loop maximises: the error
+//! itself when taking, minus the error when giving), recipient `i` offers the values
+//! `y0_i, y0_i − D, y0_i − 2D, …` (`len_i` of them when taking: it cannot go below zero; unbounded
+//! when giving). The loop repeatedly takes the largest offered head, where heads within `τ` of the
+//! largest tie and the preferred recipient (later-added when taking, earlier-added when giving)
+//! wins among them.
+//!
+//! # Why a selection gives the same answer
+//! Sort every offered value in decreasing order. Call a cut between two neighbours *clean* when
+//! the lower one is more than `τ` below the upper one. While anything above a clean cut remains,
+//! the maximum `M` is above it, so nothing below the cut is within `τ` of `M`: the loop empties
+//! everything above a clean cut before it touches anything below it, whatever the tie rule does.
+//! The values between two consecutive clean cuts form a *chain*; a chain spans less than `n·τ`,
+//! far less than `D`, so it holds at most one value per recipient and, once the loop reaches it,
+//! each of those values is that recipient's head. Hence, with `p` the Δ-th largest value:
+//! every value above the chain containing `p` is taken, values below it are not, and within the
+//! chain the loop's own rule, replayed on the chain alone, decides the rest.
+//!
+//! # Cost
+//! Finding `p` needs the *band* (a window of width `D`, in which every recipient offers at most
+//! one value) that contains it: counting the values above a band is O(n), found by an
+//! exponential then binary search over bands (one O(n) pass when Δ is at most the number of
+//! recipients, the usual case), then `select_nth_unstable` inside the band. The chain is read
+//! off a window around `p`, widened until it is closed. O(n + c log c) for a chain of `c` values,
+//! O(n log Δ) in the worst case; never O(Δ·n).
+
+use std::collections::BinaryHeap;
+
+/// One recipient's offered values: `y0, y0 − D, …` (`len` of them).
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Offer {
+    /// Pick-space value of the first unit.
+    pub y0: i128,
+    /// How many units it can give up; `u64::MAX` means unbounded.
+    pub len: u64,
+}
+
+/// Which recipient wins a tie.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Prefer {
+    /// The later-added (higher position) wins: taking away.
+    Later,
+    /// The earlier-added (lower position) wins: giving.
+    Earlier,
+}
+
+/// Reusable buffers so a batch allocates nothing once warmed up.
+#[derive(Clone, Debug, Default)]
+pub(crate) struct Scratch {
+    band: Vec<i128>,
+    chain: Vec<(i128, usize)>,
+    removed: Vec<bool>,
+}
+
+/// `⌈a / b⌉` for `b > 0`.
+fn div_ceil(a: i128, b: i128) -> i128 {
+    -((-a).div_euclid(b))
+}
+
+/// How many of `o`'s values are strictly greater than `y`.
+fn count_above(o: &Offer, y: i128, d: i128) -> u128 {
+    if o.y0 <= y {
+        return 0;
+    }
+    // values y0 − j·D > y  ⇔  j < (y0 − y)/D  ⇔  j ≤ ⌈(y0 − y)/D⌉ − 1
+    let n = div_ceil(o.y0 - y, d) as u128;
+    n.min(o.len as u128)
+}
+
+/// Picks `count ≥ 1` units from `offers` as the one-at-a-time loop would and adds each
+/// recipient's number of picks to `picks`. `count` must not exceed the total offered.
+pub(crate) fn select(
+    offers: &[Offer],
+    d: i128,
+    tau: i128,
+    count: u128,
+    prefer: Prefer,
+    picks: &mut [u64],
+    scratch: &mut Scratch,
+) {
+    debug_assert!(count >= 1 && d > 0 && tau >= 0 && tau < d / 4);
+    let Some(top) = offers.iter().filter(|o| o.len > 0).map(|o| o.y0).max() else {
+        return;
+    };
+    // Band b holds the values in (top − (b+1)·D, top − b·D]; recipient i starts in band k_i.
+    let start_band = |o: &Offer| ((top - o.y0).div_euclid(d)) as u128;
+    // Values in bands < b.
+    let count_before = |b: u128| -> u128 {
+        offers
+            .iter()
+            .map(|o| {
+                let k = start_band(o);
+                if o.len == 0 || b <= k {
+                    0
+                } else {
+                    (b - k).min(o.len as u128)
+                }
+            })
+            .sum()
+    };
+    // Smallest b ≥ 1 with count_before(b) ≥ count; the Δ-th value lies in band b − 1.
+    let mut hi: u128 = 1;
+    let mut lo: u128 = 0; // count_before(lo) < count (count_before(0) = 0)
+    while count_before(hi) < count {
+        lo = hi;
+        hi = hi.saturating_mul(2);
+    }
+    while hi - lo > 1 {
+        let mid = lo + (hi - lo) / 2;
+        if count_before(mid) >= count {
+            hi = mid;
+        } else {
+            lo = mid;
+        }
+    }
+    let band = hi - 1;
+    let rank = count - count_before(band); // 1-based rank of the Δ-th value within its band
+    scratch.band.clear();
+    for o in offers {
+        let k = start_band(o);
+        if o.len > 0 && k <= band && band - k < o.len as u128 {
+            scratch.band.push(o.y0 - (band - k) as i128 * d);
+        }
+    }
+    let nth = (rank - 1) as usize;
+    let (_, pivot, _) = scratch.band.select_nth_unstable_by(nth, |a, b| b.cmp(a));
+    let pivot = *pivot;
+
+    // The chain containing the pivot, read off a window widened until it is closed.
+    let mut half_width = 4 * tau + 1;
+    loop {
+        scratch.chain.clear();
+        for (i, o) in offers.iter().enumerate() {
+            if o.len == 0 || o.y0 < pivot - half_width {
+                continue;
+            }
+            // The one value of `o` that can lie in [pivot − w, pivot + w] (w < D/2).
+            let j = div_ceil(o.y0 - (pivot + half_width), d).max(0);
+            if (j as u128) < o.len as u128 {
+                let v = o.y0 - j * d;
+                if v >= pivot - half_width {
+                    scratch.chain.push((v, i));
+                }
+            }
+        }
+        scratch
+            .chain
+            .sort_unstable_by(|a, b| b.0.cmp(&a.0).then(a.1.cmp(&b.1)));
+        let p = scratch.chain.partition_point(|&(v, _)| v > pivot);
+        let mut first = p;
+        while first > 0 && scratch.chain[first - 1].0 - scratch.chain[first].0 <= tau {
+            first -= 1;
+        }
+        let mut last = p;
+        while last + 1 < scratch.chain.len()
+            && scratch.chain[last].0 - scratch.chain[last + 1].0 <= tau
+        {
+            last += 1;
+        }
+        let top_v = scratch.chain[first].0;
+        let bottom_v = scratch.chain[last].0;
+        let closed = top_v + tau < pivot + half_width && bottom_v - tau > pivot - half_width;
+        if !closed && half_width < d / 8 {
+            half_width = half_width.saturating_mul(4).min(d / 8);
+            continue;
+        }
+        // Everything strictly above the chain is taken.
+        let mut above: u128 = 0;
+        for (i, o) in offers.iter().enumerate() {
+            let c = count_above(o, top_v, d);
+            picks[i] += c as u64;
+            above += c;
+        }
+        let chain = &scratch.chain[first..=last];
+        let mut remaining = count - above;
+        debug_assert!(remaining >= 1 && remaining <= chain.len() as u128);
+        if remaining == chain.len() as u128 {
+            for &(_, i) in chain {
+                picks[i] += 1;
+            }
+            return;
+        }
+        // Replay the loop on the chain: the window is [M − τ, M] with M the largest value left.
+        scratch.removed.clear();
+        scratch.removed.resize(chain.len(), false);
+        let mut heap: BinaryHeap<(i128, usize)> = BinaryHeap::new();
+        let key = |i: usize| match prefer {
+            Prefer::Later => i as i128,
+            Prefer::Earlier => -(i as i128),
+        };
+        let (mut head, mut next) = (0usize, 0usize);
+        while remaining > 0 {
+            while scratch.removed[head] {
+                head += 1;
+            }
+            let threshold = chain[head].0 - tau;
+            while next < chain.len() && chain[next].0 >= threshold {
+                heap.push((key(chain[next].1), next));
+                next += 1;
+            }
+            let Some((_, at)) = heap.pop() else { break };
+            scratch.removed[at] = true;
+            picks[chain[at].1] += 1;
+            remaining -= 1;
+        }
+        return;
+    }
+}
