@@ -9,18 +9,28 @@
 //! recomputes one leaf-to-root path. All of it is exact integer arithmetic, so node winners are
 //! exact and equal lines never churn.
 
+use super::wide::approx_f64;
+
 const NONE: u32 = u32::MAX;
 const NEVER: u64 = u64::MAX;
 
 #[derive(Clone, Copy, Debug)]
 struct Node {
     win: u32,
-    /// The earliest certificate expiry in the subtree, this node's own included.
+    /// The winner's line: rate and intercept (copied so a recompute reads only the children).
+    slope: u64,
+    base: i128,
+    /// This node's certificate: the first step at which its winner may change.
+    cert: u64,
+    /// The earliest certificate in the subtree, this node's own included.
     sub_min: u64,
 }
 
 const EMPTY: Node = Node {
     win: NONE,
+    slope: 0,
+    base: 0,
+    cert: NEVER,
     sub_min: NEVER,
 };
 
@@ -31,6 +41,8 @@ pub(crate) struct Tournament {
     leaves: usize,
     nodes: Vec<Node>,
     now: u64,
+    /// Scratch for [`Tournament::for_each_descending`].
+    heap: std::collections::BinaryHeap<(i128, std::cmp::Reverse<u32>, usize)>,
 }
 
 #[inline]
@@ -54,14 +66,18 @@ impl Tournament {
             leaves,
             nodes: vec![EMPTY; 2 * leaves],
             now: t,
+            heap: Default::default(),
         };
         for (i, &s) in slope.iter().enumerate() {
             if s > 0 {
-                k.nodes[leaves + i].win = i as u32;
+                let leaf = &mut k.nodes[leaves + i];
+                leaf.win = i as u32;
+                leaf.slope = s;
+                leaf.base = base[i];
             }
         }
         for v in (1..leaves).rev() {
-            k.recompute(slope, base, v);
+            k.recompute(v);
         }
         k
     }
@@ -71,41 +87,90 @@ impl Tournament {
         self.now
     }
 
-    fn recompute(&mut self, slope: &[u64], base: &[i128], v: usize) {
+    /// Recomputes node `v` from its children; returns whether its winner changed.
+    #[inline]
+    fn recompute(&mut self, v: usize) -> bool {
         let (l, r) = (self.nodes[2 * v], self.nodes[2 * v + 1]);
-        let t = self.now;
-        let (win, cert) = if l.win == NONE {
-            (r.win, NEVER)
+        let t = self.now as i128;
+        let (w, cert) = if l.win == NONE {
+            (r, NEVER)
         } else if r.win == NONE {
-            (l.win, NEVER)
+            (l, NEVER)
         } else {
-            let (w, lo) = if beats(slope, base, l.win, r.win, t) {
-                (l.win, r.win)
+            let vl = l.slope as i128 * t - l.base;
+            let vr = r.slope as i128 * t - r.base;
+            // Ties go to the lower position, which is always the left child's.
+            if vl >= vr {
+                (
+                    l,
+                    Self::overtake(l.slope, r.slope, vl - vr, self.now, false),
+                )
             } else {
-                (r.win, l.win)
-            };
-            (w, Self::overtake(slope, base, w, lo, t))
+                (r, Self::overtake(r.slope, l.slope, vr - vl, self.now, true))
+            }
         };
         let sub_min = cert.min(l.sub_min).min(r.sub_min);
-        self.nodes[v] = Node { win, sub_min };
+        let node = &mut self.nodes[v];
+        let changed = node.win != w.win;
+        *node = Node {
+            win: w.win,
+            slope: w.slope,
+            base: w.base,
+            cert,
+            sub_min,
+        };
+        changed || w.win == NONE
     }
 
-    /// First step after `t` at which `lo` beats `w` (which beats it at `t`), or `NEVER`.
-    fn overtake(slope: &[u64], base: &[i128], w: u32, lo: u32, t: u64) -> u64 {
-        let (sw, sl) = (slope[w as usize], slope[lo as usize]);
+    /// After a change below `v` that left `v`'s children's winners alone: refresh only the
+    /// subtree minimum.
+    #[inline]
+    fn refresh(&mut self, v: usize) {
+        let n = &self.nodes;
+        self.nodes[v].sub_min = n[v].cert.min(n[2 * v].sub_min).min(n[2 * v + 1].sub_min);
+    }
+
+    /// Recomputes `v` and walks to the root; ancestors are recomputed only while winners
+    /// change (or while `leaf`, whose line moved, is a child's winner), otherwise just refreshed.
+    fn propagate(&mut self, mut v: usize, leaf: u32) {
+        let mut full = true;
+        while v >= 1 {
+            let involved = self.nodes[2 * v].win == leaf || self.nodes[2 * v + 1].win == leaf;
+            if full || involved {
+                full = self.recompute(v);
+            } else {
+                self.refresh(v);
+            }
+            v /= 2;
+        }
+    }
+
+    /// First step after `t` at which the loser (rate `sl`) beats the winner (rate `sw`), which
+    /// is `gap ≥ 0` above it at `t`; at a gap of 0 the loser wins when `lo_first` (it has the
+    /// lower position). `NEVER` if it never does.
+    #[inline]
+    fn overtake(sw: u64, sl: u64, gap: i128, t: u64, lo_first: bool) -> u64 {
         if sl <= sw {
             return NEVER;
         }
-        let gap = value(slope, base, w, t) - value(slope, base, lo, t); // ≥ 0
         let rate = (sl - sw) as i128;
-        // After k more steps the gap is gap − k·rate; `lo` wins once it is < 0, or = 0 when it
-        // has the lower position.
-        let k = if lo < w {
-            (gap + rate - 1) / rate
-        } else {
-            gap / rate + 1
+        // After k more steps the gap is gap − k·rate. Estimate k in f64 (an exact 128-bit
+        // division is a slow software routine), then settle it with exact multiplications.
+        let wins = |k: i128| {
+            let rem = gap - k * rate;
+            rem < 0 || (lo_first && rem == 0)
         };
-        let k = k.max(1);
+        let est = approx_f64(gap) / rate as f64;
+        if est >= (1u64 << 62) as f64 {
+            return NEVER;
+        }
+        let mut k = (est as u64 as i128).max(1);
+        while k > 1 && wins(k - 1) {
+            k -= 1;
+        }
+        while !wins(k) {
+            k += 1;
+        }
         u64::try_from(k)
             .ok()
             .and_then(|k| t.checked_add(k))
@@ -114,7 +179,7 @@ impl Tournament {
 
     /// Moves the node winners to step `t ≥ now`, replaying the expired certificates (deepest
     /// first, so a node is recomputed after its children).
-    pub(crate) fn advance(&mut self, slope: &[u64], base: &[i128], t: u64) {
+    pub(crate) fn advance(&mut self, t: u64) {
         debug_assert!(t >= self.now);
         self.now = t;
         while self.nodes[1].sub_min <= t {
@@ -132,20 +197,14 @@ impl Tournament {
                     break;
                 }
             }
-            while v >= 1 {
-                self.recompute(slope, base, v);
-                v /= 2;
-            }
+            self.propagate(v, NONE);
         }
     }
 
     /// Recomputes the path above leaf `i` after its line changed.
-    pub(crate) fn update(&mut self, slope: &[u64], base: &[i128], i: usize) {
-        let mut v = (self.leaves + i) / 2;
-        while v >= 1 {
-            self.recompute(slope, base, v);
-            v /= 2;
-        }
+    pub(crate) fn update(&mut self, base: &[i128], i: usize) {
+        self.nodes[self.leaves + i].base = base[i];
+        self.propagate((self.leaves + i) / 2, i as u32);
     }
 
     /// The best competing leaf, if any.
@@ -193,31 +252,33 @@ impl Tournament {
     /// Calls `f` with the leaves in decreasing order of their lines (ties: lower position
     /// first) until it returns `false`.
     pub(crate) fn for_each_descending(
-        &self,
+        &mut self,
         slope: &[u64],
         base: &[i128],
         mut f: impl FnMut(u32, i128) -> bool,
     ) {
-        use std::collections::BinaryHeap;
+        use std::cmp::Reverse;
         let t = self.now;
-        let mut heap: BinaryHeap<(i128, std::cmp::Reverse<u32>, usize)> = BinaryHeap::new();
-        let push = |heap: &mut BinaryHeap<_>, v: usize| {
-            let w = self.nodes[v].win;
+        let mut heap = std::mem::take(&mut self.heap);
+        heap.clear();
+        let nodes = &self.nodes;
+        let push = |heap: &mut std::collections::BinaryHeap<_>, v: usize| {
+            let w = nodes[v].win;
             if w != NONE {
-                heap.push((value(slope, base, w, t), std::cmp::Reverse(w), v));
+                heap.push((value(slope, base, w, t), Reverse(w), v));
             }
         };
-        if self.nodes.len() > 1 {
+        if nodes.len() > 1 {
             push(&mut heap, 1);
         }
-        while let Some((x, std::cmp::Reverse(w), mut v)) = heap.pop() {
+        while let Some((x, Reverse(w), mut v)) = heap.pop() {
             if !f(w, x) {
-                return;
+                break;
             }
             // Walk down to w's leaf, offering the subtrees that do not contain it.
             while v < self.leaves {
                 let (l, r) = (2 * v, 2 * v + 1);
-                if self.nodes[l].win == w {
+                if nodes[l].win == w {
                     push(&mut heap, r);
                     v = l;
                 } else {
@@ -226,5 +287,6 @@ impl Tournament {
                 }
             }
         }
+        self.heap = heap;
     }
 }

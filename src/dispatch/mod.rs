@@ -429,6 +429,8 @@ pub struct Dispatcher<Id> {
     policy: LeavePolicy,
     denom: u128,
     tau: i128,
+    /// `half_threshold(denom)`.
+    half: i128,
     t: u64,
     active: usize,
     tournament: Option<Tournament>,
@@ -486,17 +488,19 @@ fn scale_weights(weights: impl Iterator<Item = f64> + Clone) -> Vec<u64> {
         .collect()
 }
 
-/// `⌊x + ½ + 10⁻⁹⌋` for `x = num / d`, exactly (`d > 0`).
+/// `⌊x + ½ + 10⁻⁹⌋` for `x = num / d`, exactly (`d > 0`); `half` is [`half_threshold`]`(d)`.
 #[inline]
-fn round_half_up(num: i128, d: i128) -> i128 {
-    let k = num.div_euclid(d);
-    let rem = num.rem_euclid(d);
-    // rem/d ≥ ½ − 10⁻⁹  ⇔  2·10⁹·rem ≥ 10⁹·d − 2·d
-    if 2_000_000_000 * rem >= 1_000_000_000 * d - 2 * d {
-        k + 1
-    } else {
-        k
-    }
+fn round_half_up(num: i128, d: i128, half: i128) -> i128 {
+    let (k, rem) = wide::div_floor_rem(num, d);
+    k + i128::from(rem >= half)
+}
+
+/// The smallest remainder `r` (of a division by `d`) with `r/d ≥ ½ − 10⁻⁹`, i.e.
+/// `⌈(10⁹ − 2)·d / (2·10⁹)⌉`.
+fn half_threshold(d: i128) -> i128 {
+    let num = (1_000_000_000 - 2) * d;
+    let den = 2_000_000_000;
+    num / den + i128::from(num % den != 0)
 }
 
 /// Converts a finite f64 error to units of `1/d`, rounding half away from zero.
@@ -547,6 +551,7 @@ impl<Id: Clone + Eq + Hash + Debug> Dispatcher<Id> {
             policy,
             denom: 1,
             tau: 0,
+            half: half_threshold(1),
             t: 0,
             active: 0,
             tournament: None,
@@ -863,6 +868,7 @@ impl<Id: Clone + Eq + Hash + Debug> Dispatcher<Id> {
         self.base = base;
         self.denom = denom;
         self.tau = (denom / TIE_DIVISOR) as i128;
+        self.half = half_threshold(denom as i128);
         self.t = 0;
         self.tournament = None;
         Ok(())
@@ -926,7 +932,7 @@ impl<Id: Clone + Eq + Hash + Debug> Dispatcher<Id> {
             // ideal, in units of 1/D: size·w/D − error
             let x = s * w as i128 - self.error_units(i);
             self.ideal.push(x);
-            let a = round_half_up(x, d).max(0);
+            let a = round_half_up(x, d, self.half).max(0);
             out[i] = a as u64;
             total += a;
         }
@@ -1021,15 +1027,15 @@ impl<Id: Clone + Eq + Hash + Debug> Dispatcher<Id> {
         let step = self.t + 1;
         let mut tour = match self.tournament.take() {
             Some(mut k) if k.now() <= step => {
-                k.advance(&self.slope, &self.base, step);
+                k.advance(step);
                 k
             }
             _ => Tournament::build(&self.slope, &self.base, step),
         };
-        let winner = self.decide(&tour) as usize;
+        let winner = self.decide(&mut tour) as usize;
         self.base[winner] += self.denom as i128;
         self.t = step;
-        tour.update(&self.slope, &self.base, winner);
+        tour.update(&self.base, winner);
         self.tournament = Some(tour);
         if self.t >= REBASE_AT {
             self.fold();
@@ -1054,23 +1060,28 @@ impl<Id: Clone + Eq + Hash + Debug> Dispatcher<Id> {
     /// of those within τ of the largest ideal; exactly one rounds to 1 → it; otherwise units are
     /// taken away until one is left, and by the clean-cut argument of `select` the survivor is
     /// decided within the chain of the largest ideals alone.
-    fn decide(&mut self, tour: &Tournament) -> u32 {
+    fn decide(&mut self, tour: &mut Tournament) -> u32 {
         let d = self.denom as i128;
         let (slope, base) = (&self.slope[..], &self.base[..]);
         let t = tour.now();
         let x = |i: u32| slope[i as usize] as i128 * t as i128 - base[i as usize];
         let top = tour.best().expect("an active recipient competes");
         let top_x = x(top);
-        let top_a = round_half_up(top_x, d);
+        let half = self.half;
+        let top_a = round_half_up(top_x, d, half);
         if top_a <= 0 {
             return tour
                 .leftmost_at_least(slope, base, top_x - self.tau)
                 .unwrap_or(top);
         }
-        let second_a = tour
-            .second(slope, base, top)
-            .map_or(0, |j| round_half_up(x(j), d));
+        let second = tour.second(slope, base, top);
+        let second_a = second.map_or(0, |j| round_half_up(x(j), d, half));
         if top_a == 1 && second_a <= 0 {
+            return top;
+        }
+        // Units are taken away. Usual case: the top is more than τ clear of every other
+        // recipient due a unit, so its level-1 error stands alone at the bottom: it survives.
+        if second_a <= 0 || second.is_some_and(|j| top_x - x(j) > self.tau) {
             return top;
         }
         // Units are taken away: the last item left lies in the chain of the lowest level-1
@@ -1080,7 +1091,7 @@ impl<Id: Clone + Eq + Hash + Debug> Dispatcher<Id> {
         let chain = &mut self.chain;
         let mut prev: Option<i128> = None;
         tour.for_each_descending(slope, base, |i, xi| {
-            if round_half_up(xi, d) < 1 || prev.is_some_and(|p| p - xi > tau) {
+            if round_half_up(xi, d, half) < 1 || prev.is_some_and(|p| p - xi > tau) {
                 return false;
             }
             prev = Some(xi);
@@ -1176,6 +1187,7 @@ impl<Id: Clone + Eq + Hash + Debug> Dispatcher<Id> {
         d.base = base;
         d.denom = stored;
         d.tau = (stored / TIE_DIVISOR) as i128;
+        d.half = half_threshold(stored as i128);
         d.active = d.slope.iter().filter(|&&s| s > 0).count();
         Ok(d)
     }

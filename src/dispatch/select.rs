@@ -32,6 +32,8 @@
 
 use std::collections::BinaryHeap;
 
+use super::wide::div_floor_rem;
+
 /// One recipient's offered values: `y0, y0 − D, …` (`len` of them).
 #[derive(Clone, Copy, Debug)]
 pub(crate) struct Offer {
@@ -53,24 +55,11 @@ pub(crate) enum Prefer {
 /// Reusable buffers so a batch allocates nothing once warmed up.
 #[derive(Clone, Debug, Default)]
 pub(crate) struct Scratch {
+    start: Vec<u128>,
     band: Vec<i128>,
     chain: Vec<(i128, usize)>,
     removed: Vec<bool>,
-}
-
-/// `⌈a / b⌉` for `b > 0`.
-fn div_ceil(a: i128, b: i128) -> i128 {
-    -((-a).div_euclid(b))
-}
-
-/// How many of `o`'s values are strictly greater than `y`.
-fn count_above(o: &Offer, y: i128, d: i128) -> u128 {
-    if o.y0 <= y {
-        return 0;
-    }
-    // values y0 − j·D > y  ⇔  j < (y0 − y)/D  ⇔  j ≤ ⌈(y0 − y)/D⌉ − 1
-    let n = div_ceil(o.y0 - y, d) as u128;
-    n.min(o.len as u128)
+    heap: BinaryHeap<(i128, usize)>,
 }
 
 /// Picks `count ≥ 1` units from `offers` as the one-at-a-time loop would and adds each
@@ -88,21 +77,34 @@ pub(crate) fn select(
     let Some(top) = offers.iter().filter(|o| o.len > 0).map(|o| o.y0).max() else {
         return;
     };
-    // Band b holds the values in (top − (b+1)·D, top − b·D]; recipient i starts in band k_i.
-    let start_band = |o: &Offer| ((top - o.y0).div_euclid(d)) as u128;
+    // Band b holds the values in (top − (b+1)·D, top − b·D]; recipient i starts in band k_i and
+    // offers one value in each of the bands k_i … k_i + len_i − 1.
+    scratch.start.clear();
+    scratch.start.extend(offers.iter().map(|o| {
+        if o.len == 0 {
+            u128::MAX
+        } else {
+            div_floor_rem(top - o.y0, d).0 as u128
+        }
+    }));
+    let starts = &scratch.start;
     // Values in bands < b.
     let count_before = |b: u128| -> u128 {
         offers
             .iter()
-            .map(|o| {
-                let k = start_band(o);
-                if o.len == 0 || b <= k {
+            .zip(starts)
+            .map(|(o, &k)| {
+                if b <= k {
                     0
                 } else {
                     (b - k).min(o.len as u128)
                 }
             })
             .sum()
+    };
+    // The value `o` offers in band b, if any.
+    let in_band = |o: &Offer, k: u128, b: u128| -> Option<i128> {
+        (k <= b && b - k < o.len as u128).then(|| o.y0 - (b - k) as i128 * d)
     };
     // Smallest b ≥ 1 with count_before(b) ≥ count; the Δ-th value lies in band b − 1.
     let mut hi: u128 = 1;
@@ -122,29 +124,26 @@ pub(crate) fn select(
     let band = hi - 1;
     let rank = count - count_before(band); // 1-based rank of the Δ-th value within its band
     scratch.band.clear();
-    for o in offers {
-        let k = start_band(o);
-        if o.len > 0 && k <= band && band - k < o.len as u128 {
-            scratch.band.push(o.y0 - (band - k) as i128 * d);
-        }
-    }
+    scratch.band.extend(
+        offers
+            .iter()
+            .zip(starts)
+            .filter_map(|(o, &k)| in_band(o, k, band)),
+    );
     let nth = (rank - 1) as usize;
     let (_, pivot, _) = scratch.band.select_nth_unstable_by(nth, |a, b| b.cmp(a));
     let pivot = *pivot;
 
-    // The chain containing the pivot, read off a window widened until it is closed.
+    // The chain containing the pivot, read off a window widened until it is closed. A window
+    // narrower than D/2 meets each recipient's values at most once, in band − 1, band or
+    // band + 1.
     let mut half_width = 4 * tau + 1;
     loop {
         scratch.chain.clear();
-        for (i, o) in offers.iter().enumerate() {
-            if o.len == 0 || o.y0 < pivot - half_width {
-                continue;
-            }
-            // The one value of `o` that can lie in [pivot − w, pivot + w] (w < D/2).
-            let j = div_ceil(o.y0 - (pivot + half_width), d).max(0);
-            if (j as u128) < o.len as u128 {
-                let v = o.y0 - j * d;
-                if v >= pivot - half_width {
+        let (lo_v, hi_v) = (pivot - half_width, pivot + half_width);
+        for (i, (o, &k)) in offers.iter().zip(starts).enumerate() {
+            for b in [band.wrapping_sub(1), band, band + 1] {
+                if let Some(v) = in_band(o, k, b).filter(|v| (lo_v..=hi_v).contains(v)) {
                     scratch.chain.push((v, i));
                 }
             }
@@ -152,35 +151,45 @@ pub(crate) fn select(
         scratch
             .chain
             .sort_unstable_by(|a, b| b.0.cmp(&a.0).then(a.1.cmp(&b.1)));
-        let p = scratch.chain.partition_point(|&(v, _)| v > pivot);
+        let chain = &scratch.chain;
+        let p = chain.partition_point(|&(v, _)| v > pivot);
         let mut first = p;
-        while first > 0 && scratch.chain[first - 1].0 - scratch.chain[first].0 <= tau {
+        while first > 0 && chain[first - 1].0 - chain[first].0 <= tau {
             first -= 1;
         }
         let mut last = p;
-        while last + 1 < scratch.chain.len()
-            && scratch.chain[last].0 - scratch.chain[last + 1].0 <= tau
-        {
+        while last + 1 < chain.len() && chain[last].0 - chain[last + 1].0 <= tau {
             last += 1;
         }
-        let top_v = scratch.chain[first].0;
-        let bottom_v = scratch.chain[last].0;
-        let closed = top_v + tau < pivot + half_width && bottom_v - tau > pivot - half_width;
+        let (top_v, bottom_v) = (chain[first].0, chain[last].0);
+        let closed = top_v + tau < hi_v && bottom_v - tau > lo_v;
         if !closed && half_width < d / 8 {
             half_width = half_width.saturating_mul(4).min(d / 8);
             continue;
         }
-        // Everything strictly above the chain is taken.
+        // Everything strictly above the chain is taken: the bands above top_v's band, and the
+        // values above it in its band.
+        let top_band = div_floor_rem(top - top_v, d).0 as u128;
         let mut above: u128 = 0;
-        for (i, o) in offers.iter().enumerate() {
-            let c = count_above(o, top_v, d);
+        for (i, (o, &k)) in offers.iter().zip(starts).enumerate() {
+            if k == u128::MAX {
+                continue;
+            }
+            let mut c = if top_band <= k {
+                0
+            } else {
+                (top_band - k).min(o.len as u128)
+            };
+            if in_band(o, k, top_band).is_some_and(|v| v > top_v) {
+                c += 1;
+            }
             picks[i] += c as u64;
             above += c;
         }
-        let chain = &scratch.chain[first..=last];
+        let chain = &chain[first..=last];
         let mut remaining = count - above;
         debug_assert!(remaining >= 1 && remaining <= chain.len() as u128);
-        if remaining == chain.len() as u128 {
+        if remaining >= chain.len() as u128 {
             for &(_, i) in chain {
                 picks[i] += 1;
             }
@@ -189,7 +198,8 @@ pub(crate) fn select(
         // Replay the loop on the chain: the window is [M − τ, M] with M the largest value left.
         scratch.removed.clear();
         scratch.removed.resize(chain.len(), false);
-        let mut heap: BinaryHeap<(i128, usize)> = BinaryHeap::new();
+        let heap = &mut scratch.heap;
+        heap.clear();
         let key = |i: usize| match prefer {
             Prefer::Later => i as i128,
             Prefer::Earlier => -(i as i128),

@@ -20,7 +20,7 @@ fn reference_dispatch(d: &mut Dispatcher<u32>, size: u64) -> Vec<u64> {
         .collect();
     for i in 0..n {
         if d.slope[i] > 0 {
-            a[i] = round_half_up(x[i], dd).max(0);
+            a[i] = round_half_up(x[i], dd, d.half).max(0);
         }
     }
     let err = |a: &[i128], i: usize| a[i] * dd - x[i];
@@ -248,13 +248,14 @@ fn scaling_is_exact_for_ordinary_weights() {
 #[test]
 fn rounding_is_half_up_with_tolerance() {
     let d = 1_000_000_000_000i128;
-    assert_eq!(round_half_up(d / 2, d), 1);
-    assert_eq!(round_half_up(d / 2 - 1000, d), 1); // within 1e-9 below a half
-    assert_eq!(round_half_up(d / 2 - 2000, d), 0);
-    assert_eq!(round_half_up(-d / 2, d), 0);
-    assert_eq!(round_half_up(-d / 2 - 1, d), 0);
-    assert_eq!(round_half_up(-d / 2 - 2000, d), -1);
-    assert_eq!(round_half_up(3 * d, d), 3);
+    let h = half_threshold(d);
+    assert_eq!(round_half_up(d / 2, d, h), 1);
+    assert_eq!(round_half_up(d / 2 - 1000, d, h), 1); // within 1e-9 below a half
+    assert_eq!(round_half_up(d / 2 - 1001, d, h), 0);
+    assert_eq!(round_half_up(-d / 2, d, h), 0);
+    assert_eq!(round_half_up(-d / 2 - 1, d, h), 0);
+    assert_eq!(round_half_up(-d / 2 - 2000, d, h), -1);
+    assert_eq!(round_half_up(3 * d, d, h), 3);
 }
 
 #[test]

@@ -1,6 +1,39 @@
 //! Exact integer helpers: 128×128→256-bit products divided back down, and sum-preserving
 //! rescaling (largest remainder), used when the common denominator of the errors changes.
 
+/// `(⌊a / b⌋, a mod b)` for `b > 0`, exactly. Software 128-bit division costs ~50–100 ns; the
+/// quotients met on the hot paths are small, so estimate in f64 (off by at most 1 below 2^50)
+/// and correct with exact multiplications, falling back to the real division otherwise.
+#[inline]
+pub(crate) fn div_floor_rem(a: i128, b: i128) -> (i128, i128) {
+    debug_assert!(b > 0);
+    // Truncation instead of floor (a libm call without SSE4.1): the correction absorbs it.
+    let est = approx_f64(a) / approx_f64(b);
+    // With |a| < 2^126 and b < 2^100, q·b stays within a ± 2b: no overflow.
+    if est.abs() < (1u64 << 50) as f64 && b < 1 << 100 && a.unsigned_abs() < 1 << 126 {
+        let mut q = est as i64 as i128;
+        let mut r = a - q * b;
+        while r < 0 {
+            q -= 1;
+            r += b;
+        }
+        while r >= b {
+            q += 1;
+            r -= b;
+        }
+        (q, r)
+    } else {
+        (a.div_euclid(b), a.rem_euclid(b))
+    }
+}
+
+/// `x` as f64 within a few ulp, from two hardware conversions (the exact `as f64` of an i128
+/// is a slow software routine).
+#[inline]
+pub(crate) fn approx_f64(x: i128) -> f64 {
+    ((x >> 64) as i64 as f64) * 18_446_744_073_709_551_616.0 + (x as u64) as f64
+}
+
 /// `a * b` as a 256-bit number `(high, low)`.
 fn mul_wide(a: u128, b: u128) -> (u128, u128) {
     const MASK: u128 = u64::MAX as u128;
@@ -141,6 +174,13 @@ mod tests {
     }
 
     proptest! {
+        #[test]
+        fn fast_division_is_exact(a in any::<i128>(), b in 1i128..) {
+            prop_assert_eq!(div_floor_rem(a, b), (a.div_euclid(b), a.rem_euclid(b)));
+            let small = a >> 60;
+            prop_assert_eq!(div_floor_rem(small, b >> 70 | 1), (small.div_euclid(b >> 70 | 1), small.rem_euclid(b >> 70 | 1)));
+        }
+
         #[test]
         fn wide_matches_u128_when_it_fits(a in any::<u64>(), b in any::<u64>(), c in 1u128..) {
             let p = a as u128 * b as u128;
