@@ -17,7 +17,10 @@ fn seed_three() -> Dispatcher<&'static str> {
 fn seed_table_100_50_then_300_with_a_leaver_and_a_joiner() {
     let mut d = seed_three();
     assert_eq!(d.dispatch(100).unwrap(), vec![27, 33, 40]);
-    assert!(close(d.cumulative_error(&"A").unwrap(), 27.0 - 100.0 * 0.8 / 3.0));
+    assert!(close(
+        d.cumulative_error(&"A").unwrap(),
+        27.0 - 100.0 * 0.8 / 3.0
+    ));
     assert!(close(d.cumulative_error(&"B").unwrap(), 33.0 - 100.0 / 3.0));
     assert!(close(d.cumulative_error(&"C").unwrap(), 0.0));
     assert_eq!(d.dispatch(50).unwrap(), vec![13, 17, 20]);
@@ -82,7 +85,10 @@ fn bad_input_is_refused_and_changes_nothing() {
     let before = d.to_state();
     for w in [f64::NAN, f64::INFINITY, f64::NEG_INFINITY, -0.5] {
         assert!(matches!(d.add("E", w), Err(AddError::InvalidWeight(_))));
-        assert!(matches!(d.set_weight(&"A", w), Err(SetWeightError::InvalidWeight(_))));
+        assert!(matches!(
+            d.set_weight(&"A", w),
+            Err(SetWeightError::InvalidWeight(_))
+        ));
         assert!(matches!(
             d.configure([("A", 1.0), ("B", w)]),
             Err(ConfigureError::InvalidWeight(_))
@@ -91,11 +97,21 @@ fn bad_input_is_refused_and_changes_nothing() {
     assert!(matches!(d.add("A", 1.0), Err(AddError::DuplicateId { .. })));
     assert!(matches!(
         d.configure([("A", 1.0), ("B", 1.0), ("A", 2.0)]),
-        Err(ConfigureError::DuplicateId { first: 0, second: 2, .. })
+        Err(ConfigureError::DuplicateId {
+            first: 0,
+            second: 2,
+            ..
+        })
     ));
-    assert!(matches!(d.set_weight(&"Z", 1.0), Err(SetWeightError::UnknownId { .. })));
+    assert!(matches!(
+        d.set_weight(&"Z", 1.0),
+        Err(SetWeightError::UnknownId { .. })
+    ));
     assert!(d.remove(&"Z").is_err());
-    assert!(matches!(d.dispatch(1 << 50), Err(DispatchError::SizeTooLarge { .. })));
+    assert!(matches!(
+        d.dispatch(1 << 50),
+        Err(DispatchError::SizeTooLarge { .. })
+    ));
     assert!(d.set_cumulative_error(&"A", f64::NAN).is_err());
     assert_eq!(d.to_state(), before);
 
@@ -119,7 +135,10 @@ fn bad_input_is_refused_and_changes_nothing() {
 fn error_messages_name_the_culprit() {
     let mut d = seed_three();
     let e = d.add("E", -2.0).unwrap_err().to_string();
-    assert!(e.contains("\"E\"") && e.contains("-2") && e.contains("negative"), "{e}");
+    assert!(
+        e.contains("\"E\"") && e.contains("-2") && e.contains("negative"),
+        "{e}"
+    );
     let e = d.set_weight(&"Q", 1.0).unwrap_err().to_string();
     assert!(e.contains("\"Q\""), "{e}");
 }
@@ -153,7 +172,9 @@ fn paused_recipients_get_nothing_and_keep_their_error() {
 #[test]
 fn leaving_forgets_or_spreads() {
     let sum = |d: &Dispatcher<&str>| -> i128 {
-        (0..d.len()).map(|i| d.exact_error(i).unwrap().numerator).sum()
+        (0..d.len())
+            .map(|i| d.exact_error(i).unwrap().numerator)
+            .sum()
     };
     let mut forget = seed_three();
     forget.dispatch(7).unwrap();
@@ -175,7 +196,11 @@ fn leaving_forgets_or_spreads() {
 #[test]
 fn snapshot_round_trips_exactly_and_continues_identically() {
     let mut d = Dispatcher::from_weights(
-        [("A".to_string(), 0.1 + 0.2), ("B".into(), 1.0 / 3.0), ("C".into(), 2.5e-7)],
+        [
+            ("A".to_string(), 0.1 + 0.2),
+            ("B".into(), 1.0 / 3.0),
+            ("C".into(), 2.5e-7),
+        ],
         LeavePolicy::Spread,
     )
     .unwrap();
@@ -218,7 +243,10 @@ fn snapshot_version_and_consistency_are_checked() {
     let mut state = d.to_state();
     state.recipients[2].error_numerator = "12x".into();
     let e = Dispatcher::from_state(state).unwrap_err();
-    assert!(e.to_string().contains("recipients[2].error_numerator"), "{e}");
+    assert!(
+        e.to_string().contains("recipients[2].error_numerator"),
+        "{e}"
+    );
     let mut state: DispatcherState<&str> = d.to_state();
     state.recipients[2].id = "A";
     assert!(matches!(
