@@ -1,4 +1,5 @@
 //! Property tests of the dispatcher's invariants, and an exact-rational oracle.
+#![allow(clippy::needless_range_loop)] // parallel arrays in the oracle and brute force
 
 use proptest::prelude::*;
 use quotaroute::dispatch::{Dispatcher, LeavePolicy};
