@@ -45,17 +45,12 @@ pub(crate) struct Tournament {
     heap: std::collections::BinaryHeap<(i128, std::cmp::Reverse<u32>, usize)>,
 }
 
-#[inline]
-fn value(slope: &[u64], base: &[i128], i: u32, t: u64) -> i128 {
-    let i = i as usize;
-    slope[i] as i128 * t as i128 - base[i]
-}
-
-/// `a` beats `b` at `t`: larger line, then the lower position.
-#[inline]
-fn beats(slope: &[u64], base: &[i128], a: u32, b: u32, t: u64) -> bool {
-    let (va, vb) = (value(slope, base, a, t), value(slope, base, b, t));
-    va > vb || (va == vb && a < b)
+impl Node {
+    /// The winner's line at step `t`.
+    #[inline]
+    fn at(&self, t: u64) -> i128 {
+        self.slope as i128 * t as i128 - self.base
+    }
 }
 
 impl Tournament {
@@ -160,11 +155,11 @@ impl Tournament {
             let rem = gap - k * rate;
             rem < 0 || (lo_first && rem == 0)
         };
-        let est = approx_f64(gap) / rate as f64;
+        let est = approx_f64(gap) / ((sl - sw) as i64 as f64);
         if est >= (1u64 << 62) as f64 {
             return NEVER;
         }
-        let mut k = (est as u64 as i128).max(1);
+        let mut k = (est as i64 as i128).max(1);
         while k > 1 && wins(k - 1) {
             k -= 1;
         }
@@ -207,37 +202,31 @@ impl Tournament {
         self.propagate((self.leaves + i) / 2, i as u32);
     }
 
-    /// The best competing leaf, if any.
-    pub(crate) fn best(&self) -> Option<u32> {
-        let w = self.nodes.get(1).map_or(NONE, |n| n.win);
-        (w != NONE).then_some(w)
-    }
-
-    /// The best leaf other than `leaf` (which must be the overall best): the best of the
-    /// subtrees hanging off its path to the root.
-    pub(crate) fn second(&self, slope: &[u64], base: &[i128], leaf: u32) -> Option<u32> {
+    /// The best leaf other than `leaf` (which must be the overall best), with its line: the
+    /// best of the subtrees hanging off its path to the root.
+    pub(crate) fn second(&self, leaf: u32) -> Option<(u32, i128)> {
+        let t = self.now;
         let mut v = self.leaves + leaf as usize;
-        let mut best = NONE;
+        let mut best: Option<(u32, i128)> = None;
         while v > 1 {
-            let w = self.nodes[v ^ 1].win;
-            if w != NONE && (best == NONE || beats(slope, base, w, best, self.now)) {
-                best = w;
+            let n = &self.nodes[v ^ 1];
+            if n.win != NONE {
+                let x = n.at(t);
+                if best.is_none_or(|(b, bx)| x > bx || (x == bx && n.win < b)) {
+                    best = Some((n.win, x));
+                }
             }
             v /= 2;
         }
-        (best != NONE).then_some(best)
+        best
     }
 
     /// The lowest-position leaf whose line is at least `threshold` at `now`.
-    pub(crate) fn leftmost_at_least(
-        &self,
-        slope: &[u64],
-        base: &[i128],
-        threshold: i128,
-    ) -> Option<u32> {
+    pub(crate) fn leftmost_at_least(&self, threshold: i128) -> Option<u32> {
+        let t = self.now;
         let ok = |v: usize| {
-            let w = self.nodes[v].win;
-            w != NONE && value(slope, base, w, self.now) >= threshold
+            let n = &self.nodes[v];
+            n.win != NONE && n.at(t) >= threshold
         };
         if self.nodes.len() < 2 || !ok(1) {
             return None;
@@ -249,23 +238,24 @@ impl Tournament {
         Some((v - self.leaves) as u32)
     }
 
+    /// The best leaf and its line at `now`.
+    pub(crate) fn best_line(&self) -> Option<(u32, i128)> {
+        let n = self.nodes.get(1)?;
+        (n.win != NONE).then(|| (n.win, n.at(self.now)))
+    }
+
     /// Calls `f` with the leaves in decreasing order of their lines (ties: lower position
     /// first) until it returns `false`.
-    pub(crate) fn for_each_descending(
-        &mut self,
-        slope: &[u64],
-        base: &[i128],
-        mut f: impl FnMut(u32, i128) -> bool,
-    ) {
+    pub(crate) fn for_each_descending(&mut self, mut f: impl FnMut(u32, i128) -> bool) {
         use std::cmp::Reverse;
         let t = self.now;
         let mut heap = std::mem::take(&mut self.heap);
         heap.clear();
         let nodes = &self.nodes;
         let push = |heap: &mut std::collections::BinaryHeap<_>, v: usize| {
-            let w = nodes[v].win;
-            if w != NONE {
-                heap.push((value(slope, base, w, t), Reverse(w), v));
+            let n = &nodes[v];
+            if n.win != NONE {
+                heap.push((n.at(t), Reverse(n.win), v));
             }
         };
         if nodes.len() > 1 {

@@ -489,9 +489,16 @@ fn scale_weights(weights: impl Iterator<Item = f64> + Clone) -> Vec<u64> {
 }
 
 /// `⌊x + ½ + 10⁻⁹⌋` for `x = num / d`, exactly (`d > 0`); `half` is [`half_threshold`]`(d)`.
-#[inline]
+#[cfg(test)]
 fn round_half_up(num: i128, d: i128, half: i128) -> i128 {
     let (k, rem) = wide::div_floor_rem(num, d);
+    k + i128::from(rem >= half)
+}
+
+/// `round_half_up` with `inv_d ≈ 1/d` precomputed.
+#[inline]
+fn round_half_up_with(num: i128, d: i128, half: i128, inv_d: f64) -> i128 {
+    let (k, rem) = wide::div_floor_rem_with(num, d, inv_d);
     k + i128::from(rem >= half)
 }
 
@@ -923,6 +930,7 @@ impl<Id: Clone + Eq + Hash + Debug> Dispatcher<Id> {
         self.ideal.clear();
         out.resize(n, 0);
         let mut total: i128 = 0;
+        let inv_d = 1.0 / wide::approx_f64(d);
         for i in 0..n {
             let w = self.slope[i];
             if w == 0 {
@@ -932,7 +940,7 @@ impl<Id: Clone + Eq + Hash + Debug> Dispatcher<Id> {
             // ideal, in units of 1/D: size·w/D − error
             let x = s * w as i128 - self.error_units(i);
             self.ideal.push(x);
-            let a = round_half_up(x, d, self.half).max(0);
+            let a = round_half_up_with(x, d, self.half, inv_d).max(0);
             out[i] = a as u64;
             total += a;
         }
@@ -1062,35 +1070,30 @@ impl<Id: Clone + Eq + Hash + Debug> Dispatcher<Id> {
     /// decided within the chain of the largest ideals alone.
     fn decide(&mut self, tour: &mut Tournament) -> u32 {
         let d = self.denom as i128;
-        let (slope, base) = (&self.slope[..], &self.base[..]);
-        let t = tour.now();
-        let x = |i: u32| slope[i as usize] as i128 * t as i128 - base[i as usize];
-        let top = tour.best().expect("an active recipient competes");
-        let top_x = x(top);
-        let half = self.half;
+        let (half, tau) = (self.half, self.tau);
+        let inv_d = 1.0 / wide::approx_f64(d);
+        let round_half_up = |x: i128, d: i128, half: i128| round_half_up_with(x, d, half, inv_d);
+        let (top, top_x) = tour.best_line().expect("an active recipient competes");
         let top_a = round_half_up(top_x, d, half);
         if top_a <= 0 {
-            return tour
-                .leftmost_at_least(slope, base, top_x - self.tau)
-                .unwrap_or(top);
+            return tour.leftmost_at_least(top_x - tau).unwrap_or(top);
         }
-        let second = tour.second(slope, base, top);
-        let second_a = second.map_or(0, |j| round_half_up(x(j), d, half));
+        let second = tour.second(top);
+        let second_a = second.map_or(0, |(_, x)| round_half_up(x, d, half));
         if top_a == 1 && second_a <= 0 {
             return top;
         }
         // Units are taken away. Usual case: the top is more than τ clear of every other
         // recipient due a unit, so its level-1 error stands alone at the bottom: it survives.
-        if second_a <= 0 || second.is_some_and(|j| top_x - x(j) > self.tau) {
+        if second_a <= 0 || second.is_some_and(|(_, x)| top_x - x > tau) {
             return top;
         }
-        // Units are taken away: the last item left lies in the chain of the lowest level-1
-        // errors D − x among those that rounded to ≥ 1 (largest x first).
-        let tau = self.tau;
+        // Otherwise: the last item left lies in the chain of the lowest level-1 errors D − x
+        // among those that rounded to ≥ 1 (largest x first).
         self.chain.clear();
         let chain = &mut self.chain;
         let mut prev: Option<i128> = None;
-        tour.for_each_descending(slope, base, |i, xi| {
+        tour.for_each_descending(|i, xi| {
             if round_half_up(xi, d, half) < 1 || prev.is_some_and(|p| p - xi > tau) {
                 return false;
             }
@@ -1098,7 +1101,7 @@ impl<Id: Clone + Eq + Hash + Debug> Dispatcher<Id> {
             chain.push((d - xi, i as usize));
             true
         });
-        // Replay the loop on the chain (values already in increasing order): take the
+        // Replay the loop on the chain (errors in increasing order so far): take the
         // later-added among those within τ of the largest error, until one is left.
         chain.reverse();
         survivor(chain, tau) as u32

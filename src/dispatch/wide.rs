@@ -6,9 +6,15 @@
 /// and correct with exact multiplications, falling back to the real division otherwise.
 #[inline]
 pub(crate) fn div_floor_rem(a: i128, b: i128) -> (i128, i128) {
+    div_floor_rem_with(a, b, 1.0 / approx_f64(b))
+}
+
+/// [`div_floor_rem`] with `inv_b ≈ 1/b` precomputed (a multiplication instead of a division).
+#[inline]
+pub(crate) fn div_floor_rem_with(a: i128, b: i128, inv_b: f64) -> (i128, i128) {
     debug_assert!(b > 0);
     // Truncation instead of floor (a libm call without SSE4.1): the correction absorbs it.
-    let est = approx_f64(a) / approx_f64(b);
+    let est = approx_f64(a) * inv_b;
     // With |a| < 2^126 and b < 2^100, q·b stays within a ± 2b: no overflow.
     if est.abs() < (1u64 << 50) as f64 && b < 1 << 100 && a.unsigned_abs() < 1 << 126 {
         let mut q = est as i64 as i128;
@@ -31,7 +37,8 @@ pub(crate) fn div_floor_rem(a: i128, b: i128) -> (i128, i128) {
 /// is a slow software routine).
 #[inline]
 pub(crate) fn approx_f64(x: i128) -> f64 {
-    ((x >> 64) as i64 as f64) * 18_446_744_073_709_551_616.0 + (x as u64) as f64
+    // Signed conversions only: u64 → f64 is a branchy sequence on baseline x86-64.
+    ((x >> 64) as i64 as f64) * 18_446_744_073_709_551_616.0 + ((x as u64 >> 1) as i64 as f64) * 2.0
 }
 
 /// `a * b` as a 256-bit number `(high, low)`.
