@@ -439,6 +439,10 @@ pub struct Dispatcher<Id> {
     picks: Vec<u64>,
     ideal: Vec<i128>,
     chain: Vec<(i128, usize)>,
+    removed: Vec<bool>,
+    heap: std::collections::BinaryHeap<(usize, usize)>,
+    /// `1 / denom` in f64, for division estimates.
+    inv_denom: f64,
 }
 
 impl<Id: Clone + Eq + Hash + Debug> Default for Dispatcher<Id> {
@@ -567,6 +571,9 @@ impl<Id: Clone + Eq + Hash + Debug> Dispatcher<Id> {
             picks: Vec::new(),
             ideal: Vec::new(),
             chain: Vec::new(),
+            removed: Vec::new(),
+            heap: std::collections::BinaryHeap::new(),
+            inv_denom: 1.0,
         }
     }
 
@@ -876,6 +883,7 @@ impl<Id: Clone + Eq + Hash + Debug> Dispatcher<Id> {
         self.denom = denom;
         self.tau = (denom / TIE_DIVISOR) as i128;
         self.half = half_threshold(denom as i128);
+        self.inv_denom = 1.0 / wide::approx_f64(denom as i128);
         self.t = 0;
         self.tournament = None;
         Ok(())
@@ -930,7 +938,7 @@ impl<Id: Clone + Eq + Hash + Debug> Dispatcher<Id> {
         self.ideal.clear();
         out.resize(n, 0);
         let mut total: i128 = 0;
-        let inv_d = 1.0 / wide::approx_f64(d);
+        let inv_d = self.inv_denom;
         for i in 0..n {
             let w = self.slope[i];
             if w == 0 {
@@ -1001,8 +1009,8 @@ impl<Id: Clone + Eq + Hash + Debug> Dispatcher<Id> {
                 });
             }
         }
-        for i in 0..n {
-            self.base[i] += out[i] as i128 * d;
+        for (b, &a) in self.base.iter_mut().zip(out.iter()) {
+            *b += a as i128 * d;
         }
         self.t += size;
         self.tournament = None;
@@ -1071,7 +1079,7 @@ impl<Id: Clone + Eq + Hash + Debug> Dispatcher<Id> {
     fn decide(&mut self, tour: &mut Tournament) -> u32 {
         let d = self.denom as i128;
         let (half, tau) = (self.half, self.tau);
-        let inv_d = 1.0 / wide::approx_f64(d);
+        let inv_d = self.inv_denom;
         let round_half_up = |x: i128, d: i128, half: i128| round_half_up_with(x, d, half, inv_d);
         let (top, top_x) = tour.best_line().expect("an active recipient competes");
         let top_a = round_half_up(top_x, d, half);
@@ -1104,7 +1112,7 @@ impl<Id: Clone + Eq + Hash + Debug> Dispatcher<Id> {
         // Replay the loop on the chain (errors in increasing order so far): take the
         // later-added among those within τ of the largest error, until one is left.
         chain.reverse();
-        survivor(chain, tau) as u32
+        survivor(chain, tau, &mut self.removed, &mut self.heap) as u32
     }
 
     /// A snapshot for serde.
@@ -1191,6 +1199,7 @@ impl<Id: Clone + Eq + Hash + Debug> Dispatcher<Id> {
         d.denom = stored;
         d.tau = (stored / TIE_DIVISOR) as i128;
         d.half = half_threshold(stored as i128);
+        d.inv_denom = 1.0 / wide::approx_f64(stored as i128);
         d.active = d.slope.iter().filter(|&&s| s > 0).count();
         Ok(d)
     }
@@ -1198,13 +1207,19 @@ impl<Id: Clone + Eq + Hash + Debug> Dispatcher<Id> {
 
 /// The one-at-a-time take loop on a chain given as (error, position) in decreasing error
 /// order: repeatedly remove the later-added of those within τ of the largest error left;
-/// returns the position that remains.
-fn survivor(chain: &[(i128, usize)], tau: i128) -> usize {
+/// returns the position that remains. `removed` and `heap` are reusable scratch.
+fn survivor(
+    chain: &[(i128, usize)],
+    tau: i128,
+    removed: &mut Vec<bool>,
+    heap: &mut std::collections::BinaryHeap<(usize, usize)>,
+) -> usize {
     if chain.len() == 1 {
         return chain[0].1;
     }
-    let mut removed = vec![false; chain.len()];
-    let mut heap = std::collections::BinaryHeap::new();
+    removed.clear();
+    removed.resize(chain.len(), false);
+    heap.clear();
     let (mut head, mut next) = (0usize, 0usize);
     for _ in 1..chain.len() {
         while removed[head] {
@@ -1221,7 +1236,7 @@ fn survivor(chain: &[(i128, usize)], tau: i128) -> usize {
     }
     chain
         .iter()
-        .zip(&removed)
+        .zip(removed.iter())
         .find(|(_, r)| !**r)
         .map_or(chain[0].1, |(c, _)| c.1)
 }

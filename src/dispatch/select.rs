@@ -32,7 +32,7 @@
 
 use std::collections::BinaryHeap;
 
-use super::wide::div_floor_rem;
+use super::wide::{approx_f64, div_floor_rem_with};
 
 /// One recipient's offered values: `y0, y0 − D, …` (`len` of them).
 #[derive(Clone, Copy, Debug)]
@@ -55,8 +55,8 @@ pub(crate) enum Prefer {
 /// Reusable buffers so a batch allocates nothing once warmed up.
 #[derive(Clone, Debug, Default)]
 pub(crate) struct Scratch {
-    start: Vec<u128>,
-    band: Vec<i128>,
+    start: Vec<u64>,
+    band: Vec<(i128, u32)>,
     chain: Vec<(i128, usize)>,
     removed: Vec<bool>,
     heap: BinaryHeap<(i128, usize)>,
@@ -79,22 +79,32 @@ pub(crate) fn select(
     };
     // Band b holds the values in (top − (b+1)·D, top − b·D]; recipient i starts in band k_i and
     // offers one value in each of the bands k_i … k_i + len_i − 1.
+    let inv_d = 1.0 / approx_f64(d);
     scratch.start.clear();
     scratch.start.extend(offers.iter().map(|o| {
+        let behind = top - o.y0;
         if o.len == 0 {
-            u128::MAX
+            u64::MAX
+        } else if behind < d {
+            0 // the usual case: every rounded recipient starts in the top band
         } else {
-            div_floor_rem(top - o.y0, d).0 as u128
+            // Bands beyond 2^63 cannot be reached by a correction of at most 2^64 units.
+            u64::try_from(div_floor_rem_with(behind, d, inv_d).0)
+                .map_or(u64::MAX - 1, |k| k.min(u64::MAX - 1))
         }
     }));
     let starts = &scratch.start;
     // Values in bands < b.
     let count_before = |b: u128| -> u128 {
+        if b == 0 {
+            return 0;
+        }
         offers
             .iter()
             .zip(starts)
             .map(|(o, &k)| {
-                if b <= k {
+                let k = k as u128;
+                if o.len == 0 || b <= k {
                     0
                 } else {
                     (b - k).min(o.len as u128)
@@ -103,8 +113,9 @@ pub(crate) fn select(
             .sum()
     };
     // The value `o` offers in band b, if any.
-    let in_band = |o: &Offer, k: u128, b: u128| -> Option<i128> {
-        (k <= b && b - k < o.len as u128).then(|| o.y0 - (b - k) as i128 * d)
+    let in_band = |o: &Offer, k: u64, b: u128| -> Option<i128> {
+        let k = k as u128;
+        (o.len > 0 && k <= b && b - k < o.len as u128).then(|| o.y0 - (b - k) as i128 * d)
     };
     // Smallest b ≥ 1 with count_before(b) ≥ count; the Δ-th value lies in band b − 1.
     let mut hi: u128 = 1;
@@ -128,11 +139,17 @@ pub(crate) fn select(
         offers
             .iter()
             .zip(starts)
-            .filter_map(|(o, &k)| in_band(o, k, band)),
+            .enumerate()
+            .filter_map(|(i, (o, &k))| in_band(o, k, band).map(|v| (v, i as u32))),
     );
     let nth = (rank - 1) as usize;
-    let (_, pivot, _) = scratch.band.select_nth_unstable_by(nth, |a, b| b.cmp(a));
-    let pivot = *pivot;
+    let (_, pivot, _) = scratch
+        .band
+        .select_nth_unstable_by(nth, |a, b| b.0.cmp(&a.0));
+    let pivot = pivot.0;
+    // The band's value range: (top − (band+1)·D, top − band·D].
+    let band_hi = top - band as i128 * d;
+    let band_lo = band_hi - d;
 
     // The chain containing the pivot, read off a window widened until it is closed. A window
     // narrower than D/2 meets each recipient's values at most once, in band − 1, band or
@@ -141,10 +158,21 @@ pub(crate) fn select(
     loop {
         scratch.chain.clear();
         let (lo_v, hi_v) = (pivot - half_width, pivot + half_width);
-        for (i, (o, &k)) in offers.iter().zip(starts).enumerate() {
-            for b in [band.wrapping_sub(1), band, band + 1] {
-                if let Some(v) = in_band(o, k, b).filter(|v| (lo_v..=hi_v).contains(v)) {
-                    scratch.chain.push((v, i));
+        if lo_v > band_lo && hi_v <= band_hi {
+            // The window lies inside the pivot's band, whose values are at hand.
+            scratch.chain.extend(
+                scratch
+                    .band
+                    .iter()
+                    .filter(|(v, _)| (lo_v..=hi_v).contains(v))
+                    .map(|&(v, i)| (v, i as usize)),
+            );
+        } else {
+            for (i, (o, &k)) in offers.iter().zip(starts).enumerate() {
+                for b in [band.wrapping_sub(1), band, band + 1] {
+                    if let Some(v) = in_band(o, k, b).filter(|v| (lo_v..=hi_v).contains(v)) {
+                        scratch.chain.push((v, i));
+                    }
                 }
             }
         }
@@ -169,16 +197,16 @@ pub(crate) fn select(
         }
         // Everything strictly above the chain is taken: the bands above top_v's band, and the
         // values above it in its band.
-        let top_band = div_floor_rem(top - top_v, d).0 as u128;
+        let top_band = div_floor_rem_with(top - top_v, d, inv_d).0 as u128;
         let mut above: u128 = 0;
         for (i, (o, &k)) in offers.iter().zip(starts).enumerate() {
-            if k == u128::MAX {
+            if o.len == 0 {
                 continue;
             }
-            let mut c = if top_band <= k {
+            let mut c = if top_band <= k as u128 {
                 0
             } else {
-                (top_band - k).min(o.len as u128)
+                (top_band - k as u128).min(o.len as u128)
             };
             if in_band(o, k, top_band).is_some_and(|v| v > top_v) {
                 c += 1;

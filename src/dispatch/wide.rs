@@ -4,7 +4,7 @@
 /// `(⌊a / b⌋, a mod b)` for `b > 0`, exactly. Software 128-bit division costs ~50–100 ns; the
 /// quotients met on the hot paths are small, so estimate in f64 (off by at most 1 below 2^50)
 /// and correct with exact multiplications, falling back to the real division otherwise.
-#[inline]
+#[cfg(test)]
 pub(crate) fn div_floor_rem(a: i128, b: i128) -> (i128, i128) {
     div_floor_rem_with(a, b, 1.0 / approx_f64(b))
 }
