@@ -149,23 +149,33 @@ impl Tournament {
             return NEVER;
         }
         let rate = (sl - sw) as i128;
-        // After k more steps the gap is gap − k·rate. Estimate k in f64 (an exact 128-bit
-        // division is a slow software routine), then settle it with exact multiplications.
-        let wins = |k: i128| {
-            let rem = gap - k * rate;
-            rem < 0 || (lo_first && rem == 0)
-        };
+        // After k more steps the gap is gap − k·rate: the loser wins at the least k ≥ 1 with
+        // k·rate > gap (≥ when it has the lower position). Estimate gap/rate in f64 (an exact
+        // 128-bit division is a slow software routine); the estimate is within one of the
+        // truth, so settle it with three independent exact products, without branches.
         let est = approx_f64(gap) / ((sl - sw) as i64 as f64);
         if est >= (1u64 << 62) as f64 {
             return NEVER;
         }
-        let mut k = (est as i64 as i128).max(1);
-        while k > 1 && wins(k - 1) {
-            k -= 1;
-        }
-        while !wins(k) {
-            k += 1;
-        }
+        let f = est as i64 as i128; // est ≥ 0: truncation is the floor
+        let slack = i128::from(lo_first); // k·rate ≥ gap  ⇔  k·rate > gap − 1
+        let loses = |k: i128| k * rate + slack <= gap;
+        let k = if est < (1u64 << 50) as f64 {
+            // Within one of the truth here; `loses` is monotone in k, so the answer is f − 1
+            // plus the losses among f − 1, f, f + 1.
+            let n = |k: i128| i128::from(loses(k));
+            ((f - 1) + n(f - 1) + n(f) + n(f + 1)).max(1)
+        } else {
+            let mut k = f.max(1);
+            while k > 1 && !loses(k - 1) {
+                k -= 1;
+            }
+            while loses(k) {
+                k += 1;
+            }
+            k
+        };
+        debug_assert!(!loses(k) && (k == 1 || loses(k - 1)));
         u64::try_from(k)
             .ok()
             .and_then(|k| t.checked_add(k))
@@ -179,18 +189,13 @@ impl Tournament {
         self.now = t;
         while self.nodes[1].sub_min <= t {
             let mut v = 1;
-            loop {
-                if v >= self.leaves {
+            while v < self.leaves {
+                let l = self.nodes[2 * v].sub_min <= t;
+                let r = self.nodes[2 * v + 1].sub_min <= t;
+                if !(l || r) {
                     break;
                 }
-                let (l, r) = (2 * v, 2 * v + 1);
-                if self.nodes[l].sub_min <= t {
-                    v = l;
-                } else if self.nodes[r].sub_min <= t {
-                    v = r;
-                } else {
-                    break;
-                }
+                v = 2 * v + usize::from(!l);
             }
             self.propagate(v, NONE);
         }
