@@ -779,9 +779,10 @@ impl<Id: Clone + Eq + Hash + Debug> Dispatcher<Id> {
                 None => added.push((id, w)),
             }
         }
-        if keep.iter().filter(|&&k| k).count() + added.len() > MAX_RECIPIENTS {
+        let count = keep.iter().filter(|&&k| k).count() + added.len();
+        if count > MAX_RECIPIENTS {
             return Err(ConfigureError::TooManyRecipients {
-                count: keep.len() + added.len(),
+                count,
                 limit: MAX_RECIPIENTS,
             });
         }
