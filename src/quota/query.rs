@@ -382,12 +382,14 @@ impl QuotaTree {
                 let (t, o) = (&s.cell_t, &s.cell_o);
                 results.sort_unstable_by(|a, b| {
                     let (ra, rb) = (a.0.index(), b.0.index());
-                    // Target 0 (or no cell) last; then (T% − O%) / T% descending, which is
+                    // Target 0 (or no cell) last, in response order; then (T% − O%) / T%
+                    // descending, which is
                     // 1 − (O·ΣT)/(T·ΣO): ascending O/T, compared exactly as O_a·T_b vs O_b·T_a.
-                    (t[rb] > 0)
-                        .cmp(&(t[ra] > 0))
-                        .then_with(|| mul_wide(o[ra], t[rb]).cmp(&mul_wide(o[rb], t[ra])))
-                        .then(ra.cmp(&rb))
+                    match (t[ra] > 0, t[rb] > 0) {
+                        (true, true) => mul_wide(o[ra], t[rb]).cmp(&mul_wide(o[rb], t[ra])),
+                        (a, b) => b.cmp(&a),
+                    }
+                    .then(ra.cmp(&rb))
                 });
             }
             QuotaMethod::BalancedList => {
@@ -396,10 +398,12 @@ impl QuotaTree {
                 let sum_o: u128 = o.iter().sum();
                 results.sort_unstable_by(|a, b| {
                     let (ra, rb) = (a.0.index(), b.0.index());
-                    (t[rb] > 0)
-                        .cmp(&(t[ra] > 0))
-                        .then_with(|| balanced_list_order(t, o, sum_t, sum_o, ra, rb))
-                        .then(ra.cmp(&rb))
+                    // Target 0 (or no cell) last, in response order.
+                    match (t[ra] > 0, t[rb] > 0) {
+                        (true, true) => balanced_list_order(t, o, sum_t, sum_o, ra, rb),
+                        (a, b) => b.cmp(&a),
+                    }
+                    .then(ra.cmp(&rb))
                 });
             }
         }

@@ -422,6 +422,10 @@ mod serde_impl {
     struct TreeOut<'a> {
         schema: &'a Schema,
         tree: NodeSpec,
+        /// Node ids in depth-first order, when nodes were not added depth first (so that ids
+        /// kept by the caller stay valid across a snapshot).
+        #[serde(skip_serializing_if = "Option::is_none")]
+        ids: Option<&'a [u32]>,
     }
 
     #[derive(Deserialize)]
@@ -429,13 +433,18 @@ mod serde_impl {
     struct TreeIn {
         schema: Schema,
         tree: NodeSpec,
+        #[serde(default)]
+        ids: Option<Vec<u32>>,
     }
 
     impl Serialize for QuotaTree {
         fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+            let order = self.depth_first_ids();
+            let in_order = order.iter().enumerate().all(|(p, &id)| p == id as usize);
             TreeOut {
                 schema: &self.schema,
                 tree: self.to_spec(),
+                ids: (!in_order).then_some(order),
             }
             .serialize(serializer)
         }
@@ -456,7 +465,11 @@ mod serde_impl {
                 );
             }
             check.build().map_err(D::Error::custom)?;
-            QuotaTree::from_spec(doc.schema, &doc.tree).map_err(D::Error::custom)
+            let tree = QuotaTree::from_spec(doc.schema, &doc.tree).map_err(D::Error::custom)?;
+            match doc.ids {
+                None => Ok(tree),
+                Some(order) => tree.renumber(&order).map_err(D::Error::custom),
+            }
         }
     }
 }

@@ -718,6 +718,49 @@ impl QuotaTree {
         }
     }
 
+    /// Node ids in depth-first order (position → id).
+    pub(crate) fn depth_first_ids(&self) -> &[u32] {
+        &self.index.node
+    }
+
+    /// Gives the node at depth-first position `p` the id `order[p]`, as a tree serialised with
+    /// ids added out of depth-first order had them. `self` must have ids in depth-first order
+    /// (as [`QuotaTree::from_spec`] gives).
+    pub(crate) fn renumber(self, order: &[u32]) -> Result<QuotaTree, String> {
+        let n = self.nodes.len();
+        if order.len() != n {
+            return Err(format!("ids: {} ids for {n} nodes", order.len()));
+        }
+        let mut seen = vec![false; n];
+        for &id in order {
+            match seen.get_mut(id as usize) {
+                Some(s) if !*s => *s = true,
+                _ => return Err(format!("ids: {id} is out of range or repeated")),
+            }
+        }
+        if order[0] != 0 {
+            return Err("ids: the root's id must be 0".to_owned());
+        }
+        let mut nodes = self.nodes.clone();
+        for (p, data) in self.nodes.into_iter().enumerate() {
+            let parent = match data.parent {
+                NO_PARENT => NO_PARENT,
+                up => order[up as usize],
+            };
+            nodes[order[p] as usize] = NodeData { parent, ..data };
+        }
+        let index = Index::build(&self.schema, &nodes);
+        if index.node != order {
+            return Err("ids: siblings must have increasing ids, in the order listed".to_owned());
+        }
+        Ok(QuotaTree {
+            schema: self.schema,
+            nodes,
+            index,
+            matched: Vec::new(),
+        })
+    }
+
     fn reindex_values(&mut self, node: NodeId) {
         let p = self.index.pos[node.index()] as usize;
         let data = &self.nodes[node.index()];
