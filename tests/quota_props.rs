@@ -402,3 +402,65 @@ proptest! {
         }
     }
 }
+
+/// Full trees (every child a leaf block at the last level, the fast paths of the engine) agree
+/// with the reference for every method, query shape and answers.
+#[test]
+fn full_trees_agree_with_the_reference() {
+    for levels in 1..=3usize {
+        let schema = (0..levels)
+            .fold(Schema::builder(), |b, l| {
+                b.question(format!("Q{l}"), (0..4).map(|r| format!("r{r}")))
+            })
+            .build()
+            .unwrap();
+        let qs: Vec<QuestionId> = schema.question_ids().collect();
+        let mut b = QuotaTree::builder(schema.clone());
+        let mut frontier = vec![NodeId::ROOT];
+        let mut k = 0u64;
+        for q in &qs {
+            let mut next = Vec::new();
+            for &parent in &frontier {
+                for r in schema.response_ids(*q) {
+                    k += 1;
+                    let target = match k % 4 {
+                        0 => Target::None,
+                        1 => Target::Single(10 + k % 13),
+                        _ => Target::MinMax {
+                            min: k % 7,
+                            max: 9 + k % 11,
+                        },
+                    };
+                    let id = b
+                        .add_child(parent, Condition::response(*q, r), target)
+                        .unwrap();
+                    b.set_observed(id, k * 7 % 12).unwrap();
+                    next.push(id);
+                }
+            }
+            frontier = next;
+        }
+        let tree = b.build();
+        for (t, &tq) in qs.iter().enumerate() {
+            let mut queries = vec![Query::new(tq)];
+            for &c in &qs {
+                if c != tq {
+                    let r1 = schema.response_ids(c).nth(1).unwrap();
+                    let r2 = schema.response_ids(c).nth(2).unwrap();
+                    queries.push(Query::new(tq).given(c, r1));
+                    queries.push(Query::new(tq).given_any(c, [r1, r2]));
+                }
+            }
+            let mut answers = Answers::unknown(&schema);
+            for (i, &q) in qs.iter().enumerate() {
+                if i != t {
+                    answers.set(q, schema.response_ids(q).nth(3).unwrap());
+                }
+            }
+            for query in &queries {
+                check_case(&tree, query, None).unwrap();
+                check_case(&tree, query, Some(&answers)).unwrap();
+            }
+        }
+    }
+}

@@ -8,7 +8,7 @@ use thiserror::Error;
 #[cfg(feature = "serde")]
 use serde::{Deserialize, Serialize};
 
-use super::tree::{Index, QuotaTree, SET_FLAG, question_bit, words_for};
+use super::tree::{Index, NO_QUESTION, QuotaTree, SET_FLAG, question_bit, words_for};
 use crate::schema::{Answers, LookupError, QuestionId, ResponseId, ResponseSet, Schema};
 
 /// Which query to run; see the [module documentation](super) for the exact rules.
@@ -353,7 +353,12 @@ impl QuotaTree {
         let mut keep = query.context.len();
         loop {
             self.setup(query, answers, keep, s);
-            if self.scan(method.balanced(), s) || keep == 0 {
+            let counted = if method.balanced() {
+                self.scan::<true>(s)
+            } else {
+                self.scan::<false>(s)
+            };
+            if counted || keep == 0 {
                 break;
             }
             keep -= 1;
@@ -517,8 +522,9 @@ impl QuotaTree {
     /// A node counts when its condition (its path set) meets the context on a known question
     /// or is on an unknown one; a node on the target question opens a frame whose rows count
     /// only for the responses of its path set. Returns true when some row with a target
-    /// counted (no relaxation needed).
-    fn scan(&self, cells: bool, s: &mut Scratch) -> bool {
+    /// counted (no relaxation needed). `CELLS` also finds each response's cell (balanced
+    /// methods); without it the pass does less per node.
+    fn scan<const CELLS: bool>(&self, s: &mut Scratch) -> bool {
         let ix: &Index = &self.index;
         let n = ix.len();
         let (nr, nwq) = (s.nr, s.nwq);
@@ -526,7 +532,7 @@ impl QuotaTree {
         s.acc_need.resize(nr, i64::MIN);
         s.acc_room.clear();
         s.acc_room.resize(nr, i64::MAX);
-        if cells {
+        if CELLS {
             s.cell_key.clear();
             s.cell_key.resize(nr, 0);
             s.cell_t.clear();
@@ -536,26 +542,36 @@ impl QuotaTree {
         }
         s.frames.clear();
         s.cov.clear();
+        // Local slices: the loop below reads them once per node.
+        let (qs, conds, ends, depths, belows) = (
+            &ix.q[..n],
+            &ix.cond[..n],
+            &ix.end[..n],
+            &ix.depth[..n],
+            &ix.below[..n],
+        );
+        let (needs, rooms, sub_needs, sub_rooms) = (
+            &ix.need[..n],
+            &ix.room[..n],
+            &ix.sub_need[..n],
+            &ix.sub_room[..n],
+        );
+        let blocks = &ix.block[..n];
         let relevant = s.relevant;
         let mut any = false;
-        let (mut cur_need, mut cur_room, mut i) = if ix.below[0] & relevant == 0 {
-            (ix.sub_need[0], ix.sub_room[0], n)
+        let (mut cur_need, mut cur_room, mut i) = if belows[0] & relevant == 0 {
+            (sub_needs[0], sub_rooms[0], n)
         } else {
-            (ix.need[0], ix.room[0], 1)
+            (needs[0], rooms[0], 1)
         };
         let mut top_end = n;
-        s.rank[0] = (0, 0);
+        if CELLS {
+            s.rank[0] = (0, 0);
+        }
         loop {
             while i >= top_end {
                 let Some(f) = s.frames.pop() else { break };
-                self.finish(
-                    f.pos as usize,
-                    (cur_need, cur_room),
-                    f.key,
-                    cells,
-                    s,
-                    &mut any,
-                );
+                self.finish::<CELLS>(f.pos as usize, (cur_need, cur_room), f.key, s, &mut any);
                 cur_need = f.saved_need;
                 cur_room = f.saved_room;
                 top_end = f.saved_end as usize;
@@ -563,19 +579,35 @@ impl QuotaTree {
             if i >= n {
                 break;
             }
-            let q = ix.q[i] as usize;
-            let d = ix.depth[i] as usize;
+            let q = qs[i] as usize;
             let kind = s.kind[q];
+            let skip = belows[i] & relevant == 0;
             if kind == TARGET {
-                let parent = s.rank[d - 1];
-                s.rank[d] = parent;
-                let key = pack(parent);
-                if cells {
-                    s.cov.resize(s.cov.len() + nwq, 0);
+                let cond = conds[i];
+                if !CELLS && skip && cond & SET_FLAG == 0 {
+                    // The common leaf case: one response, nothing relevant below.
+                    let (need, room) = (sub_needs[i], sub_rooms[i]);
+                    if need != i64::MIN {
+                        let r = cond as usize;
+                        s.acc_need[r] = s.acc_need[r].max(need);
+                        s.acc_room[r] = s.acc_room[r].min(room);
+                        any = true;
+                    }
+                    i = ends[i] as usize;
+                    continue;
                 }
-                if ix.below[i] & relevant == 0 {
-                    self.finish(i, (ix.sub_need[i], ix.sub_room[i]), key, cells, s, &mut any);
-                    i = ix.end[i] as usize;
+                let key = if CELLS {
+                    let d = depths[i] as usize;
+                    let parent = s.rank[d - 1];
+                    s.rank[d] = parent;
+                    s.cov.resize(s.cov.len() + nwq, 0);
+                    pack(parent)
+                } else {
+                    0
+                };
+                if skip {
+                    self.finish::<CELLS>(i, (sub_needs[i], sub_rooms[i]), key, s, &mut any);
+                    i = ends[i] as usize;
                 } else {
                     s.frames.push(Frame {
                         pos: i as u32,
@@ -584,17 +616,16 @@ impl QuotaTree {
                         saved_need: cur_need,
                         saved_room: cur_room,
                     });
-                    cur_need = ix.need[i];
-                    cur_room = ix.room[i];
-                    top_end = ix.end[i] as usize;
+                    cur_need = needs[i];
+                    cur_room = rooms[i];
+                    top_end = ends[i] as usize;
                     i += 1;
                 }
                 continue;
             }
-            let (m, f) = s.rank[d - 1];
             if kind == KNOWN {
                 let off = s.coff[q] as usize;
-                let cond = ix.cond[i];
+                let cond = conds[i];
                 let meets = if cond & SET_FLAG == 0 {
                     s.cwords[off + cond as usize / 64] >> (cond % 64) & 1 != 0
                 } else {
@@ -603,21 +634,101 @@ impl QuotaTree {
                     (0..nw).any(|w| ix.words[base + w] & s.cwords[off + w] != 0)
                 };
                 if !meets {
-                    i = ix.end[i] as usize;
+                    i = ends[i] as usize;
                     continue;
                 }
-                s.rank[d] = (m + 1, f);
-            } else {
-                s.rank[d] = (m, f + 1);
             }
-            if ix.below[i] & relevant == 0 {
-                cur_need = cur_need.max(ix.sub_need[i]);
-                cur_room = cur_room.min(ix.sub_room[i]);
-                i = ix.end[i] as usize;
-            } else {
-                cur_need = cur_need.max(ix.need[i]);
-                cur_room = cur_room.min(ix.room[i]);
+            if CELLS {
+                let d = depths[i] as usize;
+                let (m, f) = s.rank[d - 1];
+                s.rank[d] = if kind == KNOWN {
+                    (m + 1, f)
+                } else {
+                    (m, f + 1)
+                };
+            }
+            if skip {
+                cur_need = cur_need.max(sub_needs[i]);
+                cur_room = cur_room.min(sub_rooms[i]);
+                i = ends[i] as usize;
+                continue;
+            }
+            cur_need = cur_need.max(needs[i]);
+            cur_room = cur_room.min(rooms[i]);
+            let block = blocks[i];
+            if block == NO_QUESTION {
                 i += 1;
+                continue;
+            }
+            // Every child is a leaf with one response of question `block`.
+            let (first, end) = (i + 1, ends[i] as usize);
+            let bq = block as usize;
+            match s.kind[bq] {
+                TARGET if !CELLS => {
+                    let (acc_need, acc_room) = (&mut s.acc_need[..nr], &mut s.acc_room[..nr]);
+                    for c in first..end {
+                        let need = needs[c];
+                        if need != i64::MIN {
+                            let r = conds[c] as usize;
+                            acc_need[r] = acc_need[r].max(need);
+                            acc_room[r] = acc_room[r].min(rooms[c]);
+                            any = true;
+                        }
+                    }
+                    i = end;
+                }
+                TARGET => {
+                    // As `finish` for leaves: nothing below them covers them, and they cover
+                    // their response in the enclosing target-question frame, if any.
+                    let key = pack(s.rank[depths[i] as usize]);
+                    let framed = !s.frames.is_empty();
+                    let cov_top = s.cov.len().saturating_sub(nwq);
+                    for c in first..end {
+                        let need = needs[c];
+                        if need == i64::MIN {
+                            continue;
+                        }
+                        let r = conds[c] as usize;
+                        s.acc_need[r] = s.acc_need[r].max(need);
+                        s.acc_room[r] = s.acc_room[r].min(rooms[c]);
+                        any = true;
+                        let (t, o) = (ix.cell_min[c] as u128, ix.obs[c] as u128);
+                        match key.cmp(&s.cell_key[r]) {
+                            Ordering::Greater => {
+                                s.cell_key[r] = key;
+                                s.cell_t[r] = t;
+                                s.cell_o[r] = o;
+                            }
+                            Ordering::Equal => {
+                                s.cell_t[r] += t;
+                                s.cell_o[r] += o;
+                            }
+                            Ordering::Less => {}
+                        }
+                        if framed {
+                            s.cov[cov_top + r / 64] |= 1 << (r % 64);
+                        }
+                    }
+                    i = end;
+                }
+                KNOWN => {
+                    let off = s.coff[bq] as usize;
+                    for c in first..end {
+                        let r = conds[c] as usize;
+                        if s.cwords[off + r / 64] >> (r % 64) & 1 != 0 {
+                            cur_need = cur_need.max(needs[c]);
+                            cur_room = cur_room.min(rooms[c]);
+                        }
+                    }
+                    i = end;
+                }
+                _ => {
+                    for c in first..end {
+                        cur_need = cur_need.max(needs[c]);
+                        cur_room = cur_room.min(rooms[c]);
+                    }
+                    i = end;
+                }
             }
         }
         s.common = (cur_need, cur_room);
@@ -627,15 +738,16 @@ impl QuotaTree {
     /// Closes the frame of target-question node `p`: its rows count for every response of its
     /// path set; it is the cell of those responses that no counted target-question row below
     /// it already covers.
-    fn finish(
+    #[inline]
+    fn finish<const CELLS: bool>(
         &self,
         p: usize,
         (need, room): (i64, i64),
         key: u64,
-        cells: bool,
         s: &mut Scratch,
         any: &mut bool,
     ) {
+        let cells = CELLS;
         let ix = &self.index;
         let counted = need != i64::MIN;
         *any |= counted;

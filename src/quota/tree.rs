@@ -924,6 +924,10 @@ pub(crate) struct Index {
     pub(crate) words: Vec<u64>,
     /// The largest depth.
     pub(crate) max_depth: usize,
+    /// When every child of the node is a leaf whose path set is one response of one same
+    /// question: that question (the children are then scanned in a tight loop); else
+    /// [`NO_QUESTION`].
+    pub(crate) block: Vec<u16>,
 }
 
 pub(crate) fn question_bit(q: u16) -> u64 {
@@ -970,6 +974,7 @@ impl Index {
             pos: vec![0; n],
             words: Vec::new(),
             max_depth: 0,
+            block: vec![NO_QUESTION; n],
         };
         // Depth first, children in the order added.
         let mut stack: Vec<(u32, u32)> = vec![(0, NO_PARENT)];
@@ -1035,6 +1040,22 @@ impl Index {
         for p in (1..n).rev() {
             let up = ix.up[p] as usize;
             ix.end[up] = ix.end[up].max(ix.end[p]);
+        }
+        for p in 0..n {
+            let end = ix.end[p] as usize;
+            let first = p + 1;
+            if first < end
+                && (first..end).all(|c| {
+                    ix.end[c] as usize == c + 1
+                        && ix.q[c] == ix.q[first]
+                        && ix.cond[c] & SET_FLAG == 0
+                })
+            {
+                ix.block[p] = ix.q[first];
+            }
+        }
+        for p in (1..n).rev() {
+            let up = ix.up[p] as usize;
             ix.sub_need[up] = ix.sub_need[up].max(ix.sub_need[p]);
             ix.sub_room[up] = ix.sub_room[up].min(ix.sub_room[p]);
             ix.below[up] |= ix.below[p] | question_bit(ix.q[p]);
