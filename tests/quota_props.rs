@@ -114,9 +114,17 @@ fn target_of(raw: (u8, u64, u64)) -> Target {
 fn tree_of(case: &Case, schema: &Schema) -> QuotaTree {
     let mut b = QuotaTree::builder(schema.clone());
     let mut ids = vec![NodeId::ROOT];
+    let mut depths = vec![0usize];
     for (i, raw) in case.nodes.iter().enumerate() {
         let parent = ids[raw.parent % (i + 1)];
-        let q = qid(schema, raw.question);
+        let depth = depths[raw.parent % (i + 1)];
+        // Half the nodes split on their level's question, as real trees do (so that siblings
+        // share a question and the engine's shortcuts for them are exercised).
+        let q = if raw.question % 2 == 0 {
+            qid(schema, depth)
+        } else {
+            qid(schema, raw.question / 2)
+        };
         let rs: Vec<ResponseId> = raw.responses.iter().map(|&r| rid(schema, q, r)).collect();
         let cond = if raw.group || rs.len() > 1 {
             Condition::group(q, rs)
@@ -127,8 +135,12 @@ fn tree_of(case: &Case, schema: &Schema) -> QuotaTree {
             Ok(id) => {
                 b.set_observed(id, raw.observed).unwrap();
                 ids.push(id);
+                depths.push(depth + 1);
             }
-            Err(EditError::Contradiction { .. }) => ids.push(parent),
+            Err(EditError::Contradiction { .. }) => {
+                ids.push(parent);
+                depths.push(depth);
+            }
             Err(e) => panic!("{e}"),
         }
     }
@@ -337,6 +349,24 @@ proptest! {
                     // smallest room.
                     let mut matched = Vec::new();
                     tree.matching_nodes(&a, &mut matched).unwrap();
+                    // Brute force: every condition from the node up to the root holds.
+                    let brute: Vec<NodeId> = tree
+                        .nodes()
+                        .filter(|&n| {
+                            let mut at = Some(n);
+                            while let Some(id) = at {
+                                let node = tree.node(id).unwrap();
+                                if let Some(c) = node.condition()
+                                    && !a.get(c.question()).is_some_and(|r| c.responses().contains(r))
+                                {
+                                    return false;
+                                }
+                                at = node.parent();
+                            }
+                            true
+                        })
+                        .collect();
+                    prop_assert_eq!(&matched, &brute);
                     let before: Vec<u64> = (0..tree.node_count() as u32)
                         .map(|i| tree.node(NodeId::new(i)).unwrap().observed())
                         .collect();

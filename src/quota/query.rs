@@ -283,6 +283,8 @@ struct Frame {
 struct Scratch {
     /// Per question: [`UNKNOWN`], [`KNOWN`] (with a response set at `coff`) or [`TARGET`].
     kind: Vec<u8>,
+    /// Per known question: its one response, or `u32::MAX` for a group.
+    single: Vec<u32>,
     coff: Vec<u32>,
     cwords: Vec<u64>,
     /// Question bits of the target and of every known question.
@@ -295,6 +297,8 @@ struct Scratch {
     cell_t: Vec<u128>,
     cell_o: Vec<u128>,
     frames: Vec<Frame>,
+    /// Pending jumps (at, to) after going straight to the one child a known answer selects.
+    jumps: Vec<(u32, u32)>,
     cov: Vec<u64>,
     /// Per depth: (conditions on known questions, conditions on unknown questions) on the path.
     rank: Vec<(u32, u32)>,
@@ -486,6 +490,8 @@ impl QuotaTree {
         let nq = self.schema.len();
         s.kind.clear();
         s.kind.resize(nq, UNKNOWN);
+        s.single.clear();
+        s.single.resize(nq, u32::MAX);
         s.coff.resize(nq, 0);
         s.cwords.clear();
         let tq = query.question;
@@ -497,8 +503,14 @@ impl QuotaTree {
                 s.coff[q.index()] = s.cwords.len() as u32;
                 let base = s.cwords.len();
                 s.cwords.resize(base + nw, 0);
+                let mut count = 0;
                 for r in members {
                     s.cwords[base + r.index() / 64] |= 1 << (r.index() % 64);
+                    s.single[q.index()] = r.index() as u32;
+                    count += 1;
+                }
+                if count != 1 {
+                    s.single[q.index()] = u32::MAX;
                 }
                 s.relevant |= question_bit(q.0);
             };
@@ -541,6 +553,7 @@ impl QuotaTree {
             s.cell_o.resize(nr, 0);
         }
         s.frames.clear();
+        s.jumps.clear();
         s.cov.clear();
         // Local slices: the loop below reads them once per node.
         let (qs, conds, ends, depths, belows) = (
@@ -557,24 +570,50 @@ impl QuotaTree {
             &ix.sub_room[..n],
         );
         let blocks = &ix.block[..n];
+        let unis = &ix.uni[..n];
+        // After entering node `p`, when its children are all on a question the context fixes
+        // to one response: the position of the one child that can count (leaving a jump over
+        // its later siblings) or the end of `p` when none can. `None`: visit the children.
+        let shortcut = |p: usize, s: &mut Scratch| -> Option<usize> {
+            let u = unis[p];
+            if u == NO_QUESTION || s.kind[u as usize] != KNOWN {
+                return None;
+            }
+            let r = s.single[u as usize];
+            if r == u32::MAX {
+                return None;
+            }
+            let (next, jump) = ix.enter(p, Some(ResponseId(r as u16)));
+            s.jumps.extend(jump);
+            Some(next)
+        };
         let relevant = s.relevant;
         let mut any = false;
         let (mut cur_need, mut cur_room, mut i) = if belows[0] & relevant == 0 {
             (sub_needs[0], sub_rooms[0], n)
         } else {
-            (needs[0], rooms[0], 1)
+            (needs[0], rooms[0], shortcut(0, s).unwrap_or(1))
         };
         let mut top_end = n;
         if CELLS {
             s.rank[0] = (0, 0);
         }
         loop {
-            while i >= top_end {
-                let Some(f) = s.frames.pop() else { break };
-                self.finish::<CELLS>(f.pos as usize, (cur_need, cur_room), f.key, s, &mut any);
-                cur_need = f.saved_need;
-                cur_room = f.saved_room;
-                top_end = f.saved_end as usize;
+            loop {
+                while i >= top_end {
+                    let Some(f) = s.frames.pop() else { break };
+                    self.finish::<CELLS>(f.pos as usize, (cur_need, cur_room), f.key, s, &mut any);
+                    cur_need = f.saved_need;
+                    cur_room = f.saved_room;
+                    top_end = f.saved_end as usize;
+                }
+                match s.jumps.last() {
+                    Some(&(at, to)) if i == at as usize => {
+                        i = to as usize;
+                        s.jumps.pop();
+                    }
+                    _ => break,
+                }
             }
             if i >= n {
                 break;
@@ -619,7 +658,7 @@ impl QuotaTree {
                     cur_need = needs[i];
                     cur_room = rooms[i];
                     top_end = ends[i] as usize;
-                    i += 1;
+                    i = shortcut(i, s).unwrap_or(i + 1);
                 }
                 continue;
             }
@@ -655,6 +694,10 @@ impl QuotaTree {
             }
             cur_need = cur_need.max(needs[i]);
             cur_room = cur_room.min(rooms[i]);
+            if let Some(next) = shortcut(i, s) {
+                i = next;
+                continue;
+            }
             let block = blocks[i];
             if block == NO_QUESTION {
                 i += 1;

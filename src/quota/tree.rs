@@ -928,6 +928,14 @@ pub(crate) struct Index {
     /// question: that question (the children are then scanned in a tight loop); else
     /// [`NO_QUESTION`].
     pub(crate) block: Vec<u16>,
+    /// When every child of the node has a path set of one response of one same question: that
+    /// question (the children are then listed in `kids`); else [`NO_QUESTION`].
+    pub(crate) uni: Vec<u16>,
+    /// (response, position) of the children of [`Index::uni`] nodes, sorted by response: node
+    /// `p`'s are at `kid_start[p]..kid_start[p + 1]`. Lets a scan go straight to the child a
+    /// known answer selects instead of testing every sibling.
+    pub(crate) kids: Vec<(u32, u32)>,
+    pub(crate) kid_start: Vec<u32>,
 }
 
 pub(crate) fn question_bit(q: u16) -> u64 {
@@ -975,6 +983,9 @@ impl Index {
             words: Vec::new(),
             max_depth: 0,
             block: vec![NO_QUESTION; n],
+            uni: vec![NO_QUESTION; n],
+            kids: Vec::new(),
+            kid_start: Vec::with_capacity(n + 1),
         };
         // Depth first, children in the order added.
         let mut stack: Vec<(u32, u32)> = vec![(0, NO_PARENT)];
@@ -1041,18 +1052,33 @@ impl Index {
             let up = ix.up[p] as usize;
             ix.end[up] = ix.end[up].max(ix.end[p]);
         }
+        ix.kid_start.push(0);
         for p in 0..n {
             let end = ix.end[p] as usize;
             let first = p + 1;
-            if first < end
-                && (first..end).all(|c| {
-                    ix.end[c] as usize == c + 1
-                        && ix.q[c] == ix.q[first]
-                        && ix.cond[c] & SET_FLAG == 0
-                })
-            {
-                ix.block[p] = ix.q[first];
+            if first < end {
+                let qc = ix.q[first];
+                let (mut c, mut uniform, mut leaves) = (first, true, true);
+                while c < end {
+                    uniform &= ix.q[c] == qc && ix.cond[c] & SET_FLAG == 0;
+                    leaves &= ix.end[c] as usize == c + 1;
+                    c = ix.end[c] as usize;
+                }
+                if uniform {
+                    ix.uni[p] = qc;
+                    if leaves {
+                        ix.block[p] = qc;
+                    }
+                    let start = ix.kids.len();
+                    let mut c = first;
+                    while c < end {
+                        ix.kids.push((ix.cond[c], c as u32));
+                        c = ix.end[c] as usize;
+                    }
+                    ix.kids[start..].sort_unstable();
+                }
             }
+            ix.kid_start.push(ix.kids.len() as u32);
         }
         for p in (1..n).rev() {
             let up = ix.up[p] as usize;
@@ -1126,18 +1152,68 @@ impl Index {
         }
     }
 
+    /// The children of `p` whose one response is `r`, when `p` is a [`Index::uni`] node.
+    #[inline]
+    pub(crate) fn children_with(&self, p: usize, r: u32) -> &[(u32, u32)] {
+        let kids = &self.kids[self.kid_start[p] as usize..self.kid_start[p + 1] as usize];
+        let lo = kids.partition_point(|&(k, _)| k < r);
+        let hi = lo + kids[lo..].partition_point(|&(k, _)| k == r);
+        &kids[lo..hi]
+    }
+
+    /// Where a depth-first walk that has just entered `p` goes next, when the only children
+    /// that can match are those with response `r` (`None`: none can): the first position of
+    /// `p`'s subtree to visit, and a jump (from the end of the one matching child to the end of
+    /// `p`) to take on the way.
+    #[inline]
+    pub(crate) fn enter(&self, p: usize, r: Option<ResponseId>) -> (usize, Option<(u32, u32)>) {
+        let end = self.end[p];
+        let Some(r) = r else {
+            return (end as usize, None);
+        };
+        match self.children_with(p, r.index() as u32) {
+            [] => (end as usize, None),
+            [(_, c)] => {
+                let child_end = self.end[*c as usize];
+                (*c as usize, (child_end != end).then_some((child_end, end)))
+            }
+            // Several children with this response: visit them all.
+            _ => (p + 1, None),
+        }
+    }
+
     /// Calls `f` with the position of every node whose path the answers satisfy, depth first.
     #[inline]
     pub(crate) fn for_each_matching(&self, answers: &Answers, mut f: impl FnMut(usize)) {
         let n = self.len();
+        // Pending jumps (at, to): a walk that went straight to one child skips its siblings.
+        let mut jumps: SmallVec<[(u32, u32); 16]> = SmallVec::new();
+        let enter = |p: usize, jumps: &mut SmallVec<[(u32, u32); 16]>| {
+            let u = self.uni[p];
+            if u == NO_QUESTION {
+                return p + 1;
+            }
+            let (next, jump) = self.enter(p, answers.get(QuestionId(u)));
+            jumps.extend(jump);
+            next
+        };
         f(0);
-        let mut i = 1;
-        while i < n {
-            let q = QuestionId(self.q[i]);
-            match answers.get(q) {
+        let mut i = enter(0, &mut jumps);
+        loop {
+            while let Some(&(at, to)) = jumps.last() {
+                if i != at as usize {
+                    break;
+                }
+                i = to as usize;
+                jumps.pop();
+            }
+            if i >= n {
+                break;
+            }
+            match answers.get(QuestionId(self.q[i])) {
                 Some(r) if self.holds(i, r) => {
                     f(i);
-                    i += 1;
+                    i = enter(i, &mut jumps);
                 }
                 _ => i = self.end[i] as usize,
             }
