@@ -303,6 +303,8 @@ struct Scratch {
     /// Per depth: (conditions on known questions, conditions on unknown questions) on the path.
     rank: Vec<(u32, u32)>,
     todo: Vec<i64>,
+    /// Sort keys of the balanced list.
+    keys: Vec<i128>,
     common: (i64, i64),
 }
 
@@ -389,12 +391,15 @@ impl QuotaTree {
             QuotaMethod::Available | QuotaMethod::List => results.sort_unstable_by(by_todo),
             QuotaMethod::AvailableBalanced => {
                 let (t, o) = (&s.cell_t, &s.cell_o);
+                // Target 0 (or no cell) last, in response order; then (T% − O%) / T%
+                // descending, which is 1 − (O·ΣT)/(T·ΣO): ascending O/T, compared exactly as
+                // O_a·T_b vs O_b·T_a (in 128 bits when every value fits 64, as it always does
+                // short of billions of cells at the count cap).
+                let narrow = t.iter().chain(o.iter()).all(|&x| x <= u64::MAX as u128);
                 results.sort_unstable_by(|a, b| {
                     let (ra, rb) = (a.0.index(), b.0.index());
-                    // Target 0 (or no cell) last, in response order; then (T% − O%) / T%
-                    // descending, which is
-                    // 1 − (O·ΣT)/(T·ΣO): ascending O/T, compared exactly as O_a·T_b vs O_b·T_a.
                     match (t[ra] > 0, t[rb] > 0) {
+                        (true, true) if narrow => (o[ra] * t[rb]).cmp(&(o[rb] * t[ra])),
                         (true, true) => mul_wide(o[ra], t[rb]).cmp(&mul_wide(o[rb], t[ra])),
                         (a, b) => b.cmp(&a),
                     }
@@ -405,10 +410,25 @@ impl QuotaTree {
                 let (t, o) = (&s.cell_t, &s.cell_o);
                 let sum_t: u128 = t.iter().sum();
                 let sum_o: u128 = o.iter().sum();
+                let narrow = sum_t <= i64::MAX as u128 && sum_o <= i64::MAX as u128;
+                if narrow {
+                    // T% − O% = (T·ΣO − O·ΣT) / (ΣT·ΣO): the numerator orders, exactly; with
+                    // nothing observed, Observed% is 0 and T orders.
+                    s.keys.clear();
+                    s.keys.extend(t.iter().zip(o.iter()).map(|(&t, &o)| {
+                        if sum_o == 0 {
+                            t as i128
+                        } else {
+                            (t * sum_o) as i128 - (o * sum_t) as i128
+                        }
+                    }));
+                }
+                let keys = &s.keys;
                 results.sort_unstable_by(|a, b| {
                     let (ra, rb) = (a.0.index(), b.0.index());
                     // Target 0 (or no cell) last, in response order.
                     match (t[ra] > 0, t[rb] > 0) {
+                        (true, true) if narrow => keys[rb].cmp(&keys[ra]),
                         (true, true) => balanced_list_order(t, o, sum_t, sum_o, ra, rb),
                         (a, b) => b.cmp(&a),
                     }
@@ -892,6 +912,35 @@ mod tests {
         assert_eq!(mul_wide(1 << 64, 1 << 64), (1, 0));
         assert_eq!(mul_wide(12345, 678), (0, 12345 * 678));
         assert_eq!(add_wide((0, m), (0, 1)), (1, 0));
+    }
+
+    #[test]
+    fn wide_orders_agree_with_narrow_ones() {
+        // Scaling every target by one factor and every count by another keeps every share, so
+        // the order must not change when the values no longer fit 64 bits.
+        let t = [3u128, 1, 4, 1, 5];
+        let o = [32u128, 16, 0, 7, 40];
+        let (st, so) = (t.iter().sum::<u128>(), o.iter().sum::<u128>());
+        let (ft, fo) = (1u128 << 90, (1u128 << 95) + 12345);
+        let tw: Vec<u128> = t.iter().map(|x| x * ft).collect();
+        let ow: Vec<u128> = o.iter().map(|x| x * fo).collect();
+        let (stw, sow) = (tw.iter().sum::<u128>(), ow.iter().sum::<u128>());
+        for a in 0..5 {
+            for b in 0..5 {
+                let narrow = ((t[b] * so) as i128 - (o[b] * st) as i128)
+                    .cmp(&((t[a] * so) as i128 - (o[a] * st) as i128));
+                assert_eq!(
+                    balanced_list_order(&tw, &ow, stw, sow, a, b),
+                    narrow,
+                    "{a} {b}"
+                );
+                assert_eq!(balanced_list_order(&t, &o, st, so, a, b), narrow, "{a} {b}");
+                assert_eq!(
+                    mul_wide(ow[a], tw[b]).cmp(&mul_wide(ow[b], tw[a])),
+                    (o[a] * t[b]).cmp(&(o[b] * t[a]))
+                );
+            }
+        }
     }
 
     #[test]

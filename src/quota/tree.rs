@@ -1225,3 +1225,133 @@ impl Index {
         self.for_each_matching(answers, |p| out.push(p as u32));
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn schema() -> Schema {
+        Schema::builder()
+            .question("g", ["m", "f"])
+            .question("p", ["a", "b", "c"])
+            .build()
+            .unwrap()
+    }
+
+    /// Root → g=m (→ p=a, p∈{a,b}), g=f (→ p=c); added out of depth-first order.
+    fn sample() -> QuotaTree {
+        let s = schema();
+        let (g, p) = (s.question("g").unwrap(), s.question("p").unwrap());
+        let r = |q, n| s.response(q, n).unwrap();
+        let mut b = QuotaTree::builder(s.clone());
+        let m = b
+            .add_child(
+                NodeId::ROOT,
+                Condition::response(g, r(g, "m")),
+                Target::Single(5),
+            )
+            .unwrap();
+        let f = b
+            .add_child(
+                NodeId::ROOT,
+                Condition::response(g, r(g, "f")),
+                Target::None,
+            )
+            .unwrap();
+        b.add_child(
+            m,
+            Condition::response(p, r(p, "a")),
+            Target::MinMax { min: 1, max: 3 },
+        )
+        .unwrap();
+        b.add_child(f, Condition::response(p, r(p, "c")), Target::Single(2))
+            .unwrap();
+        b.add_child(m, Condition::group(p, [r(p, "a"), r(p, "b")]), Target::None)
+            .unwrap();
+        b.build()
+    }
+
+    #[test]
+    fn index_is_depth_first_with_exact_subtree_ends() {
+        let t = sample();
+        let ix = &t.index;
+        assert_eq!(ix.node, vec![0, 1, 3, 5, 2, 4]);
+        assert_eq!(ix.end, vec![6, 4, 3, 4, 6, 6]);
+        assert_eq!(ix.depth, vec![0, 1, 2, 2, 1, 2]);
+        // The group {a, b} under m keeps two responses; everything else is a single one.
+        assert_eq!(ix.cond[3] & SET_FLAG, SET_FLAG);
+        assert_eq!(ix.uni[0], 0, "the root's children are all on g");
+        assert_eq!(ix.uni[1], NO_QUESTION, "a group is not a single response");
+        assert_eq!(ix.block[4], 1, "f's only child is a leaf on p");
+        assert_eq!(ix.sub_room[0], 2);
+        assert_eq!(ix.sub_need[1], 5);
+        assert_eq!(
+            t.path(NodeId::new(5)).unwrap(),
+            "tree.children[0].children[1]"
+        );
+    }
+
+    #[test]
+    fn aggregates_follow_counts_and_edits() {
+        let mut t = sample();
+        let s = t.schema().clone();
+        let a = Answers::from_names(&s, [("g", "m"), ("p", "a")]).unwrap();
+        assert_eq!(t.record(&a).unwrap(), 4);
+        assert_eq!(t.index.sub_room[1], 2, "m/a: max 3, 1 observed");
+        t.set_target(NodeId::new(3), Target::Single(0)).unwrap();
+        assert_eq!(t.index.sub_room[0], -1);
+        t.set_target(NodeId::new(3), Target::None).unwrap();
+        assert_eq!(t.index.sub_room[0], 2, "f/c: 2 to do");
+        let fresh = Index::build(&t.schema, &t.nodes);
+        assert_eq!(fresh.sub_need, t.index.sub_need);
+        assert_eq!(fresh.sub_room, t.index.sub_room);
+    }
+
+    #[test]
+    fn renumber_checks_the_ids() {
+        let t = sample();
+        let dfs = QuotaTree::from_spec(t.schema.clone(), &t.to_spec()).unwrap();
+        assert_eq!(dfs.clone().renumber(&[0, 1, 3, 5, 2, 4]).unwrap(), t);
+        assert!(dfs.clone().renumber(&[0, 1, 2]).is_err());
+        assert!(dfs.clone().renumber(&[1, 0, 3, 5, 2, 4]).is_err());
+        assert!(dfs.clone().renumber(&[0, 1, 3, 3, 2, 4]).is_err());
+        // Siblings out of order would reorder the children.
+        assert!(dfs.renumber(&[0, 1, 5, 3, 2, 4]).is_err());
+    }
+
+    #[test]
+    fn bad_edits_change_nothing() {
+        let mut t = sample();
+        let before = t.clone();
+        assert!(matches!(
+            t.set_target(NodeId::new(99), Target::None),
+            Err(EditError::UnknownNode { .. })
+        ));
+        assert!(matches!(
+            t.set_observed(NodeId::ROOT, MAX_COUNT + 1),
+            Err(EditError::TooLarge { .. })
+        ));
+        assert!(matches!(
+            t.set_target(NodeId::ROOT, Target::Single(MAX_COUNT + 1)),
+            Err(EditError::TooLarge { .. })
+        ));
+        let other = Schema::builder().question("x", ["1"]).build().unwrap();
+        assert!(matches!(
+            t.record(&Answers::unknown(&other)),
+            Err(CountError::AnswersDoNotFit { expected: 2 })
+        ));
+        let q9 = Condition::response(QuestionId(9), ResponseId(0));
+        assert!(matches!(
+            t.add_child(NodeId::ROOT, q9, Target::None),
+            Err(EditError::UnknownQuestion { question: 9, .. })
+        ));
+        let r9 = Condition::response(QuestionId(0), ResponseId(9));
+        assert!(matches!(
+            t.add_child(NodeId::ROOT, r9, Target::None),
+            Err(EditError::UnknownResponse { response: 9, .. })
+        ));
+        assert_eq!(t, before);
+        assert_eq!(t.children(NodeId::new(99)).count(), 0);
+        assert!(t.node(NodeId::new(6)).is_none());
+    }
+}
