@@ -590,6 +590,7 @@ impl QuotaTree {
             &ix.sub_room[..n],
         );
         let blocks = &ix.block[..n];
+        let (cell_mins, obs) = (&ix.cell_min[..n], &ix.obs[..n]);
         let unis = &ix.uni[..n];
         // After entering node `p`, when its children are all on a question the context fixes
         // to one response: the position of the one child that can count (leaving a jump over
@@ -746,30 +747,42 @@ impl QuotaTree {
                     let key = pack(s.rank[depths[i] as usize]);
                     let framed = !s.frames.is_empty();
                     let cov_top = s.cov.len().saturating_sub(nwq);
+                    let Scratch {
+                        acc_need,
+                        acc_room,
+                        cell_key,
+                        cell_t,
+                        cell_o,
+                        cov,
+                        ..
+                    } = &mut *s;
+                    let (acc_need, acc_room) = (&mut acc_need[..nr], &mut acc_room[..nr]);
+                    let (cell_key, cell_t, cell_o) =
+                        (&mut cell_key[..nr], &mut cell_t[..nr], &mut cell_o[..nr]);
                     for c in first..end {
                         let need = needs[c];
                         if need == i64::MIN {
                             continue;
                         }
                         let r = conds[c] as usize;
-                        s.acc_need[r] = s.acc_need[r].max(need);
-                        s.acc_room[r] = s.acc_room[r].min(rooms[c]);
+                        acc_need[r] = acc_need[r].max(need);
+                        acc_room[r] = acc_room[r].min(rooms[c]);
                         any = true;
-                        let (t, o) = (ix.cell_min[c] as u128, ix.obs[c] as u128);
-                        match key.cmp(&s.cell_key[r]) {
+                        let (t, o) = (cell_mins[c] as u128, obs[c] as u128);
+                        match key.cmp(&cell_key[r]) {
                             Ordering::Greater => {
-                                s.cell_key[r] = key;
-                                s.cell_t[r] = t;
-                                s.cell_o[r] = o;
+                                cell_key[r] = key;
+                                cell_t[r] = t;
+                                cell_o[r] = o;
                             }
                             Ordering::Equal => {
-                                s.cell_t[r] += t;
-                                s.cell_o[r] += o;
+                                cell_t[r] += t;
+                                cell_o[r] += o;
                             }
                             Ordering::Less => {}
                         }
                         if framed {
-                            s.cov[cov_top + r / 64] |= 1 << (r % 64);
+                            cov[cov_top + r / 64] |= 1 << (r % 64);
                         }
                     }
                     i = end;

@@ -719,6 +719,7 @@ impl QuotaTree {
     }
 
     /// Node ids in depth-first order (position → id).
+    #[cfg(feature = "serde")]
     pub(crate) fn depth_first_ids(&self) -> &[u32] {
         &self.index.node
     }
@@ -726,6 +727,7 @@ impl QuotaTree {
     /// Gives the node at depth-first position `p` the id `order[p]`, as a tree serialised with
     /// ids added out of depth-first order had them. `self` must have ids in depth-first order
     /// (as [`QuotaTree::from_spec`] gives).
+    #[cfg(feature = "serde")]
     pub(crate) fn renumber(self, order: &[u32]) -> Result<QuotaTree, String> {
         let n = self.nodes.len();
         if order.len() != n {
@@ -1308,6 +1310,7 @@ mod tests {
     }
 
     #[test]
+    #[cfg(feature = "serde")]
     fn renumber_checks_the_ids() {
         let t = sample();
         let dfs = QuotaTree::from_spec(t.schema.clone(), &t.to_spec()).unwrap();
