@@ -1043,3 +1043,25 @@ fn questions_with_many_responses() {
     let balanced = t.available_balanced(&query, None).unwrap();
     assert_eq!(balanced[0].0, r(&s, "Brand", "r3"));
 }
+
+#[test]
+fn trees_and_buffers_cross_threads() {
+    fn send_sync<T: Send + Sync>() {}
+    send_sync::<QuotaTree>();
+    send_sync::<QueryBuffer>();
+    send_sync::<Query>();
+    // Queries take `&self`: one tree, several threads, a buffer each.
+    let (s, t) = seed_tree();
+    let expected = t.available(&seed_query(&s), None).unwrap();
+    std::thread::scope(|scope| {
+        for _ in 0..2 {
+            scope.spawn(|| {
+                let mut buffer = QueryBuffer::new();
+                let got = t
+                    .query_into(QuotaMethod::Available, &seed_query(&s), None, &mut buffer)
+                    .unwrap();
+                assert_eq!(got, &expected[..]);
+            });
+        }
+    });
+}

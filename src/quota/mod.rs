@@ -117,10 +117,13 @@
 //!
 //! # Performance
 //!
-//! The tree is kept as flat depth-first arrays. A query is one pass for all responses at once;
-//! it jumps over subtrees that contradict the context and reads subtrees that name neither the
-//! target question nor a known question from aggregates maintained by counting and edits.
-//! [`QuotaTree::query_into`] with a reused [`QueryBuffer`] does not allocate.
+//! The tree is kept as flat depth-first arrays. A query is one pass for all responses at once:
+//! it jumps over subtrees that contradict the context, goes straight (by binary search) to the
+//! child a known answer selects, and reads subtrees that name neither the target question nor
+//! a known question from aggregates maintained by counting and edits. A query with a context or
+//! answers costs about a microsecond whatever the tree's size; only a query with neither, on a
+//! question at the bottom of the tree, reads every node. [`QuotaTree::query_into`] with a
+//! reused [`QueryBuffer`] does not allocate. `docs/quota.md` has the measured figures.
 
 mod explain;
 mod query;

@@ -387,13 +387,26 @@ impl QuotaTreeBuilder {
 /// With the `serde` feature the tree serialises as its schema and its nodes (with names,
 /// targets and observed counts), and deserialising validates it like
 /// [`from_spec`](QuotaTree::from_spec).
-#[derive(Clone, Debug)]
+///
+/// The tree is `Send + Sync`: share it behind a lock (queries read, counting writes) or give
+/// each thread its own [`QueryBuffer`](super::QueryBuffer).
+#[derive(Clone)]
 pub struct QuotaTree {
     pub(crate) schema: Schema,
     pub(crate) nodes: Vec<NodeData>,
     pub(crate) index: Index,
     /// Reused by counting so that it does not allocate.
     matched: Vec<u32>,
+}
+
+impl fmt::Debug for QuotaTree {
+    /// The schema and the nodes (in the order added), without the index.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("QuotaTree")
+            .field("schema", &self.schema)
+            .field("nodes", &self.nodes)
+            .finish_non_exhaustive()
+    }
 }
 
 impl PartialEq for QuotaTree {
