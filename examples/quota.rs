@@ -271,10 +271,22 @@ fn string(value: &Value, path: &str) -> Result<String, String> {
         .ok_or_else(|| format!("{path}: expected a string, got {}", kind(value)))
 }
 
+/// A whole number; `30.0` is read as 30, and the library reports negative or too large values
+/// with their path.
 fn integer(value: &Value, path: &str) -> Result<i64, String> {
-    value
-        .as_i64()
-        .ok_or_else(|| format!("{path}: expected a whole number, got {value}"))
+    if let Some(n) = value.as_i64() {
+        return Ok(n);
+    }
+    if value.as_u64().is_some() {
+        return Err(format!(
+            "{path}: {value} is above the maximum {}",
+            quotaroute::quota::MAX_COUNT
+        ));
+    }
+    match value.as_f64() {
+        Some(x) if x.fract() == 0.0 && x.abs() < 9.0e15 => Ok(x as i64),
+        _ => Err(format!("{path}: expected a whole number, got {value}")),
+    }
 }
 
 fn kind(value: &Value) -> &'static str {

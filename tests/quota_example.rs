@@ -54,6 +54,16 @@ fn every_method_groups_answers_and_min_max() {
 }
 
 #[test]
+fn whole_numbers_written_with_a_point_are_read() {
+    let doc = json!({"questions": {"P": ["a"]}, "tree": {"target": 30.0, "observed": 1.0},
+                     "queries": [{"method": "list", "question": "P"}]});
+    assert_eq!(
+        example::answer(&doc.to_string()).unwrap(),
+        vec![r#"{"responses": ["a"], "todo": [29]}"#]
+    );
+}
+
+#[test]
 fn bad_documents_name_the_path() {
     let cases = [
         (
@@ -115,6 +125,14 @@ fn bad_documents_name_the_path() {
             r#"document: unknown field "query""#,
         ),
         (json!({"questions": {}}), r#"document: missing "tree""#),
+        (
+            json!({"questions": {}, "tree": {"target": 18_446_744_073_709_551_615_u64}}),
+            "tree.target: 18446744073709551615 is above the maximum 1000000000000",
+        ),
+        (
+            json!({"questions": {}, "tree": {"target": 2e12}}),
+            "tree: target 2000000000000 is above the maximum 1000000000000",
+        ),
     ];
     for (doc, expected) in cases {
         assert_eq!(example::answer(&doc.to_string()).unwrap_err(), expected);
