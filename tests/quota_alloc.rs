@@ -91,8 +91,8 @@ fn warmed_up_queries_and_counting_do_not_allocate() {
     let mut nodes = Vec::new();
     let mut complete = answers.clone();
     complete.set(qs[0], schema.response_ids(qs[0]).nth(3).unwrap());
-    complete.set(qs[2], schema.response_ids(qs[2]).nth(0).unwrap());
-    let mut round = |tree: &mut QuotaTree, buffer: &mut QueryBuffer, nodes: &mut Vec<NodeId>| {
+    complete.set(qs[2], schema.response_ids(qs[2]).next().unwrap());
+    let round = |tree: &mut QuotaTree, buffer: &mut QueryBuffer, nodes: &mut Vec<NodeId>| {
         let mut total = 0;
         for q in &queries {
             for method in QuotaMethod::ALL {
