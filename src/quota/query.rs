@@ -327,10 +327,13 @@ impl QuotaTree {
     /// schema; the buffer's results are then empty.
     ///
     /// # Performance
-    /// One pass over the nodes that can count (subtrees that contradict the context are
-    /// skipped, and subtrees naming neither the target question nor a known one are read from
-    /// precomputed aggregates), once more per context entry dropped by relaxation; sorting
-    /// the responses. No allocation once the buffer has grown.
+    /// One pass over the nodes that can count — subtrees that contradict the context are
+    /// skipped, the child a known answer selects is found by binary search, and subtrees naming
+    /// neither the target question nor a known one are read from maintained aggregates — once
+    /// more per context entry dropped by relaxation; then sorting the responses. About a
+    /// microsecond with a context or answers, whatever the tree's size; linear in the nodes
+    /// for a query with neither on a question at the bottom of the tree. No allocation once
+    /// the buffer has grown.
     pub fn query_into<'b>(
         &self,
         method: QuotaMethod,
