@@ -6,6 +6,11 @@
 //! category).
 
 pub use crate::catalogue::CatalogueError;
+pub use crate::dispatch::{
+    AddError, ConfigureError, DispatchError, InvalidWeight, NextError, RemoveError,
+    RestoreError as DispatchRestoreError, SetErrorError, SetWeightError,
+};
+pub use crate::quota::{BindError, CountError, EditError, QueryError, SpecError};
 #[cfg(feature = "serde")]
 pub use crate::risk::document::DocumentError as RiskDocumentError;
 pub use crate::risk::{EntityError, MetricError, ModelError, RankError};
