@@ -269,7 +269,13 @@ impl SchemaBuilder {
                             expected: responses.len(),
                         });
                     }
-                    s.iter().map(|x| x / total).collect()
+                    // Shares that already sum to 1 are kept as given, so a schema survives a
+                    // serialise / deserialise round trip bit for bit.
+                    if (total - 1.0).abs() <= 1e-9 {
+                        s
+                    } else {
+                        s.iter().map(|x| x / total).collect()
+                    }
                 }
             };
             questions.push(Question {
