@@ -43,6 +43,11 @@ pub struct Packing {
     pub max_grid: f64,
     /// Candidates whose value is within this many seconds of the best are kept.
     pub max_tolerance: f64,
+    /// A category that must be shown to at least this share of the respondents still to come
+    /// (scarcity / N_left) is never traded away for packing. And while the rarest category, not
+    /// time, sets N_left, the look-ahead stands aside altogether: time is slack, and every
+    /// respondent who can see the scarce categories must.
+    pub critical_share: f64,
 }
 
 impl Default for Packing {
@@ -55,6 +60,7 @@ impl Default for Packing {
             ordered_tolerance: 0.5,
             max_grid: 0.5,
             max_tolerance: 2.0,
+            critical_share: 0.9,
         }
     }
 }
@@ -81,6 +87,9 @@ pub(crate) struct PackingTable {
     lower_waste: Vec<f64>,
     /// Each category's length in grid steps (rounded up), by category index.
     category_steps: Vec<u32>,
+    /// Scarcity at or above which a candidate is kept whatever its look-ahead value
+    /// (`critical_share` × N_left when the table was built).
+    critical: f64,
     /// Scratch: a decision's candidates with their look-ahead values.
     candidates: Vec<(f64, u32)>,
 }
@@ -168,6 +177,19 @@ impl Packing {
                     interview.max_qualifiers(),
                 ),
             }
+            let terms = catalogue.bound_terms(
+                interview.budget().max(1.0),
+                interview.max_qualifiers(),
+                |c| f64::from(quotas.open_slots(c)),
+            );
+            // When the rarest category, not time, sets the respondents still needed, time is
+            // slack and packing has nothing to gain: every candidate counts as critical and the
+            // scarcest is offered, as `greedy` would.
+            table.critical = if terms.time_and_qualifiers() < terms.rarest {
+                0.0
+            } else {
+                self.critical_share * terms.bound()
+            };
         }
         &state.packing
     }
@@ -363,8 +385,9 @@ impl Router for Packing {
             let scarcest = self.greedy.next_offer(ask, state, rng)?;
             let table = &state.packing;
             let i = ((left / table.grid + 1e-9) as usize).min(table.width - 1);
-            if -self.look_ahead(table, ask, scarcest)
-                <= table.lower_waste[i] + self.ordered_tolerance
+            if self.scarcity.value(ask, scarcest) >= table.critical
+                || -self.look_ahead(table, ask, scarcest)
+                    <= table.lower_waste[i] + self.ordered_tolerance
             {
                 return Some(scarcest);
             }
@@ -387,9 +410,9 @@ impl Router for Packing {
         let mut chosen = None;
         let mut scarcest = f64::NEG_INFINITY;
         for &(v, c) in &candidates {
-            if v >= best_value - tolerance {
-                let c = CategoryId::from_index(c as usize);
-                let x = self.scarcity.value(ask, c);
+            let c = CategoryId::from_index(c as usize);
+            let x = self.scarcity.value(ask, c);
+            if v >= best_value - tolerance || x >= table.critical {
                 if x > scarcest {
                     scarcest = x;
                     chosen = Some(c);
@@ -433,7 +456,10 @@ impl Router for Packing {
         e.chosen = e
             .candidates
             .iter()
-            .filter(|c| c.factors.last().is_some_and(|f| f.1 >= best - tolerance))
+            .filter(|c| {
+                c.factors.last().is_some_and(|f| f.1 >= best - tolerance)
+                    || c.factors[0].1 >= table.critical
+            })
             .max_by(|a, b| {
                 a.factors[0]
                     .1
