@@ -48,6 +48,9 @@ pub struct Packing {
     /// time, sets N_left, the look-ahead stands aside altogether: time is slack, and every
     /// respondent who can see the scarce categories must.
     pub critical_share: f64,
+    /// The table is rebuilt after `1 + open / close_batch` categories have closed since it was
+    /// built (so after every close once fewer than `close_batch` are open).
+    pub close_batch: usize,
 }
 
 impl Default for Packing {
@@ -61,6 +64,7 @@ impl Default for Packing {
             max_grid: 0.5,
             max_tolerance: 2.0,
             critical_share: 0.9,
+            close_batch: 16,
         }
     }
 }
@@ -87,6 +91,10 @@ pub(crate) struct PackingTable {
     lower_waste: Vec<f64>,
     /// Each category's length in grid steps (rounded up), by category index.
     category_steps: Vec<u32>,
+    /// `quotas.closes()` when the table was built.
+    built_closes: u64,
+    /// Open categories when the table was built.
+    open_at_build: usize,
     /// Scarcity at or above which a candidate is kept whatever its look-ahead value
     /// (`critical_share` × N_left when the table was built).
     critical: f64,
@@ -155,18 +163,25 @@ impl Packing {
         let key = (
             catalogue.instance(),
             quotas.epoch(),
-            quotas.closes(),
+            0,
             u64::from(interview.max_qualifiers().unwrap_or(u32::MAX)) << 1
                 | (kind == TableKind::Max) as u64,
         );
         let table = &mut state.packing;
-        if table.key != key || table.values.is_empty() || table.horizon < needed {
+        // One close among many open categories moves the table little: rebuild after one
+        // close per `open / close_batch` open categories (every close once few are open).
+        let closes = quotas.closes();
+        let stale_after = 1 + table.open_at_build / self.close_batch.max(1);
+        let stale = closes.saturating_sub(table.built_closes) >= stale_after as u64;
+        if table.key != key || table.values.is_empty() || table.horizon < needed || stale {
             let horizon = if table.key == key {
                 needed.max(table.horizon)
             } else {
                 needed
             };
             table.key = key;
+            table.built_closes = closes;
+            table.open_at_build = catalogue.ids().filter(|&c| quotas.is_open(c)).count();
             match kind {
                 TableKind::Ordered => self.build_ordered(table, catalogue, quotas),
                 TableKind::Max => self.build_max(
@@ -248,13 +263,11 @@ impl Packing {
             }
             t.values[i] = v;
             // Waste on the grid, (i·g − L) − V(i − steps), bounds the waste at any r in
-            // [i·g, (i+1)·g) from below; a category entering at the next cell fits part of that
-            // span with a waste of at least 0.
+            // [i·g, (i+1)·g) from below; its least over the entered categories is i·g minus the
+            // largest L + V(i − steps), the head of the order. A category entering at the next
+            // cell fits part of that span with a waste of at least 0.
             let r = i as f64 * t.grid;
-            let mut least = f64::INFINITY;
-            for &(steps, l, _) in &t.steps[..entered] {
-                least = least.min((r - l) - t.values[i - steps]);
-            }
+            let mut least = t.order.first().map_or(f64::INFINITY, |e| r - e.0);
             if t.steps.get(entered).is_some_and(|s| s.0 == i + 1) {
                 least = least.min(0.0);
             }
