@@ -7,7 +7,7 @@
 //!
 //! The expected fill comes from a table over the seconds left (and the qualifier slots left,
 //! where qualifiers cost time or are capped), computed from the open categories' believed
-//! incidence and lengths, and rebuilt when a category closes:
+//! incidence and lengths, and rebuilt after categories close:
 //!
 //! - **Qualifiers free and uncapped** (the *ordered* table): `V(r) = Σ_k Π_{j<k}(1 − p̂_j) ·
 //!   p̂_k · (L_k + V(r − L_k))` over the open categories with `L_k ≤ r`, in descending order of
@@ -374,9 +374,10 @@ impl Router for Packing {
     }
 
     /// # Performance
-    /// Far from the end of the budget, a [`Greedy`] decision. Within the table's horizon, one
-    /// pass over the candidates with two table look-ups each. The table is rebuilt (O(cells ×
-    /// open categories)) only when a category closes; no allocation otherwise.
+    /// Far from the end of the budget, a [`Greedy`] decision. Within the table's horizon, the
+    /// greedy choice when it is within tolerance of a precomputed bound, else one pass over the
+    /// candidates with a table look-up each. The table is rebuilt (O(cells × open categories))
+    /// after a batch of closes; no allocation otherwise.
     fn next_offer(
         &self,
         ask: &Ask<'_>,
