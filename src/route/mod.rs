@@ -38,6 +38,7 @@ mod factor;
 mod interview;
 mod packing;
 mod policy;
+mod weighted;
 
 use std::any::Any;
 use std::fmt;
@@ -58,6 +59,7 @@ pub use packing::Packing;
 pub use policy::{
     Greedy, POLICY_NAMES, PolicyOptions, RandomRouter, UnknownPolicy, policy, policy_with,
 };
+pub use weighted::{DEFAULT_LOOKAHEAD, Weighted, WeightedError};
 
 /// Everything a router may look at for one decision.
 #[derive(Clone, Copy, Debug)]
