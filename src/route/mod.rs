@@ -34,6 +34,7 @@
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 
+mod balanced;
 mod factor;
 mod interview;
 mod packing;
@@ -50,6 +51,7 @@ use crate::catalogue::{Catalogue, CategoryId};
 use crate::schema::Respondent;
 use crate::state::QuotaView;
 
+pub use balanced::{Balanced, BalancedError};
 pub use factor::{
     BelievedIncidence, DemographicWeight, Factor, Neutral, RemainingShare, Scarcity, TimeFit,
     believed_incidence,

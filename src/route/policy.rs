@@ -15,6 +15,9 @@ use super::factor::{
 use super::{Ask, Explanation, Router, RouterState};
 
 /// The stable names [`policy`] knows. Later versions add names, never reuse these.
+///
+/// `balanced` ([`Balanced`](super::Balanced)) is not among them: it routes on a quota tree,
+/// so it is built with [`Balanced::new`](super::Balanced::new), not by name alone.
 pub const POLICY_NAMES: &[&str] = &[
     "greedy",
     "seed-greedy",

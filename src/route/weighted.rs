@@ -99,7 +99,7 @@ pub enum WeightedError {
 ///     Category::new("a", "A", 0.5, 60.0).with_target(1000),
 ///     Category::new("b", "B", 0.5, 60.0).with_target(1000),
 /// ])?;
-/// // A gets 60% of the stream, B 40%: A, B, A, A, B, ...
+/// // A gets 60% of the stream, B 40%, smoothly interleaved: A, B, A, B, A, ...
 /// let router = Weighted::from_keys(&catalogue, [("a", 0.6), ("b", 0.4)])?;
 /// let quotas = QuotaState::new(&catalogue);
 /// let mut rs = RouterState::default();
@@ -113,7 +113,7 @@ pub enum WeightedError {
 ///     let c = router.next_offer(&ask, &mut rs, &mut rng).unwrap();
 ///     offers.push_str(&catalogue.category(c).key);
 /// }
-/// assert_eq!(offers, "abaab");
+/// assert_eq!(offers, "ababa");
 /// # Ok::<(), Box<dyn std::error::Error>>(())
 /// ```
 #[derive(Clone, Debug)]
