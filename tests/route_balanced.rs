@@ -2,6 +2,8 @@
 //! what is not offerable, and follow the counts as completes are recorded.
 #![cfg(feature = "serde")]
 
+use std::alloc::{GlobalAlloc, Layout, System};
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, RwLock};
 
 use proptest::prelude::*;
@@ -18,6 +20,36 @@ use quotaroute::state::QuotaState;
 use quotaroute::testing;
 use rand::SeedableRng;
 use serde_json::json;
+
+struct Counting;
+
+static ALLOCATIONS: AtomicUsize = AtomicUsize::new(0);
+
+thread_local! {
+    // Only the allocation test's thread is counted.
+    static COUNTED: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
+}
+
+unsafe impl GlobalAlloc for Counting {
+    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
+        if COUNTED.with(|c| c.get()) {
+            ALLOCATIONS.fetch_add(1, Ordering::Relaxed);
+        }
+        unsafe { System.alloc(layout) }
+    }
+    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
+        unsafe { System.dealloc(ptr, layout) }
+    }
+    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
+        if COUNTED.with(|c| c.get()) {
+            ALLOCATIONS.fetch_add(1, Ordering::Relaxed);
+        }
+        unsafe { System.realloc(ptr, layout, new_size) }
+    }
+}
+
+#[global_allocator]
+static GLOBAL: Counting = Counting;
 
 fn tree_schema() -> Schema {
     Schema::builder()
@@ -245,6 +277,73 @@ fn offers_follow_the_counts_as_completes_are_recorded() {
         .unwrap()
         .observed();
     assert_eq!(after, before + 1);
+}
+
+#[test]
+fn decisions_and_counting_allocate_nothing_after_warm_up() {
+    let catalogue = catalogue(Rule::Everyone);
+    // Large targets so that the order keeps moving and nothing closes.
+    let spec: NodeSpec = serde_json::from_value(json!({"children": [
+        {"question": "Product", "response": "A", "target": 100000, "children": [
+            {"question": "Gender", "response": "Male", "target": 60000},
+            {"question": "Gender", "response": "Female", "target": 40000}]},
+        {"question": "Product", "response": "B", "target": 50000},
+        {"question": "Product", "response": "C", "target": 70000}]}))
+    .unwrap();
+    let tree = Arc::new(RwLock::new(
+        QuotaTree::from_spec(tree_schema(), &spec).unwrap(),
+    ));
+    let router = Balanced::new(&catalogue, tree.clone(), q0(&tree)).unwrap();
+    let mut quotas = QuotaState::new(&catalogue);
+    let people = [
+        respondent(&catalogue, "Male"),
+        respondent(&catalogue, "Female"),
+    ];
+    let mut interview = Interview::new();
+    let mut rs = RouterState::default();
+    let mut rng = rand::rngs::Xoshiro256PlusPlus::seed_from_u64(1);
+    let mut decisions = 0;
+    let mut route = |n: usize, decisions: &mut usize| {
+        let who = &people[n % 2];
+        interview.begin(&catalogue, &who.answers, 480.0, None);
+        loop {
+            let ask = Ask {
+                catalogue: &catalogue,
+                respondent: who,
+                interview: &interview,
+                quotas: quotas.view(),
+            };
+            let Some(c) = router.next_offer(&ask, &mut rs, &mut rng) else {
+                break;
+            };
+            *decisions += 1;
+            interview.record_shown(&catalogue, c);
+            let qualified = n.is_multiple_of(3);
+            if qualified && quotas.complete(c).is_ok() {
+                interview.record_complete(&catalogue, c);
+            }
+            let ask = Ask {
+                catalogue: &catalogue,
+                respondent: who,
+                interview: &interview,
+                quotas: quotas.view(),
+            };
+            router.on_answer(&ask, &mut rs, c, qualified);
+        }
+    };
+    route(0, &mut decisions);
+    COUNTED.with(|c| c.set(true));
+    let before = ALLOCATIONS.load(Ordering::Relaxed);
+    for n in 1..=300 {
+        route(n, &mut decisions);
+    }
+    let allocations = ALLOCATIONS.load(Ordering::Relaxed) - before;
+    COUNTED.with(|c| c.set(false));
+    assert!(decisions >= 300);
+    assert_eq!(
+        allocations, 0,
+        "{allocations} allocations in {decisions} decisions"
+    );
 }
 
 #[test]
