@@ -104,7 +104,7 @@ fn parse_args() -> Result<Options, String> {
 }
 
 /// Prior strength of learned incidence: the catalogue's belief is worth this many respondents.
-const DEFAULT_LEARNING: f64 = 200.0;
+const DEFAULT_LEARNING: f64 = 50.0;
 
 const HELP: &str = "
 simulate: Monte-Carlo fieldwork simulation of quotaroute's routing policies.
@@ -117,7 +117,7 @@ simulate: Monte-Carlo fieldwork simulation of quotaroute's routing policies.
   --max-qualifiers K      cap on qualifiers per respondent
   --incidence-error F     true incidences off by a factor in [1-F, 1+F], drawn per run and category
   --learn                 route greedy and packing on incidence learned from qualifier answers
-  --learn-strength K      prior strength of --learn, in respondents (default 200)
+  --learn-strength K      prior strength of --learn, in respondents (default 50)
   --oracle                route on the true incidences (to measure what wrong beliefs cost)
   --qualifier-seconds S   qualifier seconds for every category
   --success-at N          success = all quotas full within N respondents (default ceil(1.05 N*))

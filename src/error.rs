@@ -14,7 +14,7 @@ pub use crate::quota::{BindError, CountError, EditError, QueryError, SpecError};
 #[cfg(feature = "serde")]
 pub use crate::risk::document::DocumentError as RiskDocumentError;
 pub use crate::risk::{EntityError, MetricError, ModelError, RankError};
-pub use crate::route::{OfferError, UnknownPolicy};
+pub use crate::route::{BalancedError, OfferError, UnknownPolicy, WeightedError};
 pub use crate::schema::{LookupError, RuleError, SchemaError};
 pub use crate::sim::SimError;
 pub use crate::state::{CompleteError, RestoreError};

@@ -34,10 +34,12 @@
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 
+mod balanced;
 mod factor;
 mod interview;
 mod packing;
 mod policy;
+mod weighted;
 
 use std::any::Any;
 use std::fmt;
@@ -49,6 +51,7 @@ use crate::catalogue::{Catalogue, CategoryId};
 use crate::schema::Respondent;
 use crate::state::QuotaView;
 
+pub use balanced::{Balanced, BalancedError};
 pub use factor::{
     BelievedIncidence, DemographicWeight, Factor, Neutral, RemainingShare, Scarcity, TimeFit,
     believed_incidence,
@@ -58,6 +61,7 @@ pub use packing::Packing;
 pub use policy::{
     Greedy, POLICY_NAMES, PolicyOptions, RandomRouter, UnknownPolicy, policy, policy_with,
 };
+pub use weighted::{DEFAULT_LOOKAHEAD, Weighted, WeightedError};
 
 /// Everything a router may look at for one decision.
 #[derive(Clone, Copy, Debug)]

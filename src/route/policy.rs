@@ -15,12 +15,16 @@ use super::factor::{
 use super::{Ask, Explanation, Router, RouterState};
 
 /// The stable names [`policy`] knows. Later versions add names, never reuse these.
+///
+/// `balanced` ([`Balanced`](super::Balanced)) is not among them: it routes on a quota tree,
+/// so it is built with [`Balanced::new`](super::Balanced::new), not by name alone.
 pub const POLICY_NAMES: &[&str] = &[
     "greedy",
     "seed-greedy",
     "seed-greedy-squared",
     "random",
     "packing",
+    "weighted",
 ];
 
 /// A policy name [`policy`] does not know.
@@ -66,6 +70,7 @@ pub fn policy_with(name: &str, options: &PolicyOptions) -> Result<Box<dyn Router
 /// | `seed-greedy-squared` | the seed notebook's variant, urgency squared |
 /// | `random` | [`RandomRouter`]: uniform over offerable categories |
 /// | `packing` | [`Packing`](super::Packing): `greedy` with an end-of-interview look-ahead |
+/// | `weighted` | [`Weighted::by_target`](super::Weighted::by_target): the stream of offers split by the dispatcher in proportion to the targets |
 ///
 /// # Errors
 /// [`UnknownPolicy`] naming the unknown name.
@@ -76,6 +81,7 @@ pub fn policy(name: &str) -> Result<Box<dyn Router>, UnknownPolicy> {
         "seed-greedy-squared" => Box::new(Greedy::seed(2).named("seed-greedy-squared")),
         "random" => Box::new(RandomRouter),
         "packing" => Box::new(super::Packing::new()),
+        "weighted" => Box::new(super::Weighted::by_target()),
         _ => {
             return Err(UnknownPolicy {
                 name: name.to_owned(),
