@@ -111,7 +111,8 @@ simulate: Monte-Carlo fieldwork simulation of quotaroute's routing policies.
   --catalogue FILE        catalogue CSV (default: the bundled 77 categories)
   --runs N                runs per policy (default 200)
   --seed S                base seed (default 1)
-  --policy NAME|all       one of greedy, seed-greedy, seed-greedy-squared, random, packing; or all
+  --policy NAME|all       greedy, seed-greedy, seed-greedy-squared, random, packing, weighted,
+                          or all (default: all but weighted)
   --hard-cap SECONDS      seconds per respondent, never exceeded (alias --budget; default 480)
   --mean-budget S         time banking: mean seconds per respondent at most S (with --hard-cap)
   --max-qualifiers K      cap on qualifiers per respondent

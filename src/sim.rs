@@ -99,7 +99,7 @@ impl Default for Settings {
 pub struct Scenario {
     /// Path of the catalogue CSV (`None`: the bundled catalogue).
     pub catalogue: Option<String>,
-    /// Policy names, or `["all"]`.
+    /// Policy names, or `["all"]` (default: [`DEFAULT_POLICIES`]).
     pub policies: Vec<String>,
     /// Monte-Carlo runs per policy.
     pub runs: u32,
@@ -135,7 +135,7 @@ impl Default for Scenario {
         let s = Settings::default();
         Scenario {
             catalogue: None,
-            policies: vec!["all".to_owned()],
+            policies: DEFAULT_POLICIES.iter().map(|p| p.to_string()).collect(),
             runs: s.runs,
             seed: s.seed,
             hard_cap: s.hard_cap,
@@ -170,6 +170,15 @@ impl Scenario {
         }
     }
 }
+
+/// The policies a scenario compares unless it names others (`["all"]` means every built-in).
+pub const DEFAULT_POLICIES: &[&str] = &[
+    "greedy",
+    "seed-greedy",
+    "seed-greedy-squared",
+    "random",
+    "packing",
+];
 
 /// Why a simulation could not run.
 #[derive(Clone, Debug, PartialEq, Error)]
