@@ -104,7 +104,7 @@ fn random_catalogue(seed: u64, k: u32) -> Catalogue {
     let n = rng.random_range(20..=150);
     // Even catalogues have no very rare category, so time sets their cost; odd ones may have
     // one, which then sets it.
-    let lowest: f64 = if k % 2 == 0 { 0.12 } else { 0.03 };
+    let lowest: f64 = if k.is_multiple_of(2) { 0.12 } else { 0.03 };
     let rules = [
         "gender=female",
         "gender=male",

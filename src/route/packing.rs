@@ -426,11 +426,9 @@ impl Router for Packing {
         for &(v, c) in &candidates {
             let c = CategoryId::from_index(c as usize);
             let x = self.scarcity.value(ask, c);
-            if v >= best_value - tolerance || x >= table.critical {
-                if x > scarcest {
-                    scarcest = x;
-                    chosen = Some(c);
-                }
+            if (v >= best_value - tolerance || x >= table.critical) && x > scarcest {
+                scarcest = x;
+                chosen = Some(c);
             }
         }
         table.candidates = candidates;
