@@ -143,6 +143,36 @@ fn bench(c: &mut Criterion) {
             })
         });
     }
+    // Qualifiers at 10 s each and at most 12 per respondent: `packing` uses its max table.
+    let q10 = Catalogue::new(
+        catalogue.schema().clone(),
+        catalogue
+            .categories()
+            .iter()
+            .cloned()
+            .map(|c| c.with_qualifier_seconds(10.0))
+            .collect(),
+    )
+    .unwrap();
+    let settings = quotaroute::sim::Settings {
+        runs: 1,
+        max_qualifiers: Some(12),
+        ..Default::default()
+    };
+    for name in ["greedy", "packing"] {
+        let router = policy(name).unwrap();
+        let n = quotaroute::sim::run_once(&q10, router.as_ref(), &settings, 0)
+            .unwrap()
+            .respondents;
+        runs.throughput(Throughput::Elements(n));
+        runs.bench_with_input(BenchmarkId::new(name, "77-q10-k12"), &(), |b, _| {
+            b.iter(|| {
+                quotaroute::sim::run_once(&q10, router.as_ref(), &settings, 0)
+                    .unwrap()
+                    .respondents
+            })
+        });
+    }
     runs.finish();
 }
 
