@@ -1,9 +1,5 @@
 //! The decision path allocates nothing: a counting global allocator watches thousands of
-//! respondents routed after warm-up. (One test in this binary, so no other test allocates
-//! while it counts.)
-
-use std::alloc::{GlobalAlloc, Layout, System};
-use std::sync::atomic::{AtomicUsize, Ordering};
+//! respondents routed after warm-up. (Counted on the test's own thread.)
 
 use quotaroute::catalogue::Catalogue;
 use quotaroute::route::{Ask, Interview, RouterState, policy};
@@ -12,41 +8,11 @@ use quotaroute::sim::{Supply, run_rng};
 use quotaroute::state::QuotaState;
 use rand::RngExt;
 
-struct Counting;
-
-static ALLOCATIONS: AtomicUsize = AtomicUsize::new(0);
-
-thread_local! {
-    // Only this test's thread is counted: the harness allocates on its own threads meanwhile.
-    static COUNTED: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
-}
-
-fn count() {
-    if COUNTED.with(|c| c.get()) {
-        ALLOCATIONS.fetch_add(1, Ordering::Relaxed);
-    }
-}
-
-unsafe impl GlobalAlloc for Counting {
-    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
-        count();
-        unsafe { System.alloc(layout) }
-    }
-    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
-        unsafe { System.dealloc(ptr, layout) }
-    }
-    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
-        count();
-        unsafe { System.realloc(ptr, layout, new_size) }
-    }
-}
-
-#[global_allocator]
-static GLOBAL: Counting = Counting;
+#[path = "support/counting_alloc.rs"]
+mod counting_alloc;
 
 #[test]
 fn routing_allocates_nothing_after_warm_up() {
-    COUNTED.with(|c| c.set(true));
     let text = include_str!("../examples/data/fake_category_data.csv");
     let catalogue = Catalogue::from_csv(Schema::default_survey(), text).unwrap();
     let supply = Supply::new(catalogue.schema());
@@ -89,11 +55,11 @@ fn routing_allocates_nothing_after_warm_up() {
             }
         };
         route(0, &mut decisions); // warm-up: buffers reach their size
-        let before = ALLOCATIONS.load(Ordering::Relaxed);
+        let before = counting_alloc::allocations();
         for n in 1..=3_000 {
             route(n, &mut decisions);
         }
-        let allocations = ALLOCATIONS.load(Ordering::Relaxed) - before;
+        let allocations = counting_alloc::allocations() - before;
         assert!(
             decisions > 20_000,
             "{name}: only {decisions} decisions were measured"

@@ -2,8 +2,6 @@
 //! what is not offerable, and follow the counts as completes are recorded.
 #![cfg(feature = "serde")]
 
-use std::alloc::{GlobalAlloc, Layout, System};
-use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, RwLock};
 
 use proptest::prelude::*;
@@ -21,35 +19,8 @@ use quotaroute::testing;
 use rand::SeedableRng;
 use serde_json::json;
 
-struct Counting;
-
-static ALLOCATIONS: AtomicUsize = AtomicUsize::new(0);
-
-thread_local! {
-    // Only the allocation test's thread is counted.
-    static COUNTED: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
-}
-
-unsafe impl GlobalAlloc for Counting {
-    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
-        if COUNTED.with(|c| c.get()) {
-            ALLOCATIONS.fetch_add(1, Ordering::Relaxed);
-        }
-        unsafe { System.alloc(layout) }
-    }
-    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
-        unsafe { System.dealloc(ptr, layout) }
-    }
-    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
-        if COUNTED.with(|c| c.get()) {
-            ALLOCATIONS.fetch_add(1, Ordering::Relaxed);
-        }
-        unsafe { System.realloc(ptr, layout, new_size) }
-    }
-}
-
-#[global_allocator]
-static GLOBAL: Counting = Counting;
+#[path = "support/counting_alloc.rs"]
+mod counting_alloc;
 
 fn tree_schema() -> Schema {
     Schema::builder()
@@ -332,13 +303,11 @@ fn decisions_and_counting_allocate_nothing_after_warm_up() {
         }
     };
     route(0, &mut decisions);
-    COUNTED.with(|c| c.set(true));
-    let before = ALLOCATIONS.load(Ordering::Relaxed);
+    let before = counting_alloc::allocations();
     for n in 1..=300 {
         route(n, &mut decisions);
     }
-    let allocations = ALLOCATIONS.load(Ordering::Relaxed) - before;
-    COUNTED.with(|c| c.set(false));
+    let allocations = counting_alloc::allocations() - before;
     assert!(decisions >= 300);
     assert_eq!(
         allocations, 0,

@@ -1,9 +1,6 @@
 //! The `weighted` policy: its offers are the dispatcher's stream, shares track the weights as
 //! categories close, every offer keeps the rules, and decisions do not allocate.
 
-use std::alloc::{GlobalAlloc, Layout, System};
-use std::sync::atomic::{AtomicUsize, Ordering};
-
 use proptest::prelude::*;
 use quotaroute::catalogue::{Catalogue, Category, CategoryId};
 use quotaroute::dispatch::{Dispatcher, LeavePolicy};
@@ -14,37 +11,8 @@ use quotaroute::state::QuotaState;
 use quotaroute::testing;
 use rand::SeedableRng;
 
-struct Counting;
-
-static ALLOCATIONS: AtomicUsize = AtomicUsize::new(0);
-
-thread_local! {
-    // Only the allocation test's thread is counted.
-    static COUNTED: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
-}
-
-fn count() {
-    if COUNTED.with(|c| c.get()) {
-        ALLOCATIONS.fetch_add(1, Ordering::Relaxed);
-    }
-}
-
-unsafe impl GlobalAlloc for Counting {
-    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
-        count();
-        unsafe { System.alloc(layout) }
-    }
-    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
-        unsafe { System.dealloc(ptr, layout) }
-    }
-    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
-        count();
-        unsafe { System.realloc(ptr, layout, new_size) }
-    }
-}
-
-#[global_allocator]
-static GLOBAL: Counting = Counting;
+#[path = "support/counting_alloc.rs"]
+mod counting_alloc;
 
 fn catalogue(targets: &[u32]) -> Catalogue {
     Catalogue::new(
@@ -257,13 +225,11 @@ fn decisions_allocate_nothing_after_warm_up() {
         }
     };
     route(0, &mut decisions);
-    COUNTED.with(|c| c.set(true));
-    let before = ALLOCATIONS.load(Ordering::Relaxed);
+    let before = counting_alloc::allocations();
     for n in 1..=2_000 {
         route(n, &mut decisions);
     }
-    let allocations = ALLOCATIONS.load(Ordering::Relaxed) - before;
-    COUNTED.with(|c| c.set(false));
+    let allocations = counting_alloc::allocations() - before;
     assert!(decisions > 5_000, "only {decisions} decisions");
     assert_eq!(
         allocations, 0,
