@@ -18,3 +18,7 @@ pub use crate::route::{BalancedError, OfferError, UnknownPolicy, WeightedError};
 pub use crate::schema::{LookupError, RuleError, SchemaError};
 pub use crate::sim::SimError;
 pub use crate::state::{CompleteError, RestoreError};
+pub use crate::live::{
+    AnswerError, ConfigError as LiveConfigError, LiveRestoreError, NextOfferError, SlotError,
+    WaveError,
+};
