@@ -82,7 +82,10 @@ pub struct Category {
     /// Quota cells inside the category (e.g. completes per gender × age), each with its own
     /// max target. A live reservation takes a slot in the category and in every cell the
     /// respondent falls in, or in none (see [`crate::live`]). Empty: no cells.
-    #[cfg_attr(feature = "serde", serde(default, skip_serializing_if = "Vec::is_empty"))]
+    #[cfg_attr(
+        feature = "serde",
+        serde(default, skip_serializing_if = "Vec::is_empty")
+    )]
     pub cells: Vec<QuotaCell>,
 }
 
@@ -541,7 +544,10 @@ impl Catalogue {
         }
         let c = self.cell_offsets.partition_point(|&o| o as usize <= index) - 1;
         let first = self.cell_offsets[c] as usize;
-        Some((CategoryId::from_index(c), &self.categories[c].cells[index - first]))
+        Some((
+            CategoryId::from_index(c),
+            &self.categories[c].cells[index - first],
+        ))
     }
 
     /// The schema the catalogue was built on.

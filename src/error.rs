@@ -10,6 +10,10 @@ pub use crate::dispatch::{
     AddError, ConfigureError, DispatchError, InvalidWeight, NextError, RemoveError,
     RestoreError as DispatchRestoreError, SetErrorError, SetWeightError,
 };
+pub use crate::live::{
+    AnswerError, ConfigError as LiveConfigError, LiveRestoreError, NextOfferError, SlotError,
+    WaveError,
+};
 pub use crate::quota::{BindError, CountError, EditError, QueryError, SpecError};
 #[cfg(feature = "serde")]
 pub use crate::risk::document::DocumentError as RiskDocumentError;
@@ -18,7 +22,3 @@ pub use crate::route::{BalancedError, OfferError, UnknownPolicy, WeightedError};
 pub use crate::schema::{LookupError, RuleError, SchemaError};
 pub use crate::sim::SimError;
 pub use crate::state::{CompleteError, RestoreError};
-pub use crate::live::{
-    AnswerError, ConfigError as LiveConfigError, LiveRestoreError, NextOfferError, SlotError,
-    WaveError,
-};

@@ -175,7 +175,11 @@ impl QuotaState {
     pub fn with_targets(catalogue: &Catalogue, mut targets: Vec<u32>) -> QuotaState {
         let n = catalogue.len();
         targets.truncate(n);
-        targets.extend(catalogue.categories()[targets.len()..].iter().map(|c| c.target));
+        targets.extend(
+            catalogue.categories()[targets.len()..]
+                .iter()
+                .map(|c| c.target),
+        );
         let cell_targets: Vec<u32> = catalogue
             .categories()
             .iter()
@@ -659,7 +663,9 @@ impl QuotaView<'_> {
     /// One relaxed load.
     #[inline]
     pub fn cell_open_slots(&self, cell: usize) -> u32 {
-        self.cell_open.get(cell).map_or(0, |a| a.load(Ordering::Relaxed))
+        self.cell_open
+            .get(cell)
+            .map_or(0, |a| a.load(Ordering::Relaxed))
     }
 
     /// Respondents shown the category's qualifier so far.

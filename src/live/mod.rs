@@ -582,9 +582,7 @@ impl<R: Router, C: Clock> Engine<R, C> {
                 true,
             );
             if matches!(r, Reservation::Accepted { .. }) {
-                session
-                    .interview
-                    .record_complete(&self.catalogue, category);
+                session.interview.record_complete(&self.catalogue, category);
             }
             Answer::Reserved(r)
         } else {
@@ -778,7 +776,11 @@ impl<R: Router, C: Clock> Engine<R, C> {
     ///
     /// # Errors
     /// [`SlotError::UnknownCategory`]; nothing changes then.
-    pub fn abandon_category(&self, respondent: u64, category: CategoryId) -> Result<bool, SlotError> {
+    pub fn abandon_category(
+        &self,
+        respondent: u64,
+        category: CategoryId,
+    ) -> Result<bool, SlotError> {
         if category.index() >= self.catalogue.len() {
             return Err(SlotError::UnknownCategory { category });
         }

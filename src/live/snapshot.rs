@@ -43,7 +43,6 @@ pub struct HeldSlot {
     pub cells: Vec<u32>,
 }
 
-
 /// Everything an [`Engine`] knows, as data: serialise it, and [`Engine::restore`] it against
 /// the same catalogue. Taken while threads work, it is the state after some prefix of the
 /// operations: every reservation, complete, abandon and expiry is wholly in it or absent.
@@ -138,7 +137,11 @@ impl<R: Router, C: Clock> Engine<R, C> {
         let guards = self.lock_all();
         let taken_at = self.clock.now();
         let quotas = self.quotas.snapshot(&self.catalogue);
-        let pending = self.catalogue.ids().map(|c| self.quotas.pending(c)).collect();
+        let pending = self
+            .catalogue
+            .ids()
+            .map(|c| self.quotas.pending(c))
+            .collect();
         let cells = (0..self.catalogue.cell_count())
             .filter_map(|i| {
                 let (c, cell) = self.catalogue.cell(i)?;
@@ -247,13 +250,19 @@ impl<R: Router, C: Clock> Engine<R, C> {
             if h.category as usize >= n {
                 return Err(invalid(
                     "held",
-                    format!("respondent {}: category index {} out of range", h.respondent, h.category),
+                    format!(
+                        "respondent {}: category index {} out of range",
+                        h.respondent, h.category
+                    ),
                 ));
             }
             if !seen.insert((h.respondent, h.category)) {
                 return Err(invalid(
                     "held",
-                    format!("respondent {} holds category {} twice", h.respondent, h.category),
+                    format!(
+                        "respondent {} holds category {} twice",
+                        h.respondent, h.category
+                    ),
                 ));
             }
             let slot = match h.deadline {

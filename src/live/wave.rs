@@ -125,7 +125,12 @@ impl<R: Router, C: Clock> Engine<R, C> {
                 });
             }
             Some(t) => t.to_vec(),
-            None => self.catalogue.categories().iter().map(|c| c.target).collect(),
+            None => self
+                .catalogue
+                .categories()
+                .iter()
+                .map(|c| c.target)
+                .collect(),
         };
         let pending: u64 = self
             .catalogue
