@@ -77,8 +77,13 @@ fn notes_max_50_with_47_completed() {
 fn notes_limit_20_three_arriving_together() {
     for round in 0..200u64 {
         let clock = ManualClock::new(Timestamp(0));
-        let e = Engine::new(one_category(20), Greedy::scarcity(), &clock, LiveConfig::default())
-            .unwrap();
+        let e = Engine::new(
+            one_category(20),
+            Greedy::scarcity(),
+            &clock,
+            LiveConfig::default(),
+        )
+        .unwrap();
         let nobody = Answers::unknown(e.catalogue().schema());
         for r in 0..19 {
             e.reserve(r, Q, &nobody).unwrap();
@@ -150,12 +155,16 @@ fn snapshots_taken_while_threads_route_are_consistent() {
                     let schema = e.catalogue().schema().clone();
                     let mut rng = rand::rngs::Xoshiro256PlusPlus::seed_from_u64(t);
                     let mut worker = Worker::new(t);
-                    let mut session = e.start(&mut worker, Respondent::new(0, Answers::unknown(&schema)));
+                    let mut session =
+                        e.start(&mut worker, Respondent::new(0, Answers::unknown(&schema)));
                     let mut answers = Answers::unknown(&schema);
                     let g = schema.question("gender").unwrap();
                     for i in 0..3_000u64 {
                         let id = t << 32 | i;
-                        answers.set(g, schema.response_ids(g).nth(rng.random_range(0..2)).unwrap());
+                        answers.set(
+                            g,
+                            schema.response_ids(g).nth(rng.random_range(0..2)).unwrap(),
+                        );
                         e.restart(&mut worker, &mut session, id, &answers);
                         while let Some(c) = e.next_offer(&mut worker, &mut session).unwrap() {
                             let qualified = rng.random_bool(e.catalogue().incidence(c));
