@@ -164,7 +164,9 @@ fn serve(e: &Live, start: &Barrier, t: u64, interviews: u64, seed: u64) -> Tally
                         _ => Fate::Complete,
                     };
                     // Longer surveys take longer; some outlast their slot's time-to-live.
-                    let due = i + 1 + rng.random_range(0..(e.catalogue().loi_seconds(c) / 4.0) as u64 + 1);
+                    let due = i
+                        + 1
+                        + rng.random_range(0..(e.catalogue().loi_seconds(c) / 4.0) as u64 + 1);
                     let at = in_flight.partition_point(|f| f.0 <= due);
                     in_flight.insert(at, (due, id, c, fate));
                 }
@@ -204,7 +206,10 @@ fn run() -> Result<bool, String> {
                 s.spawn(move || serve(engine, start, t, per, o.seed))
             })
             .collect();
-        handles.into_iter().map(|h| h.join().unwrap_or_default()).collect()
+        handles
+            .into_iter()
+            .map(|h| h.join().unwrap_or_default())
+            .collect()
     });
     // Fieldwork is over: slots still held are released and counted as expired.
     let left = engine.expire_all();

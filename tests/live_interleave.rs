@@ -215,5 +215,8 @@ fn the_same_search_finds_check_then_count_overfill() {
         completed: 2,
     };
     let out = run(initial, &[Kind::CheckThenCount; 3]);
-    assert!(out.overfilled, "check-then-count lets several finishers past the last slot");
+    assert!(
+        out.overfilled,
+        "check-then-count lets several finishers past the last slot"
+    );
 }

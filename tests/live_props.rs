@@ -32,14 +32,35 @@ fn catalogue() -> Catalogue {
 
 #[derive(Clone, Debug)]
 enum Op {
-    Reserve { who: u64, cat: usize, gender: usize, age: usize },
-    Complete { who: u64, cat: usize },
-    Abandon { who: u64 },
-    AbandonCategory { who: u64, cat: usize },
-    Advance { ms: u64 },
+    Reserve {
+        who: u64,
+        cat: usize,
+        gender: usize,
+        age: usize,
+    },
+    Complete {
+        who: u64,
+        cat: usize,
+    },
+    Abandon {
+        who: u64,
+    },
+    AbandonCategory {
+        who: u64,
+        cat: usize,
+    },
+    Advance {
+        ms: u64,
+    },
     Expire,
-    Route { who: u64, gender: usize, qualify: u8 },
-    Forget { who: u64 },
+    Route {
+        who: u64,
+        gender: usize,
+        qualify: u8,
+    },
+    Forget {
+        who: u64,
+    },
 }
 
 fn op() -> impl Strategy<Value = Op> {
@@ -85,8 +106,20 @@ fn answers(schema: &Schema, gender: usize, age: usize) -> Answers {
 fn apply(e: &Live, clock: &ManualClock, worker: &mut Worker, op: &Op) -> String {
     let schema = e.catalogue().schema();
     match *op {
-        Op::Reserve { who, cat, gender, age } => {
-            format!("{:?}", e.reserve(who, CategoryId::from_index(cat), &answers(schema, gender, age)))
+        Op::Reserve {
+            who,
+            cat,
+            gender,
+            age,
+        } => {
+            format!(
+                "{:?}",
+                e.reserve(
+                    who,
+                    CategoryId::from_index(cat),
+                    &answers(schema, gender, age)
+                )
+            )
         }
         Op::Complete { who, cat } => format!("{:?}", e.complete(who, CategoryId::from_index(cat))),
         Op::Abandon { who } => format!("{:?}", e.abandon(who)),
@@ -96,7 +129,11 @@ fn apply(e: &Live, clock: &ManualClock, worker: &mut Worker, op: &Op) -> String 
         Op::Advance { ms } => format!("{:?}", clock.advance(ms)),
         Op::Expire => format!("{:?}", e.expire()),
         Op::Forget { who } => format!("{:?}", e.forget(who)),
-        Op::Route { who, gender, qualify } => {
+        Op::Route {
+            who,
+            gender,
+            qualify,
+        } => {
             let mut session = e.start(worker, Respondent::new(who, answers(schema, gender, 0)));
             let mut out = String::new();
             let mut bits = qualify;
@@ -116,16 +153,26 @@ fn check_limits(e: &Live) -> Result<(), TestCaseError> {
     let view = q.view();
     for c in e.catalogue().ids() {
         let (done, pending, target) = (view.completed(c), view.pending(c), q.target(c));
-        prop_assert!(done + pending <= target, "category {c}: {done} + {pending} > {target}");
+        prop_assert!(
+            done + pending <= target,
+            "category {c}: {done} + {pending} > {target}"
+        );
         prop_assert_eq!(view.open_slots(c), target - done - pending);
     }
     for i in 0..q.cell_count() {
         let (done, pending, max) = (q.cell_completed(i), q.cell_pending(i), q.cell_target(i));
-        prop_assert!(done + pending <= max, "cell {i}: {done} + {pending} > {max}");
+        prop_assert!(
+            done + pending <= max,
+            "cell {i}: {done} + {pending} > {max}"
+        );
         prop_assert_eq!(view.cell_open_slots(i), max - done - pending);
     }
     let s = e.stats();
-    let pending: u64 = e.catalogue().ids().map(|c| u64::from(view.pending(c))).sum();
+    let pending: u64 = e
+        .catalogue()
+        .ids()
+        .map(|c| u64::from(view.pending(c)))
+        .sum();
     prop_assert_eq!(s.pending(), pending);
     prop_assert_eq!(e.overfill(), 0);
     Ok(())
