@@ -30,7 +30,13 @@ fn catalogue() -> Catalogue {
 
 fn valid_snapshot() -> String {
     let clock = ManualClock::new(Timestamp(1_000));
-    let e = Engine::new(catalogue(), Greedy::scarcity(), &clock, LiveConfig::default()).unwrap();
+    let e = Engine::new(
+        catalogue(),
+        Greedy::scarcity(),
+        &clock,
+        LiveConfig::default(),
+    )
+    .unwrap();
     let schema = e.catalogue().schema().clone();
     let woman = Answers::from_names(&schema, [("gender", "female")]).unwrap();
     let man = Answers::from_names(&schema, [("gender", "male")]).unwrap();
