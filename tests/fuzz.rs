@@ -15,3 +15,11 @@ mod mutate;
 
 #[path = "fuzz/catalogue.rs"]
 mod catalogue;
+#[path = "fuzz/dispatch.rs"]
+mod dispatch;
+#[path = "fuzz/quota.rs"]
+mod quota;
+#[path = "fuzz/risk.rs"]
+mod risk;
+#[path = "fuzz/state.rs"]
+mod state;

@@ -273,7 +273,8 @@ pub fn extreme(i: usize) -> Value {
 pub enum JsonOp {
     /// Replace a node by an extreme value.
     Replace { node: usize, with: usize },
-    /// Replace a number by a nearby or scaled one (off by one, negated, ×10⁹, a fraction).
+    /// Replace a number (or a number written as text) by a nearby or scaled one (off by one,
+    /// negated, ×10⁹, a fraction, beyond 128 bits).
     Nudge { number: usize, how: u8 },
     /// Rename an object's key.
     Rename {
@@ -372,7 +373,26 @@ pub fn apply_json(doc: &Value, ops: &[JsonOp]) -> Value {
                 }
             }
             JsonOp::Nudge { number, how } => {
-                if let Some(v) = pick(&mut d, number, &|v| v.is_number()) {
+                let numeric = |v: &Value| {
+                    v.is_number() || v.as_str().is_some_and(|t| t.parse::<i128>().is_ok())
+                };
+                if let Some(v) = pick(&mut d, number, &numeric) {
+                    if let Some(t) = v.as_str() {
+                        // Numbers kept as decimal text (exact fractions): scale them out of
+                        // every range.
+                        let n: i128 = t.parse().unwrap_or(0);
+                        *v = json!(match how {
+                            0 => n.wrapping_add(1).to_string(),
+                            1 => n.wrapping_neg().to_string(),
+                            2 => n.wrapping_mul(1 << 60).to_string(),
+                            3 => u128::MAX.to_string(),
+                            4 => i128::MIN.to_string(),
+                            5 => format!("{n}0"),
+                            6 => format!("+{n}"),
+                            _ => "0".to_owned(),
+                        });
+                        continue;
+                    }
                     let x = v.as_f64().unwrap_or(0.0);
                     let i = v.as_i64();
                     *v = match (how, i) {
