@@ -17,6 +17,8 @@ mod mutate;
 mod catalogue;
 #[path = "fuzz/dispatch.rs"]
 mod dispatch;
+#[path = "fuzz/examples.rs"]
+mod examples;
 #[path = "fuzz/quota.rs"]
 mod quota;
 #[path = "fuzz/risk.rs"]
