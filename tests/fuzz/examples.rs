@@ -121,7 +121,8 @@ fn batches() -> impl Strategy<Value = String> {
 }
 
 fn check_dispatch_lines(bytes: &[u8]) -> Result<(), TestCaseError> {
-    let run = |process: &dyn Fn(&[u8], &mut Vec<u8>) -> Result<(), String>| {
+    type Process<'a> = &'a dyn Fn(&[u8], &mut Vec<u8>) -> Result<(), String>;
+    let run = |process: Process| {
         let mut out = Vec::new();
         let err = process(bytes, &mut out).err();
         (out, err)

@@ -408,17 +408,19 @@ pub fn apply_json(doc: &Value, ops: &[JsonOp]) -> Value {
                 }
             }
             JsonOp::Rename { object, entry, key } => {
-                if let Some(Value::Object(o)) = pick(&mut d, object, &|v| v.is_object()) {
-                    if !o.is_empty() {
-                        let entries: Vec<(String, Value)> = std::mem::take(o).into_iter().collect();
-                        let at = entry % entries.len();
-                        let mut out = Map::new();
-                        for (i, (k, v)) in entries.into_iter().enumerate() {
-                            let k = if i == at { KEYS[key].to_owned() } else { k };
-                            out.insert(k, v);
-                        }
-                        *o = out;
+                if let Some(Value::Object(o)) = pick(
+                    &mut d,
+                    object,
+                    &|v| matches!(v, Value::Object(o) if !o.is_empty()),
+                ) {
+                    let entries: Vec<(String, Value)> = std::mem::take(o).into_iter().collect();
+                    let at = entry % entries.len();
+                    let mut out = Map::new();
+                    for (i, (k, v)) in entries.into_iter().enumerate() {
+                        let k = if i == at { KEYS[key].to_owned() } else { k };
+                        out.insert(k, v);
                     }
+                    *o = out;
                 }
             }
             JsonOp::Delete { node, entry } => match pick(&mut d, node, &container) {
