@@ -25,43 +25,9 @@ use std::fmt;
 use std::io::{self, BufRead, Write};
 use std::process::ExitCode;
 
+use quotaroute::dispatch::document::Batch;
 use quotaroute::dispatch::{Dispatcher, LeavePolicy};
-use serde::Deserialize;
-use serde::de::{self, MapAccess, Visitor};
 use serde_json::{Map, Number, Value};
-
-/// The weights of one line, in document order; a repeated id is an error.
-struct Weights(Vec<(String, f64)>);
-
-impl<'de> Deserialize<'de> for Weights {
-    fn deserialize<D: de::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        struct V;
-        impl<'de> Visitor<'de> for V {
-            type Value = Weights;
-            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
-                f.write_str("an object of recipient id → weight")
-            }
-            fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Weights, A::Error> {
-                let mut out: Vec<(String, f64)> = Vec::new();
-                while let Some((id, w)) = map.next_entry::<String, f64>()? {
-                    if out.iter().any(|(seen, _)| *seen == id) {
-                        return Err(de::Error::custom(format!("recipient {id:?} appears twice")));
-                    }
-                    out.push((id, w));
-                }
-                Ok(Weights(out))
-            }
-        }
-        deserializer.deserialize_map(V)
-    }
-}
-
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct Line {
-    size: u64,
-    weights: Weights,
-}
 
 /// A line that could not be processed (1-based line number).
 #[derive(Debug)]
@@ -89,19 +55,18 @@ pub fn process(input: impl BufRead, out: &mut impl Write) -> Result<(), LineErro
         if line.trim().is_empty() {
             continue;
         }
-        let Line { size, weights } =
+        let batch: Batch =
             serde_json::from_str(&line).map_err(|e| fail(format!("invalid batch: {e}")))?;
-        // Work on a copy so a refused line leaves the dispatcher as it was.
-        let mut next = dispatcher.clone();
-        next.configure(weights.0.iter().cloned())
+        // All or nothing: a refused line leaves the dispatcher as it was.
+        let alloc = batch
+            .apply(&mut dispatcher)
             .map_err(|e| fail(e.to_string()))?;
-        let alloc = next.dispatch(size).map_err(|e| fail(e.to_string()))?;
         let mut allocation = Map::new();
         let mut errors = Map::new();
-        for (id, _) in &weights.0 {
-            let at = next.position(id).expect("configured");
+        for (id, _) in &batch.weights {
+            let at = dispatcher.position(id).expect("configured");
             allocation.insert(id.clone(), Value::from(alloc[at]));
-            let e = next.cumulative_error(id).expect("configured");
+            let e = dispatcher.cumulative_error(id).expect("configured");
             errors.insert(
                 id.clone(),
                 Number::from_f64(e).map_or(Value::Null, Value::Number),
@@ -112,7 +77,6 @@ pub fn process(input: impl BufRead, out: &mut impl Write) -> Result<(), LineErro
         record.insert("cumulative_error".into(), Value::Object(errors));
         writeln!(out, "{}", Value::Object(record))
             .map_err(|e| fail(format!("cannot write: {e}")))?;
-        dispatcher = next;
     }
     Ok(())
 }

@@ -6,6 +6,8 @@
 //! category).
 
 pub use crate::catalogue::CatalogueError;
+#[cfg(feature = "serde")]
+pub use crate::dispatch::document::BatchError;
 pub use crate::dispatch::{
     AddError, ConfigureError, DispatchError, InvalidWeight, NextError, RemoveError,
     RestoreError as DispatchRestoreError, SetErrorError, SetWeightError,
@@ -14,6 +16,8 @@ pub use crate::live::{
     AnswerError, ConfigError as LiveConfigError, LiveRestoreError, NextOfferError, SlotError,
     WaveError,
 };
+#[cfg(feature = "serde")]
+pub use crate::quota::document::DocumentError as QuotaDocumentError;
 pub use crate::quota::{BindError, CountError, EditError, QueryError, SpecError};
 #[cfg(feature = "serde")]
 pub use crate::risk::document::DocumentError as RiskDocumentError;

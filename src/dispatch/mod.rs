@@ -52,6 +52,8 @@
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 
+#[cfg(feature = "serde")]
+pub mod document;
 mod kinetic;
 mod select;
 mod wide;
@@ -366,6 +368,16 @@ pub enum RestoreError {
         count: usize,
         /// [`MAX_RECIPIENTS`].
         limit: usize,
+    },
+    /// The stored denominator is larger than any set of weights gives (a snapshot with no
+    /// active recipient cannot be checked against its weights, so its denominator is checked
+    /// against this bound instead).
+    #[error("denominator {stored} is above the largest possible, {max}")]
+    DenominatorOutOfRange {
+        /// As stored.
+        stored: String,
+        /// The largest denominator weights can give: [`MAX_RECIPIENTS`] × 2⁵³.
+        max: String,
     },
 }
 
@@ -1137,8 +1149,8 @@ impl<Id: Clone + Eq + Hash + Debug> Dispatcher<Id> {
     ///
     /// # Errors
     /// [`RestoreError`]: another format version, or a snapshot that is inconsistent (duplicate
-    /// id, unusable weight, unparsable number, denominator not matching the weights, error out
-    /// of range).
+    /// id, unusable weight, unparsable number, denominator not matching the weights or beyond
+    /// any weights', error out of range).
     pub fn from_state(state: DispatcherState<Id>) -> Result<Self, RestoreError> {
         if state.format_version != STATE_FORMAT_VERSION {
             return Err(RestoreError::UnsupportedVersion {
@@ -1161,6 +1173,16 @@ impl<Id: Clone + Eq + Hash + Debug> Dispatcher<Id> {
                 field: "denominator".into(),
                 text: state.denominator.clone(),
             })?;
+        // Scaled weights are at most 2^53 each, so no dispatcher has a larger denominator;
+        // a larger one (possible only with every recipient paused, where the weights do not
+        // fix it) would overflow the error arithmetic.
+        let max_denominator = (MAX_RECIPIENTS as u128) << 53;
+        if stored > max_denominator {
+            return Err(RestoreError::DenominatorOutOfRange {
+                stored: state.denominator,
+                max: max_denominator.to_string(),
+            });
+        }
         let mut d = Self::with_policy(state.leave_policy);
         let mut base = Vec::with_capacity(state.recipients.len());
         for (position, r) in state.recipients.iter().enumerate() {

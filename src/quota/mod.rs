@@ -52,7 +52,8 @@
 //! Trees also come from names ([`QuotaTree::from_spec`] with a [`NodeSpec`], as configuration
 //! files hold them; a bad name is reported with its path, e.g.
 //! `tree.children[0].children[1]: unknown response "Mle" for question "Gender"`), and, with the
-//! `serde` feature, serialise with their targets and counts.
+//! `serde` feature, serialise with their targets and counts. [`document`] reads a whole
+//! document of questions, tree and queries (the `quota` example's input).
 //!
 //! # The queries
 //!
@@ -125,6 +126,8 @@
 //! question at the bottom of the tree, reads every node. [`QuotaTree::query_into`] with a
 //! reused [`QueryBuffer`] does not allocate. `docs/quota.md` has the measured figures.
 
+#[cfg(feature = "serde")]
+pub mod document;
 mod explain;
 mod query;
 mod spec;
