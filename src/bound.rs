@@ -76,6 +76,9 @@ pub const MAX_CELLS: usize = 100_000;
 /// The most solver variables the LP builds (types × categories plus auxiliaries).
 pub const MAX_VARIABLES: usize = 1_000_000;
 
+/// The most cell × category eligibility pairs enumerated before cells merge into types.
+const MAX_CELL_PAIRS: usize = 50_000_000;
+
 /// What the LP bound is computed for: the budgets and the optional extras.
 #[derive(Clone, Debug, PartialEq)]
 #[cfg_attr(feature = "serde", derive(Serialize, Deserialize))]
@@ -298,8 +301,9 @@ struct Type {
 /// # Performance
 /// Builds one LP of (types × eligible categories) variables and solves it once. Without exposure
 /// constraints, cells with the same eligibility merge into one type. On the bundled 77-category
-/// catalogue this is a few milliseconds; with exposure constraints (18 cells, about 2,000
-/// variables) tens of milliseconds (see `benches/bound.rs`). Not for the decision path.
+/// catalogue a solve takes about 5 ms; with exposure constraints (18 cell types, about 2,000
+/// variables) about half a second (see `benches/bound.rs`). For planning and reports, not for
+/// the decision path.
 pub fn lower_bound_lp(catalogue: &Catalogue, options: &LpOptions) -> Result<LpBound, LpBoundError> {
     validate(catalogue, options)?;
     let k = catalogue.len();
@@ -360,17 +364,40 @@ pub fn lower_bound_lp(catalogue: &Catalogue, options: &LpOptions) -> Result<LpBo
         return Ok(empty(f64::INFINITY));
     }
 
+    let responses: usize = catalogue
+        .schema()
+        .questions()
+        .iter()
+        .map(|q| q.responses().len())
+        .sum();
+    let auxiliaries = if options.exposure_tolerance.is_some() {
+        open.iter().filter(|&&o| o).count() * responses
+    } else {
+        0
+    };
+    let variables = 1
+        + auxiliaries
+        + types
+            .iter()
+            .map(|t| t.eligible.iter().filter(|&&e| e).count())
+            .sum::<usize>();
+    if variables > MAX_VARIABLES {
+        return Err(LpBoundError::TooLarge {
+            what: "variables",
+            needed: variables,
+            max: MAX_VARIABLES,
+        });
+    }
     let mut problem = Problem::new(OptimizationDirection::Maximize);
     let scale = problem.add_var(1.0, (0.0, f64::INFINITY));
-    let mut x: Vec<Vec<Option<Variable>>> = Vec::with_capacity(types.len());
-    let mut variables = 1usize;
-    for t in &types {
-        let row: Vec<Option<Variable>> = (0..k)
-            .map(|c| t.eligible[c].then(|| problem.add_var(0.0, (0.0, 1.0))))
-            .collect();
-        variables += row.iter().flatten().count();
-        x.push(row);
-    }
+    let x: Vec<Vec<Option<Variable>>> = types
+        .iter()
+        .map(|t| {
+            (0..k)
+                .map(|c| t.eligible[c].then(|| problem.add_var(0.0, (0.0, 1.0))))
+                .collect()
+        })
+        .collect();
     // Completes: Σ_t w p x ≥ (T / N0) · u, with s = u / N0.
     for c in (0..k).filter(|&c| open[c]) {
         let p = catalogue.incidence(CategoryId::from_index(c));
@@ -414,8 +441,10 @@ pub fn lower_bound_lp(catalogue: &Catalogue, options: &LpOptions) -> Result<LpBo
             problem.add_constraint(expr, ComparisonOp::Le, 1.0);
         }
     }
-    // Exposure: Σ_r d_r ≤ tol · E with d_r ≥ |E_r − ref_r · E|, E the category's shows per
-    // respondent and E_r those from response r.
+    // Exposure: the responses' excesses over the reference and their shortfalls both sum to
+    // half the L1 distance (Σ_r E_r = E and Σ_r ref_r = 1), so L1 ≤ tol is exactly
+    // Σ_r d_r ≤ tol/2 · E with d_r ≥ E_r − ref_r · E, d_r ≥ 0: one row per response, where the
+    // two-sided |·| would need two (and took the solver twice as long).
     let mut exposure_rows = Vec::new();
     if let Some(tolerance) = options.exposure_tolerance {
         let reference = reference_shares(catalogue);
@@ -426,46 +455,33 @@ pub fn lower_bound_lp(catalogue: &Catalogue, options: &LpOptions) -> Result<LpBo
                 let mut ds = Vec::with_capacity(want.len());
                 for (r, &share) in want.iter().enumerate() {
                     let d = problem.add_var(0.0, (0.0, f64::INFINITY));
-                    variables += 1;
-                    // E_r − ref_r · E, one term per variable.
-                    let diff: Vec<(Variable, f64)> = x
+                    // d − (E_r − ref_r · E) ≥ 0, one term per variable.
+                    let mut above: LinearExpr = x
                         .iter()
                         .zip(&types)
                         .filter_map(|(row, t)| {
                             let v = row[c]?;
                             let answers = t.answers.as_ref()?;
                             let own = if answers[q.index()] == r { 1.0 } else { 0.0 };
-                            Some((v, t.weight * (own - share)))
+                            Some((v, -t.weight * (own - share)))
                         })
                         .filter(|&(_, w)| w != 0.0)
                         .collect();
-                    let mut above: LinearExpr = diff.iter().map(|&(v, w)| (v, -w)).collect();
                     above.add(d, 1.0);
                     problem.add_constraint(above, ComparisonOp::Ge, 0.0);
-                    let mut below: LinearExpr = diff.iter().copied().collect();
-                    below.add(d, 1.0);
-                    problem.add_constraint(below, ComparisonOp::Ge, 0.0);
                     ds.push(d);
                 }
                 let mut sum: LinearExpr = ds.iter().map(|&d| (d, 1.0)).collect();
                 for (row, t) in x.iter().zip(&types) {
                     if let Some(v) = row[c] {
-                        sum.add(v, -tolerance * t.weight);
+                        sum.add(v, -0.5 * tolerance * t.weight);
                     }
                 }
                 problem.add_constraint(sum, ComparisonOp::Le, 0.0);
-                exposure_rows.push((CategoryId::from_index(c), q, ds));
+                exposure_rows.push((CategoryId::from_index(c), q, want.clone()));
             }
         }
     }
-    if variables > MAX_VARIABLES {
-        return Err(LpBoundError::TooLarge {
-            what: "variables",
-            needed: variables,
-            max: MAX_VARIABLES,
-        });
-    }
-
     let solution = problem
         .solve()
         .map_err(|e| LpBoundError::Solver {
@@ -542,10 +558,21 @@ pub fn lower_bound_lp(catalogue: &Catalogue, options: &LpOptions) -> Result<LpBo
             .map(|(g, _)| Limit::Exclusion(g)),
     );
     let tolerance = options.exposure_tolerance.unwrap_or(0.0);
-    for (c, q, ds) in exposure_rows {
-        let distance: f64 = ds.iter().map(|&d| solution.var_value(d)).sum();
+    // The auxiliaries only bound the distance from above: measure it on the plan itself.
+    for (c, q, want) in exposure_rows {
+        let mut by_response = vec![0.0; want.len()];
+        for (row, t) in x.iter().zip(&types) {
+            if let Some(answers) = &t.answers {
+                by_response[answers[q.index()]] += t.weight * value(&row[c.index()]);
+            }
+        }
         let e = plan_shows[c.index()];
-        if e > 1e-12 && tight(distance / e, tolerance) {
+        let distance: f64 = by_response
+            .iter()
+            .zip(&want)
+            .map(|(er, w)| (er / e - w).abs())
+            .sum();
+        if e > 1e-12 && tight(distance, tolerance) {
             limits.push(Limit::Exposure(c, q));
         }
     }
@@ -635,11 +662,11 @@ fn build_types(
 ) -> Result<Vec<Type>, LpBoundError> {
     let schema = catalogue.schema();
     let cells = complete_cells(catalogue)
-        .filter(|&n| n <= MAX_CELLS)
+        .filter(|&n| n <= MAX_CELLS && n.saturating_mul(catalogue.len()) <= MAX_CELL_PAIRS)
         .ok_or(LpBoundError::TooLarge {
             what: "demographic cells",
             needed: complete_cells(catalogue).unwrap_or(usize::MAX),
-            max: MAX_CELLS,
+            max: MAX_CELLS.min(MAX_CELL_PAIRS / catalogue.len().max(1)),
         })?;
     let weights: Vec<f64> = match &options.supply {
         Some(s) => {
