@@ -301,8 +301,8 @@ struct Type {
 /// # Performance
 /// Builds one LP of (types × eligible categories) variables and solves it once. Without exposure
 /// constraints, cells with the same eligibility merge into one type. On the bundled 77-category
-/// catalogue a solve takes about 5 ms; with exposure constraints (18 cell types, about 2,000
-/// variables) about half a second (see `benches/bound.rs`). For planning and reports, not for
+/// catalogue a solve takes about 2 ms; with exposure constraints (18 cell types, about 2,000
+/// variables) about 160 ms (see `benches/bound.rs`). For planning and reports, not for
 /// the decision path.
 pub fn lower_bound_lp(catalogue: &Catalogue, options: &LpOptions) -> Result<LpBound, LpBoundError> {
     validate(catalogue, options)?;

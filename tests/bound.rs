@@ -160,6 +160,34 @@ fn exposure_constraints_cost_respondents_under_skewed_supply() {
     assert!(rel(lp.respondents, 100.0) < 1e-7);
 }
 
+/// The bundled catalogue, 480 s each, with the 18-34 band at 1/3 + 0.15 of the supply and each
+/// category to be shown in the population's age mix exactly: only 3 × (2/3 − 0.15)/2 = 0.775 of
+/// the supply's time is usable, so N = N* / 0.775 (time is what binds N*).
+#[test]
+fn a_skewed_supply_shown_in_the_population_mix() {
+    let catalogue = bundled();
+    let young = |cell: usize| (cell / 3).is_multiple_of(3);
+    let supply: Vec<f64> = (0..18)
+        .map(|cell| {
+            if young(cell) {
+                1.0 / 3.0 + 0.15
+            } else {
+                (2.0 / 3.0 - 0.15) / 2.0
+            }
+        })
+        .collect();
+    let options = LpOptions {
+        hard_cap_seconds: Some(480.0),
+        supply: Some(supply),
+        exposure_tolerance: Some(0.0),
+        ..LpOptions::new(480.0)
+    };
+    let lp = lower_bound_lp(&catalogue, &options).unwrap();
+    let closed = catalogue.lower_bound(480.0, None);
+    assert!(rel(lp.respondents, closed / 0.775) < 1e-6, "{lp:?}");
+    check_plan(&catalogue, &options, &lp);
+}
+
 #[test]
 fn the_bundled_catalogue_with_every_extra_solves() {
     let catalogue = bundled();
