@@ -79,6 +79,48 @@ pub struct Category {
     /// Wanted exposure shares per question (each list has one share per response, summing to
     /// 1). Empty: no exposure target, the demographic weight is neutral.
     pub exposure_targets: Vec<(QuestionId, Vec<f64>)>,
+    /// Quota cells inside the category (e.g. completes per gender × age), each with its own
+    /// max target. A live reservation takes a slot in the category and in every cell the
+    /// respondent falls in, or in none (see [`crate::live`]). Empty: no cells.
+    #[cfg_attr(
+        feature = "serde",
+        serde(default, skip_serializing_if = "Vec::is_empty")
+    )]
+    pub cells: Vec<QuotaCell>,
+}
+
+/// A quota cell of a category: the respondents its rule matches may complete the category at
+/// most `max` times (and should at least `min` times).
+#[derive(Clone, Debug, PartialEq)]
+#[cfg_attr(feature = "serde", derive(Serialize, Deserialize))]
+pub struct QuotaCell {
+    /// The caller's name for the cell (unique within its category).
+    pub key: String,
+    /// Who falls in the cell (an unknown answer never does).
+    pub rule: Rule,
+    /// Completes the cell may take at most.
+    pub max: u32,
+    /// Completes the cell should reach (informative: routing never exceeds `max`).
+    #[cfg_attr(feature = "serde", serde(default))]
+    pub min: u32,
+}
+
+impl QuotaCell {
+    /// A cell with a max target and no min.
+    pub fn new(key: impl Into<String>, rule: Rule, max: u32) -> QuotaCell {
+        QuotaCell {
+            key: key.into(),
+            rule,
+            max,
+            min: 0,
+        }
+    }
+
+    /// Sets the min target.
+    pub fn with_min(mut self, min: u32) -> QuotaCell {
+        self.min = min;
+        self
+    }
 }
 
 impl Category {
@@ -98,6 +140,7 @@ impl Category {
             target: DEFAULT_TARGET,
             eligibility: Rule::Everyone,
             exposure_targets: Vec::new(),
+            cells: Vec::new(),
         }
     }
 
@@ -122,6 +165,12 @@ impl Category {
     /// Adds wanted exposure shares for a question.
     pub fn with_exposure_target(mut self, question: QuestionId, shares: Vec<f64>) -> Category {
         self.exposure_targets.push((question, shares));
+        self
+    }
+
+    /// Adds a quota cell.
+    pub fn with_cell(mut self, cell: QuotaCell) -> Category {
+        self.cells.push(cell);
         self
     }
 
@@ -222,6 +271,8 @@ pub struct Catalogue {
     qualifiers_free: bool,
     /// True when some category has exposure targets.
     any_exposure_targets: bool,
+    /// Global index of each category's first quota cell; one more entry than categories.
+    cell_offsets: Vec<u32>,
 }
 
 static CATALOGUES: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(1);
@@ -326,6 +377,18 @@ impl Catalogue {
                 }
                 table
             });
+        let mut cell_offsets = Vec::with_capacity(categories.len() + 1);
+        let mut cells = 0usize;
+        for c in &categories {
+            cell_offsets.push(cells as u32);
+            cells += c.cells.len();
+        }
+        if cells > u32::MAX as usize / 2 {
+            return Err(CatalogueError::TooMany {
+                max: u32::MAX as usize / 2,
+            });
+        }
+        cell_offsets.push(cells as u32);
         let qualifiers_free = categories.iter().all(|c| c.qualifier_seconds == 0.0);
         let any_exposure_targets = categories.iter().any(|c| !c.exposure_targets.is_empty());
         let shortest = categories
@@ -358,6 +421,7 @@ impl Catalogue {
             shortest,
             qualifiers_free,
             any_exposure_targets,
+            cell_offsets,
         })
     }
 
@@ -448,6 +512,42 @@ impl Catalogue {
             lines.push(line);
         }
         Self::with_lines(schema, categories, &lines)
+    }
+
+    /// The number of quota cells over all categories.
+    #[inline]
+    pub fn cell_count(&self) -> usize {
+        self.cell_offsets.last().map_or(0, |&n| n as usize)
+    }
+
+    /// True when some category has quota cells.
+    #[inline]
+    pub fn has_cells(&self) -> bool {
+        self.cell_count() > 0
+    }
+
+    /// The global indices of the category's quota cells (cells are numbered category by
+    /// category, in order).
+    #[inline]
+    pub fn cell_range(&self, id: CategoryId) -> std::ops::Range<usize> {
+        let i = id.index();
+        match (self.cell_offsets.get(i), self.cell_offsets.get(i + 1)) {
+            (Some(&a), Some(&b)) => a as usize..b as usize,
+            _ => 0..0,
+        }
+    }
+
+    /// The quota cell with this global index, with its category.
+    pub fn cell(&self, index: usize) -> Option<(CategoryId, &QuotaCell)> {
+        if index >= self.cell_count() {
+            return None;
+        }
+        let c = self.cell_offsets.partition_point(|&o| o as usize <= index) - 1;
+        let first = self.cell_offsets[c] as usize;
+        Some((
+            CategoryId::from_index(c),
+            &self.categories[c].cells[index - first],
+        ))
     }
 
     /// The schema the catalogue was built on.
@@ -775,6 +875,32 @@ fn validate(c: &Category, schema: &Schema, line: usize) -> Result<(), CatalogueE
             "eligibility",
             "the rule names a question or response the schema does not have".into(),
         );
+    }
+    for (i, cell) in c.cells.iter().enumerate() {
+        if cell.key.is_empty() {
+            return bad("cells", format!("cell {i} has an empty key"));
+        }
+        if c.cells[..i].iter().any(|o| o.key == cell.key) {
+            return bad("cells", format!("cell `{}` appears twice", cell.key));
+        }
+        if !cell.rule.fits(schema) {
+            return bad(
+                "cells",
+                format!(
+                    "cell `{}`: the rule names a question or response the schema does not have",
+                    cell.key
+                ),
+            );
+        }
+        if cell.min > cell.max {
+            return bad(
+                "cells",
+                format!(
+                    "cell `{}`: min {} is above max {}",
+                    cell.key, cell.min, cell.max
+                ),
+            );
+        }
     }
     for (q, shares) in &c.exposure_targets {
         let fits = q.index() < schema.len()

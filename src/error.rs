@@ -12,6 +12,10 @@ pub use crate::dispatch::{
     AddError, ConfigureError, DispatchError, InvalidWeight, NextError, RemoveError,
     RestoreError as DispatchRestoreError, SetErrorError, SetWeightError,
 };
+pub use crate::live::{
+    AnswerError, ConfigError as LiveConfigError, LiveRestoreError, NextOfferError, SlotError,
+    WaveError,
+};
 pub use crate::quota::{BindError, CountError, EditError, QueryError, SpecError};
 #[cfg(feature = "serde")]
 pub use crate::risk::document::DocumentError as RiskDocumentError;

@@ -56,6 +56,7 @@
 //! | [`catalogue`] | categories (incidence, length, qualifier cost, target, eligibility) and the CSV format; the fluid lower bound; the pre-flight check |
 //! | [`state`] | live quota counts and the read-only [`QuotaView`](state::QuotaView) routers decide on; snapshots |
 //! | [`route`] | the [`Router`](route::Router) trait, the [`Interview`](route::Interview), the policies and their factors, explanations |
+//! | [`live`] | the engine a survey server embeds: many threads, reservations that never overfill (pending slots with timeouts, quota cells), consistent snapshots, waves |
 //! | [`sim`] | seeded Monte-Carlo fieldwork: respondents needed per policy, lower bounds |
 //! | [`bound`] | the fluid LP lower bound over respondent types × categories: eligibility, per-respondent limits, exposure, exclusions (feature `lp`) |
 //! | [`quota`] | typed quota trees with Askia-style queries |
@@ -91,6 +92,7 @@ pub mod bound;
 pub mod catalogue;
 pub mod dispatch;
 pub mod error;
+pub mod live;
 pub mod quota;
 pub mod risk;
 pub mod route;

@@ -476,7 +476,13 @@ fn run_with(
     reference: &[Vec<f64>],
     observe: &mut dyn FnMut(u64, &crate::state::QuotaView<'_>, &Interview),
 ) -> Result<RunResult, SimError> {
-    let mut rng = run_rng(settings.seed, run);
+    // Common random numbers: the supply, the router's own draws and every qualifier answer come
+    // from separate streams, and respondent n's answer to category c is one fixed draw whatever
+    // was shown before. Two policies then meet the same respondents, who qualify for the same
+    // categories, and their difference is not drowned in the noise of different draws.
+    let mut supply_rng = run_rng(settings.seed, run);
+    let mut route_rng = run_rng(settings.seed ^ ROUTER_STREAM, run);
+    let answer_key = splitmix64(splitmix64(settings.seed ^ ANSWER_STREAM) ^ u64::from(run));
     let true_incidence = settings.true_incidence(catalogue, run);
     // The oracle routes on a copy of the catalogue that believes the truth.
     let oracle_catalogue;
@@ -510,7 +516,7 @@ fn run_with(
     while open_total > 0 && n < limit {
         n += 1;
         respondent.id = n;
-        supply.draw_into(&mut rng, &mut respondent.answers);
+        supply.draw_into(&mut supply_rng, &mut respondent.answers);
         let budget = match settings.mean_budget {
             // The bank: what the running mean allows, never more than the hard cap.
             Some(mean) => (mean * n as f64 - seconds_total).clamp(0.0, settings.hard_cap),
@@ -538,7 +544,7 @@ fn run_with(
                 interview: &interview,
                 quotas: state.view(),
             };
-            let Some(c) = router.next_offer(&ask, &mut router_state, &mut rng) else {
+            let Some(c) = router.next_offer(&ask, &mut router_state, &mut route_rng) else {
                 break;
             };
             interview
@@ -551,7 +557,7 @@ fn run_with(
                 })?;
             state.record_shown(c, &respondent.answers);
             interview.record_shown(catalogue, c);
-            let qualified = rng.random_bool(true_incidence[c.index()]);
+            let qualified = answer_draw(answer_key, n, c.index()) < true_incidence[c.index()];
             let mut closed = false;
             if qualified {
                 state.record_qualified(c);
@@ -614,6 +620,18 @@ fn run_with(
 /// The RNG of run `run` under base seed `seed`.
 pub fn run_rng(seed: u64, run: u32) -> Xoshiro256PlusPlus {
     Xoshiro256PlusPlus::seed_from_u64(splitmix64(splitmix64(seed) ^ u64::from(run)))
+}
+
+/// Stream tags: each random quantity of a run has a stream of its own.
+const ROUTER_STREAM: u64 = 0x0D0E_C1DE_0000_0001;
+const ANSWER_STREAM: u64 = 0x0A25_3E25_0000_0002;
+
+/// Respondent `n`'s uniform draw in [0, 1) for category `c`: a hash, so it does not depend on
+/// the order or number of earlier draws.
+#[inline]
+fn answer_draw(key: u64, n: u64, c: usize) -> f64 {
+    let h = splitmix64(key ^ splitmix64(n.wrapping_mul(0x9E37_79B9_7F4A_7C15) ^ c as u64));
+    (h >> 11) as f64 * (1.0 / (1u64 << 53) as f64)
 }
 
 fn splitmix64(mut x: u64) -> u64 {
@@ -835,13 +853,33 @@ fn summarise(policy: &str, runs: &[RunResult]) -> Summary {
 /// N*₉₅, a stochastic floor for the 95th percentile of respondents: the larger of the time
 /// term of the fluid bound and the p95 of max_c τ_c, where τ_c = T_c + NegativeBinomial(T_c,
 /// p_c·s_c) failures is what category c needs if every eligible respondent is shown it
-/// (estimated from `draws` seeded samples).
+/// (estimated from `draws` seeded samples). [`stochastic_floor`] at 0.95.
 pub fn lower_bound_p95(
     catalogue: &Catalogue,
     budget_seconds: f64,
     max_qualifiers: Option<u32>,
     draws: u32,
     seed: u64,
+) -> f64 {
+    stochastic_floor(catalogue, budget_seconds, max_qualifiers, draws, seed, 0.95)
+}
+
+/// A floor under the `share` quantile of the respondents any policy needs: the larger of the
+/// time term of the fluid bound and the `share` quantile of max_c τ_c (see
+/// [`lower_bound_p95`]).
+///
+/// Every run needs at least max_c τ_c respondents (no policy completes c before its T_c-th
+/// qualifying respondent arrives) and at least the time term (the completes' interview
+/// seconds must fit in the budget), so each quantile of the respondents needed is at least this
+/// floor's. Where the time term and the rarest categories' terms are close, the median floor
+/// lies well above N*: max of near-equal random terms exceeds each term's mean.
+pub fn stochastic_floor(
+    catalogue: &Catalogue,
+    budget_seconds: f64,
+    max_qualifiers: Option<u32>,
+    draws: u32,
+    seed: u64,
+    share: f64,
 ) -> f64 {
     let fluid_time = catalogue
         .bound_terms(budget_seconds, max_qualifiers, |c| {
@@ -885,8 +923,8 @@ pub fn lower_bound_p95(
         })
         .collect();
     maxima.sort_unstable();
-    let p95 = nearest_rank(&maxima, 0.95) as f64;
-    fluid_time.max(p95)
+    let quantile = nearest_rank(&maxima, share) as f64;
+    fluid_time.max(quantile)
 }
 
 /// Failures before the `successes`-th success in Bernoulli(p) trials.

@@ -116,8 +116,17 @@ impl QuotaSnapshot {
 #[derive(Debug)]
 pub struct QuotaState {
     targets: Vec<u32>,
+    /// target − completed − pending: the one word a reservation's check-and-take is a CAS on.
     open: Box<[AtomicU32]>,
     completed: Box<[AtomicU32]>,
+    /// Slots held by respondents still in the category survey.
+    pending: Box<[AtomicU32]>,
+    /// Max target of each quota cell (global cell index, see [`Catalogue::cell_range`]).
+    cell_targets: Vec<u32>,
+    /// max − completed − pending per cell.
+    cell_open: Box<[AtomicU32]>,
+    cell_completed: Box<[AtomicU32]>,
+    cell_pending: Box<[AtomicU32]>,
     shown: Box<[AtomicU32]>,
     qualified: Box<[AtomicU32]>,
     /// Exposures per category per (question, response): `stride` counters per category.
@@ -133,6 +142,22 @@ pub struct QuotaState {
     closes: AtomicU64,
 }
 
+/// Takes one from an open-slots counter if it is above 0, in one CAS loop; the value left.
+#[inline]
+pub(crate) fn take_slot(open: &AtomicU32) -> Option<u32> {
+    open.fetch_update(Ordering::AcqRel, Ordering::Acquire, |v| v.checked_sub(1))
+        .ok()
+        .map(|before| before - 1)
+}
+
+/// Takes one from a pending counter if it is above 0.
+#[inline]
+fn untake(pending: &AtomicU32) -> bool {
+    pending
+        .fetch_update(Ordering::AcqRel, Ordering::Acquire, |v| v.checked_sub(1))
+        .is_ok()
+}
+
 fn counters(n: usize) -> Box<[AtomicU32]> {
     (0..n).map(|_| AtomicU32::new(0)).collect()
 }
@@ -140,6 +165,26 @@ fn counters(n: usize) -> Box<[AtomicU32]> {
 impl QuotaState {
     /// Fresh counters: nothing shown or completed, every target open.
     pub fn new(catalogue: &Catalogue) -> QuotaState {
+        let targets: Vec<u32> = catalogue.categories().iter().map(|c| c.target).collect();
+        Self::with_targets(catalogue, targets)
+    }
+
+    /// Fresh counters with these targets instead of the catalogue's (one per category, in
+    /// catalogue order; missing ones are the catalogue's, extra ones ignored). A new wave of
+    /// fieldwork starts this way.
+    pub fn with_targets(catalogue: &Catalogue, mut targets: Vec<u32>) -> QuotaState {
+        let n = catalogue.len();
+        targets.truncate(n);
+        targets.extend(
+            catalogue.categories()[targets.len()..]
+                .iter()
+                .map(|c| c.target),
+        );
+        let cell_targets: Vec<u32> = catalogue
+            .categories()
+            .iter()
+            .flat_map(|c| c.cells.iter().map(|cell| cell.max))
+            .collect();
         let schema = catalogue.schema();
         let mut offsets = Vec::with_capacity(schema.len());
         let mut stride = 0usize;
@@ -147,10 +192,14 @@ impl QuotaState {
             offsets.push(stride as u32);
             stride += schema.response_count(q);
         }
-        let targets: Vec<u32> = catalogue.categories().iter().map(|c| c.target).collect();
         QuotaState {
             open: targets.iter().map(|&t| AtomicU32::new(t)).collect(),
             completed: counters(targets.len()),
+            pending: counters(targets.len()),
+            cell_open: cell_targets.iter().map(|&t| AtomicU32::new(t)).collect(),
+            cell_completed: counters(cell_targets.len()),
+            cell_pending: counters(cell_targets.len()),
+            cell_targets,
             shown: counters(targets.len()),
             qualified: counters(targets.len()),
             exposures: counters(targets.len() * stride),
@@ -169,6 +218,8 @@ impl QuotaState {
         QuotaView {
             open: &self.open,
             completed: &self.completed,
+            pending: &self.pending,
+            cell_open: &self.cell_open,
             shown: &self.shown,
             qualified: &self.qualified,
             exposures: &self.exposures,
@@ -223,6 +274,181 @@ impl QuotaState {
         }
         *self.completed[c].get_mut() += 1;
         Ok(())
+    }
+
+    /// Takes a pending slot in the category if pending + completed is below the target.
+    ///
+    /// The check and the take are one compare-and-swap on the category's open counter
+    /// (target − completed − pending), so concurrent callers can never take more slots than
+    /// the target: with one slot left and three callers, exactly one succeeds. The slot then
+    /// becomes a complete ([`commit`](Self::commit)) or is given back
+    /// ([`release`](Self::release)). Low level: [`crate::live::Engine`] adds idempotency per
+    /// respondent, quota cells and timeouts.
+    ///
+    /// # Errors
+    /// [`CompleteError::Full`] when no slot is open, [`CompleteError::UnknownCategory`] for an
+    /// id outside the catalogue; nothing changes then.
+    ///
+    /// # Performance
+    /// One CAS loop on one word (retried only while other threads change it), two relaxed
+    /// increments.
+    #[inline]
+    pub fn try_reserve(&self, category: CategoryId) -> Result<(), CompleteError> {
+        let c = category.index();
+        let Some(open) = self.open.get(c) else {
+            return Err(CompleteError::UnknownCategory { category });
+        };
+        match take_slot(open) {
+            Some(left) => {
+                self.pending[c].fetch_add(1, Ordering::AcqRel);
+                if left == 0 {
+                    self.closes.fetch_add(1, Ordering::AcqRel);
+                }
+                Ok(())
+            }
+            None => Err(CompleteError::Full { category }),
+        }
+    }
+
+    /// Turns a pending slot of the category into a complete. Returns false (and changes
+    /// nothing) when the category has no pending slot or the id is unknown.
+    #[inline]
+    pub fn commit(&self, category: CategoryId) -> bool {
+        let c = category.index();
+        match self.pending.get(c) {
+            Some(p) if untake(p) => {
+                self.completed[c].fetch_add(1, Ordering::AcqRel);
+                true
+            }
+            _ => false,
+        }
+    }
+
+    /// Gives a pending slot of the category back (abandon, timeout). Returns false (and
+    /// changes nothing) when the category has no pending slot or the id is unknown.
+    #[inline]
+    pub fn release(&self, category: CategoryId) -> bool {
+        let c = category.index();
+        match self.pending.get(c) {
+            Some(p) if untake(p) => {
+                self.open[c].fetch_add(1, Ordering::AcqRel);
+                // A reopened slot can raise a priority: caches of bounds must be rebuilt.
+                self.generation.fetch_add(1, Ordering::AcqRel);
+                true
+            }
+            _ => false,
+        }
+    }
+
+    /// Takes a pending slot in a quota cell (global index) if one is open; as
+    /// [`try_reserve`](Self::try_reserve), one CAS. False when full or out of range.
+    #[inline]
+    pub fn try_reserve_cell(&self, cell: usize) -> bool {
+        match self.cell_open.get(cell) {
+            Some(open) if take_slot(open).is_some() => {
+                self.cell_pending[cell].fetch_add(1, Ordering::AcqRel);
+                true
+            }
+            _ => false,
+        }
+    }
+
+    /// Turns a pending slot of a quota cell into a complete; false when there is none.
+    #[inline]
+    pub fn commit_cell(&self, cell: usize) -> bool {
+        match self.cell_pending.get(cell) {
+            Some(p) if untake(p) => {
+                self.cell_completed[cell].fetch_add(1, Ordering::AcqRel);
+                true
+            }
+            _ => false,
+        }
+    }
+
+    /// Gives a pending slot of a quota cell back; false when there is none.
+    #[inline]
+    pub fn release_cell(&self, cell: usize) -> bool {
+        match self.cell_pending.get(cell) {
+            Some(p) if untake(p) => {
+                self.cell_open[cell].fetch_add(1, Ordering::AcqRel);
+                self.generation.fetch_add(1, Ordering::AcqRel);
+                true
+            }
+            _ => false,
+        }
+    }
+
+    /// [`record_shown`](Self::record_shown) through a shared reference (atomic increments),
+    /// for engines that route from many threads. Ids outside the catalogue are ignored.
+    #[inline]
+    pub fn record_shown_shared(&self, category: CategoryId, answers: &Answers) {
+        let c = category.index();
+        let Some(shown) = self.shown.get(c) else {
+            return;
+        };
+        shown.fetch_add(1, Ordering::Relaxed);
+        let row = c * self.stride;
+        for (q, &offset) in self.offsets.iter().enumerate() {
+            if let Some(r) = answers.get(QuestionId(q as u16))
+                && let Some(e) = self.exposures.get(row + offset as usize + r.index())
+            {
+                e.fetch_add(1, Ordering::Relaxed);
+            }
+        }
+    }
+
+    /// [`record_qualified`](Self::record_qualified) through a shared reference. Ids outside
+    /// the catalogue are ignored.
+    #[inline]
+    pub fn record_qualified_shared(&self, category: CategoryId) {
+        if let Some(q) = self.qualified.get(category.index()) {
+            q.fetch_add(1, Ordering::Relaxed);
+        }
+    }
+
+    /// Pending slots of the category.
+    pub fn pending(&self, category: CategoryId) -> u32 {
+        self.pending
+            .get(category.index())
+            .map_or(0, |p| p.load(Ordering::Acquire))
+    }
+
+    /// Max target of a quota cell (global index); 0 out of range.
+    pub fn cell_target(&self, cell: usize) -> u32 {
+        self.cell_targets.get(cell).copied().unwrap_or(0)
+    }
+
+    /// Completes counted in a quota cell; 0 out of range.
+    pub fn cell_completed(&self, cell: usize) -> u32 {
+        self.cell_completed
+            .get(cell)
+            .map_or(0, |p| p.load(Ordering::Acquire))
+    }
+
+    /// Pending slots of a quota cell; 0 out of range.
+    pub fn cell_pending(&self, cell: usize) -> u32 {
+        self.cell_pending
+            .get(cell)
+            .map_or(0, |p| p.load(Ordering::Acquire))
+    }
+
+    /// The number of quota cells.
+    pub fn cell_count(&self) -> usize {
+        self.cell_targets.len()
+    }
+
+    /// Sets a cell's completes on a fresh state (restoring a snapshot).
+    pub(crate) fn set_cell_completed(&mut self, cell: usize, done: u32) -> bool {
+        let Some(&target) = self.cell_targets.get(cell) else {
+            return false;
+        };
+        let pending = *self.cell_pending[cell].get_mut();
+        if u64::from(done) + u64::from(pending) > u64::from(target) {
+            return false;
+        }
+        *self.cell_completed[cell].get_mut() = done;
+        *self.cell_open[cell].get_mut() = target - done - pending;
+        true
     }
 
     /// The counts as data.
@@ -372,6 +598,8 @@ impl QuotaState {
 pub struct QuotaView<'a> {
     open: &'a [AtomicU32],
     completed: &'a [AtomicU32],
+    pending: &'a [AtomicU32],
+    cell_open: &'a [AtomicU32],
     shown: &'a [AtomicU32],
     qualified: &'a [AtomicU32],
     exposures: &'a [AtomicU32],
@@ -399,7 +627,8 @@ impl QuotaView<'_> {
         self.closes.load(Ordering::Acquire)
     }
 
-    /// Completes the category can still take (0 when closed).
+    /// Completes the category can still take (0 when closed): the target less completes and
+    /// pending reservations, so a router sees a held slot as taken.
     ///
     /// # Performance
     /// One relaxed load.
@@ -418,6 +647,25 @@ impl QuotaView<'_> {
     #[inline]
     pub fn completed(&self, category: CategoryId) -> u32 {
         self.completed[category.index()].load(Ordering::Relaxed)
+    }
+
+    /// Slots held by respondents still in the category survey (pending reservations).
+    #[inline]
+    pub fn pending(&self, category: CategoryId) -> u32 {
+        self.pending[category.index()].load(Ordering::Relaxed)
+    }
+
+    /// Completes the quota cell (global index, see
+    /// [`Catalogue::cell_range`](crate::catalogue::Catalogue::cell_range)) can still take,
+    /// pending reservations counted as taken; 0 for an index out of range.
+    ///
+    /// # Performance
+    /// One relaxed load.
+    #[inline]
+    pub fn cell_open_slots(&self, cell: usize) -> u32 {
+        self.cell_open
+            .get(cell)
+            .map_or(0, |a| a.load(Ordering::Relaxed))
     }
 
     /// Respondents shown the category's qualifier so far.

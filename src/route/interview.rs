@@ -42,6 +42,10 @@ pub struct Interview {
     eligible: Vec<u64>,
     /// Eligible and not yet shown.
     candidates: Vec<u64>,
+    /// (category, global cell) for every quota cell the respondent falls in, by category.
+    member_cells: Vec<(u32, u32)>,
+    /// Not shown, but held back because one of the respondent's cells is full.
+    blocked: Vec<u64>,
 }
 
 impl Interview {
@@ -71,6 +75,72 @@ impl Interview {
         catalogue.eligibility_into(answers, &mut self.eligible);
         self.candidates.clear();
         self.candidates.extend_from_slice(&self.eligible);
+        self.member_cells.clear();
+        self.blocked.clear();
+        if catalogue.has_cells() {
+            self.blocked.resize(self.eligible.len(), 0);
+            for c in catalogue.ids() {
+                for cell in catalogue.cell_range(c) {
+                    if let Some((_, q)) = catalogue.cell(cell)
+                        && q.rule.matches(answers)
+                    {
+                        self.member_cells.push((c.index() as u32, cell as u32));
+                    }
+                }
+            }
+        }
+    }
+
+    /// Holds back every candidate category in which one of the respondent's quota cells is
+    /// full (pending reservations counted as taken), and gives back those whose cells have
+    /// reopened. Policies look only at candidates, so every router honours the cells; an
+    /// engine calls this before each decision (a no-op when the catalogue has no cells).
+    ///
+    /// # Performance
+    /// One relaxed load per cell the respondent falls in; no allocation.
+    pub fn refresh_cells(&mut self, quotas: &QuotaView<'_>) {
+        if self.member_cells.is_empty() {
+            return;
+        }
+        for (w, word) in self.blocked.iter_mut().enumerate() {
+            self.candidates[w] |= *word;
+            *word = 0;
+        }
+        for &(c, cell) in &self.member_cells {
+            let c = c as usize;
+            if bit(&self.candidates, c) && quotas.cell_open_slots(cell as usize) == 0 {
+                self.candidates[c / 64] &= !(1 << (c % 64));
+                self.blocked[c / 64] |= 1 << (c % 64);
+            }
+        }
+    }
+
+    /// True when one of the quota cells of the category that the respondent falls in is full.
+    ///
+    /// # Performance
+    /// A binary search over the respondent's cells, then one load per cell of the category;
+    /// immediate when the catalogue has no cells.
+    #[inline]
+    pub fn cell_full(&self, quotas: &QuotaView<'_>, category: CategoryId) -> bool {
+        if self.member_cells.is_empty() {
+            return false;
+        }
+        let c = category.index() as u32;
+        let start = self.member_cells.partition_point(|&(k, _)| k < c);
+        self.member_cells[start..]
+            .iter()
+            .take_while(|&&(k, _)| k == c)
+            .any(|&(_, cell)| quotas.cell_open_slots(cell as usize) == 0)
+    }
+
+    /// The global indices of the quota cells of the category that the respondent falls in.
+    pub fn cells_of(&self, category: CategoryId) -> impl Iterator<Item = usize> + '_ {
+        let c = category.index() as u32;
+        let start = self.member_cells.partition_point(|&(k, _)| k < c);
+        self.member_cells[start..]
+            .iter()
+            .take_while(move |&&(k, _)| k == c)
+            .map(|&(_, cell)| cell as usize)
     }
 
     /// Seconds used so far.
@@ -131,7 +201,9 @@ impl Interview {
     /// True when the respondent has been shown the category's qualifier.
     #[inline]
     pub fn was_shown(&self, category: CategoryId) -> bool {
-        self.is_eligible(category) && !bit(&self.candidates, category.index())
+        self.is_eligible(category)
+            && !bit(&self.candidates, category.index())
+            && !bit(&self.blocked, category.index())
     }
 
     /// True when qualifier plus LOI fit in the seconds left.
@@ -224,6 +296,10 @@ impl Interview {
             Some(AlreadyShown)
         } else if !quotas.is_open(category) {
             Some(Closed)
+        } else if bit(&self.blocked, category.index()) || self.cell_full(quotas, category) {
+            // Held back until the next refresh even if the cell has just reopened, so that
+            // this answer agrees with the candidates the policies look at.
+            Some(CellFull)
         } else if !self.fits(catalogue, category) {
             Some(DoesNotFit)
         } else if self.qualifier_slots_left() == Some(0) {

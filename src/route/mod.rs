@@ -241,6 +241,9 @@ pub enum Exclusion {
     DoesNotFit,
     /// The respondent has seen as many qualifiers as allowed.
     NoQualifierSlots,
+    /// A quota cell of the category that the respondent falls in is full (completes and
+    /// pending reservations at its max target).
+    CellFull,
 }
 
 impl fmt::Display for Exclusion {
@@ -251,6 +254,7 @@ impl fmt::Display for Exclusion {
             Exclusion::Closed => "closed",
             Exclusion::DoesNotFit => "does not fit",
             Exclusion::NoQualifierSlots => "no qualifier slots left",
+            Exclusion::CellFull => "a quota cell of the respondent is full",
         })
     }
 }

@@ -1,0 +1,164 @@
+//! Live engine benches: reservations per second with 1, 2 and 8 threads on one hot category
+//! (the engine's reserve + abandon cycle, and the bare compare-and-swap on the open-slots
+//! word), and snapshot / JSON / restore of an engine with 10,000 categories.
+//!
+//! Multi-threaded figures are wall time for all threads' operations together, so the
+//! throughput shown is the total over threads. The development machine has 2 cores: 8 threads
+//! measure contention and time-slicing, not 8-way parallelism.
+
+use std::hint::black_box;
+use std::sync::Barrier;
+use std::time::{Duration, Instant};
+
+use criterion::{BenchmarkId, Criterion, Throughput, criterion_group, criterion_main};
+use quotaroute::catalogue::{Catalogue, Category, CategoryId};
+use quotaroute::live::{Engine, LiveConfig, ManualClock, Reservation, Timestamp};
+use quotaroute::route::Greedy;
+use quotaroute::schema::{Answers, Schema};
+use quotaroute::state::QuotaState;
+
+const HOT: CategoryId = CategoryId::from_index(0);
+
+fn hot_catalogue() -> Catalogue {
+    Catalogue::new(
+        Schema::default_survey(),
+        vec![
+            Category::new("hot", "Hot", 0.5, 60.0).with_target(1 << 30),
+            Category::new("cold", "Cold", 0.5, 60.0),
+        ],
+    )
+    .expect("valid catalogue")
+}
+
+/// Runs `work(thread, iterations)` on `threads` threads started together; the wall time.
+fn timed(threads: u64, iters: u64, work: impl Fn(u64, u64) + Sync) -> Duration {
+    let start = Barrier::new(threads as usize + 1);
+    std::thread::scope(|s| {
+        for t in 0..threads {
+            let per = iters / threads + u64::from(t < iters % threads);
+            let (start, work) = (&start, &work);
+            s.spawn(move || {
+                start.wait();
+                work(t, per);
+            });
+        }
+        start.wait();
+        let began = Instant::now();
+        // The scope joins every thread before returning.
+        began
+    })
+    .elapsed()
+}
+
+fn reservations(c: &mut Criterion) {
+    let mut g = c.benchmark_group("live_reserve");
+    g.throughput(Throughput::Elements(1));
+    for &threads in &[1u64, 2, 8] {
+        // Reserve then abandon: one slot taken and given back per element, each a shard lock
+        // and a CAS on the hot category's word.
+        g.bench_with_input(
+            BenchmarkId::new("engine_reserve_abandon", threads),
+            &threads,
+            |b, &threads| {
+                let clock = ManualClock::new(Timestamp(0));
+                let engine = Engine::new(
+                    hot_catalogue(),
+                    Greedy::scarcity(),
+                    &clock,
+                    LiveConfig::default(),
+                )
+                .expect("engine");
+                let nobody = Answers::unknown(engine.catalogue().schema());
+                b.iter_custom(|iters| {
+                    timed(threads, iters, |t, n| {
+                        for i in 0..n {
+                            let who = t << 40 | i;
+                            let r = engine.reserve(who, HOT, &nobody);
+                            debug_assert!(matches!(r, Ok(Reservation::Accepted { .. })));
+                            black_box(r.ok());
+                            black_box(engine.abandon(who));
+                        }
+                    })
+                });
+            },
+        );
+        // The bare counter: take a slot by CAS and give it back.
+        g.bench_with_input(
+            BenchmarkId::new("cas_take_release", threads),
+            &threads,
+            |b, &threads| {
+                let catalogue = hot_catalogue();
+                let state = QuotaState::new(&catalogue);
+                b.iter_custom(|iters| {
+                    timed(threads, iters, |_, n| {
+                        for _ in 0..n {
+                            black_box(state.try_reserve(HOT).is_ok());
+                            black_box(state.release(HOT));
+                        }
+                    })
+                });
+            },
+        );
+    }
+    g.finish();
+}
+
+fn big_engine(categories: usize, clock: &ManualClock) -> Engine<Greedy, &ManualClock> {
+    let catalogue = Catalogue::new(
+        Schema::default_survey(),
+        (0..categories)
+            .map(|i| Category::new(format!("c{i}"), format!("Category {i}"), 0.2, 90.0))
+            .collect(),
+    )
+    .expect("valid catalogue");
+    let engine =
+        Engine::new(catalogue, Greedy::scarcity(), clock, LiveConfig::default()).expect("engine");
+    let nobody = Answers::unknown(engine.catalogue().schema());
+    // Some fieldwork: one complete and one pending slot per category.
+    for i in 0..categories {
+        let c = CategoryId::from_index(i);
+        let (a, b) = (2 * i as u64, 2 * i as u64 + 1);
+        let _ = engine.reserve(a, c, &nobody);
+        let _ = engine.complete(a, c);
+        let _ = engine.reserve(b, c, &nobody);
+    }
+    engine
+}
+
+fn snapshots(c: &mut Criterion) {
+    let n = 10_000;
+    let clock = ManualClock::new(Timestamp(0));
+    let engine = big_engine(n, &clock);
+    let snap = engine.snapshot();
+    let json = serde_json::to_vec(&snap).expect("serialise");
+    eprintln!(
+        "snapshot of {n} categories ({} held slots): {} bytes of JSON",
+        snap.held.len(),
+        json.len()
+    );
+    let mut g = c.benchmark_group("live_snapshot");
+    g.throughput(Throughput::Elements(n as u64));
+    g.bench_with_input(BenchmarkId::new("take", n), &n, |b, _| {
+        b.iter(|| black_box(engine.snapshot()))
+    });
+    g.bench_with_input(BenchmarkId::new("to_json", n), &n, |b, _| {
+        b.iter(|| black_box(serde_json::to_vec(&snap).expect("serialise")))
+    });
+    g.bench_with_input(BenchmarkId::new("from_json_and_restore", n), &n, |b, _| {
+        b.iter(|| {
+            let s: quotaroute::live::LiveSnapshot = serde_json::from_slice(&json).expect("parse");
+            black_box(
+                Engine::restore(engine.catalogue().clone(), Greedy::scarcity(), &clock, &s)
+                    .expect("restore"),
+            )
+        })
+    });
+    g.finish();
+}
+
+criterion_group! {
+    name = benches;
+    config = Criterion::default().sample_size(20);
+    targets = reservations, snapshots
+}
+criterion_main!(benches);

@@ -1,0 +1,392 @@
+//! The whole live state as data: taken consistently while threads work, restored exactly.
+
+use std::collections::HashSet;
+
+use thiserror::Error;
+
+use super::{
+    Clock, ConfigError, Counters, Engine, LiveConfig, LiveStats, Slot, Timestamp, WaveLedger,
+    shard_of,
+};
+use crate::catalogue::{Catalogue, CategoryId};
+use crate::route::Router;
+use crate::state::{QuotaSnapshot, QuotaState, RestoreError};
+
+/// A quota cell's counts in a [`LiveSnapshot`].
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
+pub struct CellCounts {
+    /// The category's key (checked on restore).
+    pub category: String,
+    /// The cell's key (checked on restore).
+    pub key: String,
+    /// The cell's max target (checked on restore: it is configuration).
+    pub max: u32,
+    /// Completes.
+    pub completed: u32,
+    /// Pending slots (checked against `held` on restore).
+    pub pending: u32,
+}
+
+/// A slot a respondent holds in a [`LiveSnapshot`]: pending until `deadline`, or completed
+/// (`deadline: None`, kept so that repeated calls stay idempotent after a restore).
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
+pub struct HeldSlot {
+    /// The respondent.
+    pub respondent: u64,
+    /// The category's index in the catalogue.
+    pub category: u32,
+    /// When the pending slot expires; `None` for a completed one.
+    pub deadline: Option<Timestamp>,
+    /// Global indices of the quota cells the pending slot holds (empty when completed).
+    pub cells: Vec<u32>,
+}
+
+/// Everything an [`Engine`] knows, as data: serialise it, and [`Engine::restore`] it against
+/// the same catalogue. Taken while threads work, it is the state after some prefix of the
+/// operations: every reservation, complete, abandon and expiry is wholly in it or absent.
+#[derive(Clone, Debug, PartialEq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
+pub struct LiveSnapshot {
+    /// Format version ([`LiveSnapshot::FORMAT`]).
+    pub format: u32,
+    /// The engine's clock when the snapshot was taken.
+    pub taken_at: Timestamp,
+    /// How the engine ran.
+    pub config: LiveConfig,
+    /// Targets, completes, exposures and qualifier answers per category (with the catalogue's
+    /// keys and the schema's shape, checked on restore).
+    pub quotas: QuotaSnapshot,
+    /// Pending slots per category (checked against `held` on restore).
+    pub pending: Vec<u32>,
+    /// Counts per quota cell, in global cell order.
+    pub cells: Vec<CellCounts>,
+    /// Every slot held, by respondent then category.
+    pub held: Vec<HeldSlot>,
+    /// Running totals.
+    pub stats: LiveStats,
+    /// The wave ledger.
+    pub ledger: WaveLedger,
+}
+
+impl LiveSnapshot {
+    /// The format version this build writes and reads.
+    pub const FORMAT: u32 = 1;
+}
+
+/// Why a [`LiveSnapshot`] could not be restored.
+#[derive(Clone, Debug, PartialEq, Error)]
+#[non_exhaustive]
+pub enum LiveRestoreError {
+    /// The snapshot (or its quota counts) was written in another format version.
+    #[error("live snapshot format {found} is not the supported format {expected}")]
+    Version {
+        /// The snapshot's version.
+        found: u32,
+        /// The version this build reads.
+        expected: u32,
+    },
+    /// The snapshot was taken on another configuration: categories, schema or quota cells
+    /// differ.
+    #[error("live snapshot does not match the catalogue: {what}")]
+    Mismatch {
+        /// What differs, naming the category or cell.
+        what: String,
+    },
+    /// A field is inconsistent (wrong length, counts past a target, pending counts that do
+    /// not add up).
+    #[error("live snapshot field `{field}`: {problem}")]
+    Invalid {
+        /// The field.
+        field: &'static str,
+        /// What is wrong.
+        problem: String,
+    },
+    /// The snapshot's configuration is invalid.
+    #[error("live snapshot field `config`: {0}")]
+    Config(#[from] ConfigError),
+}
+
+impl From<RestoreError> for LiveRestoreError {
+    fn from(e: RestoreError) -> LiveRestoreError {
+        match e {
+            RestoreError::Version { found, expected } => {
+                LiveRestoreError::Version { found, expected }
+            }
+            RestoreError::Mismatch { what } => LiveRestoreError::Mismatch { what },
+            RestoreError::Invalid { field, problem } => {
+                LiveRestoreError::Invalid { field, problem }
+            }
+        }
+    }
+}
+
+fn invalid(field: &'static str, problem: String) -> LiveRestoreError {
+    LiveRestoreError::Invalid { field, problem }
+}
+
+impl<R: Router, C: Clock> Engine<R, C> {
+    /// The whole live state, consistent while other threads keep routing: every shard's lock
+    /// is held for the moment the counts are read (decisions never wait for it; reservations
+    /// on the locked shards wait that moment).
+    ///
+    /// # Performance
+    /// O(categories + cells + held slots), allocates the snapshot.
+    pub fn snapshot(&self) -> LiveSnapshot {
+        let guards = self.lock_all();
+        let taken_at = self.clock.now();
+        let quotas = self.quotas.snapshot(&self.catalogue);
+        let pending = self
+            .catalogue
+            .ids()
+            .map(|c| self.quotas.pending(c))
+            .collect();
+        let cells = (0..self.catalogue.cell_count())
+            .filter_map(|i| {
+                let (c, cell) = self.catalogue.cell(i)?;
+                Some(CellCounts {
+                    category: self.catalogue.category(c).key.clone(),
+                    key: cell.key.clone(),
+                    max: self.quotas.cell_target(i),
+                    completed: self.quotas.cell_completed(i),
+                    pending: self.quotas.cell_pending(i),
+                })
+            })
+            .collect();
+        let stats = self.counters.load();
+        let mut held = Vec::new();
+        for shard in &guards {
+            for (&respondent, slots) in &shard.respondents {
+                for (category, slot) in slots {
+                    held.push(match slot {
+                        Slot::Pending { deadline, cells } => HeldSlot {
+                            respondent,
+                            category: *category,
+                            deadline: Some(*deadline),
+                            cells: cells.to_vec(),
+                        },
+                        Slot::Completed => HeldSlot {
+                            respondent,
+                            category: *category,
+                            deadline: None,
+                            cells: Vec::new(),
+                        },
+                    });
+                }
+            }
+        }
+        drop(guards);
+        held.sort_unstable();
+        LiveSnapshot {
+            format: LiveSnapshot::FORMAT,
+            taken_at,
+            config: self.config.clone(),
+            quotas,
+            pending,
+            cells,
+            held,
+            stats,
+            ledger: self.ledger.clone(),
+        }
+    }
+
+    /// Rebuilds the engine a snapshot was taken of, on the same catalogue, with this router
+    /// and clock. Deadlines are kept as they were: a slot whose deadline passed while the
+    /// engine was down expires at the next call or [`expire`](Self::expire).
+    ///
+    /// # Errors
+    /// [`LiveRestoreError::Version`] for another format; [`LiveRestoreError::Mismatch`] when
+    /// the catalogue's categories, schema or quota cells differ; [`LiveRestoreError::Invalid`]
+    /// for inconsistent counts; [`LiveRestoreError::Config`] for an invalid configuration.
+    pub fn restore(
+        catalogue: Catalogue,
+        router: R,
+        clock: C,
+        snapshot: &LiveSnapshot,
+    ) -> Result<Engine<R, C>, LiveRestoreError> {
+        if snapshot.format != LiveSnapshot::FORMAT {
+            return Err(LiveRestoreError::Version {
+                found: snapshot.format,
+                expected: LiveSnapshot::FORMAT,
+            });
+        }
+        let n = catalogue.len();
+        let mut quotas = QuotaState::restore(&catalogue, &snapshot.quotas)?;
+        check_cells(&catalogue, snapshot)?;
+        for (i, cell) in snapshot.cells.iter().enumerate() {
+            if !quotas.set_cell_completed(i, cell.completed) {
+                return Err(invalid(
+                    "cells",
+                    format!(
+                        "cell `{}` of category `{}` has {} completes over a max of {}",
+                        cell.key, cell.category, cell.completed, cell.max
+                    ),
+                ));
+            }
+        }
+        let ledger = &snapshot.ledger;
+        if ledger.base.len() != n || ledger.carried.len() != n {
+            return Err(invalid(
+                "ledger",
+                format!(
+                    "{} base targets and {} carries, expected {n} of each",
+                    ledger.base.len(),
+                    ledger.carried.len()
+                ),
+            ));
+        }
+        if snapshot.pending.len() != n {
+            return Err(invalid(
+                "pending",
+                format!("{} values, expected {n}", snapshot.pending.len()),
+            ));
+        }
+        let mut engine = Engine::new(catalogue, router, clock, snapshot.config.clone())?;
+        let mut seen = HashSet::with_capacity(snapshot.held.len());
+        let mut pending_slots = 0u64;
+        for h in &snapshot.held {
+            let category = CategoryId::from_index(h.category as usize);
+            if h.category as usize >= n {
+                return Err(invalid(
+                    "held",
+                    format!(
+                        "respondent {}: category index {} out of range",
+                        h.respondent, h.category
+                    ),
+                ));
+            }
+            if !seen.insert((h.respondent, h.category)) {
+                return Err(invalid(
+                    "held",
+                    format!(
+                        "respondent {} holds category {} twice",
+                        h.respondent, h.category
+                    ),
+                ));
+            }
+            let slot = match h.deadline {
+                None if !h.cells.is_empty() => {
+                    return Err(invalid(
+                        "held",
+                        format!("respondent {}: a completed slot holds cells", h.respondent),
+                    ));
+                }
+                None => Slot::Completed,
+                Some(deadline) => {
+                    let range = engine.catalogue.cell_range(category);
+                    let mut cells = smallvec::SmallVec::new();
+                    for &cell in &h.cells {
+                        if !range.contains(&(cell as usize)) || cells.contains(&cell) {
+                            return Err(invalid(
+                                "held",
+                                format!(
+                                    "respondent {}: cell {cell} is not a distinct cell of category {}",
+                                    h.respondent, h.category
+                                ),
+                            ));
+                        }
+                        cells.push(cell);
+                    }
+                    if quotas.try_reserve(category).is_err() {
+                        return Err(invalid(
+                            "held",
+                            format!(
+                                "category {}: completed + pending passes the target",
+                                h.category
+                            ),
+                        ));
+                    }
+                    for &cell in &cells {
+                        if !quotas.try_reserve_cell(cell as usize) {
+                            return Err(invalid(
+                                "held",
+                                format!("cell {cell}: completed + pending passes the max"),
+                            ));
+                        }
+                    }
+                    pending_slots += 1;
+                    Slot::Pending { deadline, cells }
+                }
+            };
+            engine.shards[shard_of(h.respondent)]
+                .get_mut()
+                .unwrap_or_else(|e| e.into_inner())
+                .respondents
+                .entry(h.respondent)
+                .or_default()
+                .push((h.category, slot));
+        }
+        for (i, c) in engine.catalogue.ids().enumerate() {
+            if quotas.pending(c) != snapshot.pending[i] {
+                return Err(invalid(
+                    "pending",
+                    format!(
+                        "category {i}: {} pending, but {} held slots",
+                        snapshot.pending[i],
+                        quotas.pending(c)
+                    ),
+                ));
+            }
+        }
+        for (i, cell) in snapshot.cells.iter().enumerate() {
+            if quotas.cell_pending(i) != cell.pending {
+                return Err(invalid(
+                    "cells",
+                    format!(
+                        "cell `{}` of category `{}`: {} pending, but {} held slots",
+                        cell.key,
+                        cell.category,
+                        cell.pending,
+                        quotas.cell_pending(i)
+                    ),
+                ));
+            }
+        }
+        let s = &snapshot.stats;
+        let released = s
+            .completed
+            .checked_add(s.abandoned)
+            .and_then(|x| x.checked_add(s.expired));
+        if released.and_then(|r| s.accepted.checked_sub(r)) != Some(pending_slots) {
+            return Err(invalid(
+                "stats",
+                format!(
+                    "accepted − completed − abandoned − expired must equal the {pending_slots} pending slots held"
+                ),
+            ));
+        }
+        engine.quotas = quotas;
+        engine.ledger = ledger.clone();
+        engine.counters = Counters::default();
+        engine.counters.store(s);
+        Ok(engine)
+    }
+}
+
+fn check_cells(catalogue: &Catalogue, snapshot: &LiveSnapshot) -> Result<(), LiveRestoreError> {
+    if snapshot.cells.len() != catalogue.cell_count() {
+        return Err(LiveRestoreError::Mismatch {
+            what: format!(
+                "{} quota cells in the snapshot, {} in the catalogue",
+                snapshot.cells.len(),
+                catalogue.cell_count()
+            ),
+        });
+    }
+    for (i, counts) in snapshot.cells.iter().enumerate() {
+        let Some((c, cell)) = catalogue.cell(i) else {
+            continue;
+        };
+        let key = &catalogue.category(c).key;
+        if &counts.category != key || counts.key != cell.key || counts.max != cell.max {
+            return Err(LiveRestoreError::Mismatch {
+                what: format!(
+                    "quota cell {i} is `{}`/`{}` (max {}) in the snapshot, `{key}`/`{}` (max {}) in the catalogue",
+                    counts.category, counts.key, counts.max, cell.key, cell.max
+                ),
+            });
+        }
+    }
+    Ok(())
+}
