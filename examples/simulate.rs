@@ -10,7 +10,8 @@
 //! Flags: `--catalogue FILE`, `--runs N`, `--seed S`, `--policy NAME|all`, `--hard-cap SECONDS`
 //! (alias `--budget`), `--max-qualifiers K`, `--qualifier-seconds S`, `--success-at N`,
 //! `--max-respondents N`, `--threads N`, `--robustness`, `--scenario FILE` (a JSON document of
-//! these settings; flags override it), `--json` (one JSON object on stdout).
+//! these settings; flags override it), `--json` (one JSON object on stdout), `--plot FILE.svg`
+//! (pictures of run 0 of each policy, see `support/plot.rs`).
 //! A bad file or flag prints one line on stderr and exits with code 2.
 
 use std::io::{IsTerminal, Write};
@@ -18,12 +19,16 @@ use std::process::ExitCode;
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::Instant;
 
+use quotaroute::bound::{LpOptions, lower_bound_lp};
 use quotaroute::catalogue::Catalogue;
 use quotaroute::risk::{Entity, RequirementKind, RiskModel};
 use quotaroute::route::{POLICY_NAMES, PolicyOptions, policy_with};
 use quotaroute::schema::Schema;
 use quotaroute::sim::{Scenario, Settings, Summary, checkpoints, lower_bound_p95, monte_carlo};
 use serde_json::{Value, json};
+
+#[path = "support/plot.rs"]
+mod plot;
 
 /// The bundled catalogue: `fake_category_data.csv`, the public 77-category survey catalogue
 /// of the greedy-survey-allocator exercise (see `examples/data/README.md`).
@@ -33,6 +38,7 @@ struct Options {
     scenario: Scenario,
     json: bool,
     month_respondents: Option<u64>,
+    plot: Option<String>,
 }
 
 fn main() -> ExitCode {
@@ -56,6 +62,7 @@ fn parse_args() -> Result<Options, String> {
     }
     let mut json = false;
     let mut month_respondents = None;
+    let mut plot = None;
     let mut it = args.iter();
     while let Some(flag) = it.next() {
         let mut value = || {
@@ -89,6 +96,7 @@ fn parse_args() -> Result<Options, String> {
             "--robustness" => scenario.robustness = true,
             "--month-respondents" => month_respondents = Some(num(flag, value()?)?),
             "--json" => json = true,
+            "--plot" => plot = Some(value()?),
             "-h" | "--help" => {
                 println!("{}", HELP.trim());
                 std::process::exit(0);
@@ -100,6 +108,7 @@ fn parse_args() -> Result<Options, String> {
         scenario,
         json,
         month_respondents,
+        plot,
     })
 }
 
@@ -128,13 +137,15 @@ simulate: Monte-Carlo fieldwork simulation of quotaroute's routing policies.
   --month-respondents M   respondents in the simulated 30-day month of the risk report
                           (default ceil(1.05 N*))
   --scenario FILE         JSON document of these settings; flags override it
-  --json                  one JSON object on stdout";
+  --json                  one JSON object on stdout
+  --plot FILE.svg         draw fill curves, interview seconds and exposure mixes (run 0)";
 
 fn run() -> Result<(), String> {
     let Options {
         scenario,
         json,
         month_respondents,
+        plot,
     } = parse_args()?;
     let text = match &scenario.catalogue {
         Some(path) => std::fs::read_to_string(path).map_err(|e| format!("{path}: {e}"))?,
@@ -179,6 +190,9 @@ fn run() -> Result<(), String> {
         4000,
         settings.seed,
     );
+    let bound_lp = lower_bound_lp(&catalogue, &LpOptions::from_settings(&settings))
+        .map_err(|e| e.to_string())?
+        .respondents;
     let success_at = scenario
         .success_at
         .unwrap_or_else(|| (1.05 * bound).ceil() as u64);
@@ -187,6 +201,28 @@ fn run() -> Result<(), String> {
     let mut summaries = Vec::new();
     for router in &routers {
         summaries.push(simulate(&catalogue, router.as_ref(), &settings, "")?);
+    }
+    if let Some(path) = &plot {
+        let traces = routers
+            .iter()
+            .map(|r| quotaroute::sim::trace(&catalogue, r.as_ref(), &settings, 0))
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(|e| e.to_string())?;
+        let runs: Vec<plot::Run<'_>> = routers
+            .iter()
+            .zip(&traces)
+            .map(|(r, trace)| plot::Run {
+                policy: r.name(),
+                trace,
+            })
+            .collect();
+        let marks = plot::Marks {
+            n_star: bound,
+            n_lp: bound_lp,
+            hard_cap: settings.hard_cap,
+        };
+        plot::draw(path, &catalogue, &runs, &marks)?;
+        eprintln!("wrote {path}");
     }
     let robustness_wanted = scenario.robustness || !json;
     let mut robustness: Vec<(f64, Vec<Summary>)> = Vec::new();
@@ -229,7 +265,7 @@ fn run() -> Result<(), String> {
     if json {
         let policies: Vec<Value> = summaries
             .iter()
-            .map(|s| policy_json(s, bound, success_at, random_p95))
+            .map(|s| policy_json(s, bound, bound_lp, success_at, random_p95))
             .collect();
         let mut doc = json!({
             "version": env!("CARGO_PKG_VERSION"),
@@ -239,6 +275,7 @@ fn run() -> Result<(), String> {
             "hard_cap": settings.hard_cap,
             "mean_budget": settings.mean_budget,
             "lower_bound": round(bound, 1),
+            "lower_bound_lp": round(bound_lp, 1),
             "lower_bound_p95": round(bound_p95, 1),
             "success_at": success_at,
             "settings": settings_json(&scenario, &settings, source),
@@ -252,7 +289,7 @@ fn run() -> Result<(), String> {
                     .map(|(scale, row)| {
                         json!({
                             "incidence_scale": scale,
-                            "policies": row.iter().map(|s| policy_json(s, bound, success_at, None)).collect::<Vec<_>>(),
+                            "policies": row.iter().map(|s| policy_json(s, bound, bound_lp, success_at, None)).collect::<Vec<_>>(),
                         })
                     })
                     .collect(),
@@ -269,6 +306,7 @@ fn run() -> Result<(), String> {
         source,
         &settings,
         bound,
+        bound_lp,
         bound_p95,
         success_at,
         &summaries,
@@ -396,7 +434,13 @@ fn round(x: f64, digits: i32) -> f64 {
     (x * f).round() / f
 }
 
-fn policy_json(s: &Summary, bound: f64, success_at: u64, random_p95: Option<u64>) -> Value {
+fn policy_json(
+    s: &Summary,
+    bound: f64,
+    bound_lp: f64,
+    success_at: u64,
+    random_p95: Option<u64>,
+) -> Value {
     let mut v = json!({
         "policy": s.policy,
         "respondents_median": s.respondents_median,
@@ -404,6 +448,8 @@ fn policy_json(s: &Summary, bound: f64, success_at: u64, random_p95: Option<u64>
         "respondents_mean": round(s.respondents_mean, 1),
         "ratio_median": round(s.respondents_median as f64 / bound, 4),
         "ratio_p95": round(s.respondents_p95 as f64 / bound, 4),
+        "ratio_median_lp": round(s.respondents_median as f64 / bound_lp, 4),
+        "ratio_p95_lp": round(s.respondents_p95 as f64 / bound_lp, 4),
         "mean_seconds": round(s.mean_seconds, 2),
         "max_seconds": round(s.max_seconds, 2),
         "mean_qualifiers": round(s.mean_qualifiers, 2),
@@ -446,6 +492,7 @@ fn report(
     source: &str,
     settings: &Settings,
     bound: f64,
+    bound_lp: f64,
     bound_p95: f64,
     success_at: u64,
     summaries: &[Summary],
@@ -473,7 +520,7 @@ fn report(
     );
     let _ = writeln!(
         out,
-        "Lower bound N* = {bound:.1} respondents (mean); stochastic floor for p95 N*95 = {bound_p95:.1}\n"
+        "Lower bound N* = {bound:.1} respondents (mean); LP bound (eligibility, per-respondent caps) = {bound_lp:.1};\nstochastic floor for p95 N*95 = {bound_p95:.1}\n"
     );
     let _ = writeln!(out, "Pre-flight check:");
     let preflight = catalogue.preflight(settings.hard_cap);
@@ -504,12 +551,13 @@ fn report(
     }
     let _ = writeln!(
         out,
-        "{:<20} {:>8} {:>8} {:>8} {:>8} {:>9} {:>8} {:>8} {:>7} {:>9} {:>8}",
+        "{:<20} {:>8} {:>8} {:>8} {:>8} {:>8} {:>9} {:>8} {:>8} {:>7} {:>9} {:>8}",
         "policy",
         "median",
         "p95",
         "med/N*",
         "p95/N*",
+        "p95/LP",
         "vs random",
         "mean s",
         "max s",
@@ -528,12 +576,13 @@ fn report(
             .unwrap_or_else(|| "-".into());
         let _ = writeln!(
             out,
-            "{:<20} {:>8} {:>8} {:>8.3} {:>8.3} {:>9} {:>8.1} {:>8.1} {:>7.2} {:>9.3} {:>7.1}%",
+            "{:<20} {:>8} {:>8} {:>8.3} {:>8.3} {:>8.3} {:>9} {:>8.1} {:>8.1} {:>7.2} {:>9.3} {:>7.1}%",
             s.policy,
             s.respondents_median,
             s.respondents_p95,
             s.respondents_median as f64 / bound,
             s.respondents_p95 as f64 / bound,
+            s.respondents_p95 as f64 / bound_lp,
             saving,
             s.mean_seconds,
             s.max_seconds,

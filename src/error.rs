@@ -5,6 +5,8 @@
 //! message names what is wrong and where (the line and field of a CSV, the setting, the
 //! category).
 
+#[cfg(feature = "lp")]
+pub use crate::bound::LpBoundError;
 pub use crate::catalogue::CatalogueError;
 #[cfg(feature = "serde")]
 pub use crate::dispatch::document::BatchError;

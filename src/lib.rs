@@ -58,6 +58,7 @@
 //! | [`route`] | the [`Router`](route::Router) trait, the [`Interview`](route::Interview), the policies and their factors, explanations |
 //! | [`live`] | the engine a survey server embeds: many threads, reservations that never overfill (pending slots with timeouts, quota cells), consistent snapshots, waves |
 //! | [`sim`] | seeded Monte-Carlo fieldwork: respondents needed per policy, lower bounds |
+//! | [`bound`] | the fluid LP lower bound over respondent types × categories: eligibility, per-respondent limits, exposure, exclusions (feature `lp`) |
 //! | [`quota`] | typed quota trees with Askia-style queries |
 //! | [`dispatch`] | cumulative-error weighted dispatch of batches among recipients |
 //! | [`risk`] | risk ranking of quota cells, categories and sources |
@@ -82,9 +83,12 @@
 //!
 //! - `serde` (default): serde derives on configuration and state types.
 //! - `proptest`: the `testing` module.
+//! - `lp` (default): the `bound` module, the fluid LP lower bound (a pure-Rust simplex solver).
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
 
+#[cfg(feature = "lp")]
+pub mod bound;
 pub mod catalogue;
 pub mod dispatch;
 pub mod error;

@@ -357,7 +357,14 @@ pub fn run_once(
 ) -> Result<RunResult, SimError> {
     settings.validate()?;
     let reference = reference_shares(catalogue);
-    run_with(catalogue, router, settings, run, &reference, &mut |_, _| {})
+    run_with(
+        catalogue,
+        router,
+        settings,
+        run,
+        &reference,
+        &mut |_, _, _| {},
+    )
 }
 
 /// Completes per category after each of `at` respondents of run `run` (a checkpoint after the
@@ -387,7 +394,7 @@ pub fn checkpoints(
         &settings,
         run,
         &reference,
-        &mut |n, view| {
+        &mut |n, view, _| {
             for (i, &a) in at.iter().enumerate() {
                 if a == n {
                     seen[i] = Some(catalogue.ids().map(|c| view.completed(c)).collect());
@@ -402,13 +409,72 @@ pub fn checkpoints(
         .collect())
 }
 
+/// What happened to each respondent of one run, in order: the data behind the simulate
+/// example's pictures.
+#[derive(Clone, Debug, PartialEq)]
+#[cfg_attr(feature = "serde", derive(Serialize, Deserialize))]
+pub struct Trace {
+    /// Interview seconds of each respondent.
+    pub seconds: Vec<f64>,
+    /// Completes over all categories after each respondent.
+    pub completes: Vec<u64>,
+    /// Exposures at the end of the run: for each category, for each question in schema order,
+    /// one count per response.
+    pub exposures: Vec<u32>,
+    /// What the run measured.
+    pub result: RunResult,
+}
+
+/// Routes run `run` as [`run_once`] does, recording every respondent.
+///
+/// # Errors
+/// As [`run_once`].
+///
+/// # Performance
+/// Reads every category's counts after each respondent: for pictures and diagnostics, not
+/// for Monte-Carlo loops ([`monte_carlo`] records none of this).
+pub fn trace(
+    catalogue: &Catalogue,
+    router: &dyn Router,
+    settings: &Settings,
+    run: u32,
+) -> Result<Trace, SimError> {
+    settings.validate()?;
+    let reference = reference_shares(catalogue);
+    let schema = catalogue.schema();
+    let (mut seconds, mut completes, mut exposures) = (Vec::new(), Vec::new(), Vec::new());
+    let result = run_with(
+        catalogue,
+        router,
+        settings,
+        run,
+        &reference,
+        &mut |_, view, interview| {
+            seconds.push(interview.seconds_used());
+            completes.push(catalogue.ids().map(|c| u64::from(view.completed(c))).sum());
+            exposures.clear();
+            for c in catalogue.ids() {
+                for q in schema.question_ids() {
+                    exposures.extend(schema.response_ids(q).map(|r| view.exposures(c, q, r)));
+                }
+            }
+        },
+    )?;
+    Ok(Trace {
+        seconds,
+        completes,
+        exposures,
+        result,
+    })
+}
+
 fn run_with(
     catalogue: &Catalogue,
     router: &dyn Router,
     settings: &Settings,
     run: u32,
     reference: &[Vec<f64>],
-    observe: &mut dyn FnMut(u64, &crate::state::QuotaView<'_>),
+    observe: &mut dyn FnMut(u64, &crate::state::QuotaView<'_>, &Interview),
 ) -> Result<RunResult, SimError> {
     // Common random numbers: the supply, the router's own draws and every qualifier answer come
     // from separate streams, and respondent n's answer to category c is one fixed draw whatever
@@ -516,7 +582,7 @@ fn run_with(
         max_seconds = max_seconds.max(interview.seconds_used());
         qualifiers_total += u64::from(interview.qualifiers_shown());
         max_qualifiers = max_qualifiers.max(interview.qualifiers_shown());
-        observe(n, &state.view());
+        observe(n, &state.view(), &interview);
     }
     let view = state.view();
     let questions = schema.len();
@@ -732,7 +798,7 @@ pub fn monte_carlo(
                         settings,
                         run as u32,
                         &reference,
-                        &mut |_, _| {},
+                        &mut |_, _, _| {},
                     );
                     let failed = result.is_err();
                     results.lock().expect("no worker panics while holding it")[run] = Some(result);

@@ -1,0 +1,167 @@
+//! The fluid LP bound against the closed form N* on the bundled catalogue, scenario by scenario:
+//! per-respondent caps, gender-only categories, an exclusion group, and a skewed supply that
+//! must still be shown each category in the population's mix.
+//!
+//! ```text
+//! cargo run --release --example bound
+//! ```
+
+use std::process::ExitCode;
+
+use quotaroute::bound::{Limit, LpBound, LpOptions, cell_answers, lower_bound_lp};
+use quotaroute::catalogue::Catalogue;
+use quotaroute::schema::{Rule, Schema};
+
+const BUNDLED: &str = include_str!("data/fake_category_data.csv");
+
+fn main() -> ExitCode {
+    match run() {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(message) => {
+            eprintln!("bound: {message}");
+            ExitCode::from(2)
+        }
+    }
+}
+
+fn run() -> Result<(), Box<dyn std::error::Error>> {
+    let schema = Schema::default_survey();
+    let bundled = Catalogue::from_csv(schema.clone(), BUNDLED)?;
+    // The catalogue names some categories "(Female Only)" or "(Male Only)" without a rule:
+    // give them one.
+    let mut categories = bundled.categories().to_vec();
+    for c in &mut categories {
+        if c.name.contains("Female Only") {
+            c.eligibility = Rule::parse(&schema, "gender=female")?;
+        } else if c.name.contains("Male Only") {
+            c.eligibility = Rule::parse(&schema, "gender=male")?;
+        }
+    }
+    let gendered = Catalogue::new(schema.clone(), categories)?;
+
+    println!(
+        "{:<52} {:>9} {:>9} {:>7}  limits",
+        "scenario (480 s, bundled 77 categories)", "N*", "LP", "LP/N*"
+    );
+    let row = |label: &str,
+               catalogue: &Catalogue,
+               options: &LpOptions|
+     -> Result<LpBound, Box<dyn std::error::Error>> {
+        let lp = lower_bound_lp(catalogue, options)?;
+        let limits: Vec<String> = lp.limits.iter().map(|l| limit(catalogue, l)).collect();
+        let shown = limits
+            .iter()
+            .take(3)
+            .cloned()
+            .collect::<Vec<_>>()
+            .join(", ");
+        let more = limits.len().saturating_sub(3);
+        println!(
+            "{label:<52} {:>9.1} {:>9.1} {:>7.3}  {shown}{}",
+            lp.closed_form,
+            lp.respondents,
+            lp.gain(),
+            if more > 0 {
+                format!(" and {more} more")
+            } else {
+                String::new()
+            }
+        );
+        Ok(lp)
+    };
+    let mean = LpOptions::new(480.0);
+    let capped = LpOptions {
+        hard_cap_seconds: Some(480.0),
+        ..mean.clone()
+    };
+    row(
+        "mean budget only (= Catalogue::lower_bound)",
+        &bundled,
+        &mean,
+    )?;
+    row("hard cap per respondent", &bundled, &capped)?;
+    row(
+        "hard cap, at most 8 qualifiers",
+        &bundled,
+        &LpOptions {
+            max_qualifiers: Some(8),
+            ..capped.clone()
+        },
+    )?;
+    row("gender-only categories, mean budget only", &gendered, &mean)?;
+    row(
+        "gender-only categories, hard cap per respondent",
+        &gendered,
+        &capped,
+    )?;
+    let beer = |key: &str| {
+        bundled
+            .find(key)
+            .ok_or("the bundled catalogue has categories 17 and 34")
+    };
+    row(
+        "exclusion: Craft Beer / Alcohol Free Beer",
+        &bundled,
+        &LpOptions {
+            exclusion_groups: vec![vec![beer("17")?, beer("34")?]],
+            ..capped.clone()
+        },
+    )?;
+
+    // The supply-drift scenario at its start: 18-34 at 1/3 + D, the other bands share the rest.
+    let age = schema.question("age")?;
+    let young = schema.response(age, "18-34")?;
+    for drift in [0.15] {
+        let cells = (0..18)
+            .map(|cell| {
+                let answers = cell_answers(&bundled, cell).expect("18 cells");
+                let age_share = if answers.get(age) == Some(young) {
+                    1.0 / 3.0 + drift
+                } else {
+                    (2.0 / 3.0 - drift) / 2.0
+                };
+                age_share / 6.0
+            })
+            .collect::<Vec<f64>>();
+        for tolerance in [
+            None,
+            Some(0.2),
+            Some(0.1),
+            Some(0.05),
+            Some(0.02),
+            Some(0.0),
+        ] {
+            let label = format!(
+                "18-34 at 1/3 + {drift}, exposure L1 ≤ {}",
+                tolerance.map_or("any".to_owned(), |t| format!("{t}"))
+            );
+            row(
+                &label,
+                &bundled,
+                &LpOptions {
+                    supply: Some(cells.clone()),
+                    exposure_tolerance: tolerance,
+                    ..capped.clone()
+                },
+            )?;
+        }
+    }
+    Ok(())
+}
+
+fn limit(catalogue: &Catalogue, limit: &Limit) -> String {
+    let name = |c: quotaroute::catalogue::CategoryId| catalogue.category(c).name.clone();
+    match limit {
+        Limit::MeanTime => "mean time".into(),
+        Limit::HardCap => "hard cap".into(),
+        Limit::Qualifiers => "qualifier cap".into(),
+        Limit::Supply(c) => format!("supply of {}", name(*c)),
+        Limit::Exclusion(g) => format!("exclusion group {g}"),
+        Limit::Exposure(c, q) => format!(
+            "exposure of {} on {}",
+            name(*c),
+            catalogue.schema().question_name(*q)
+        ),
+        other => format!("{other:?}"),
+    }
+}
