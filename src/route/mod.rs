@@ -56,7 +56,7 @@ pub use factor::{
     BelievedIncidence, DemographicWeight, Factor, Neutral, RemainingShare, Scarcity, TimeFit,
     believed_incidence,
 };
-pub use interview::{Interview, OfferError};
+pub use interview::{CapRisk, Interview, OfferError};
 pub use packing::Packing;
 pub use policy::{
     Greedy, POLICY_NAMES, PolicyOptions, RandomRouter, UnknownPolicy, policy, policy_with,
@@ -241,6 +241,14 @@ pub enum Exclusion {
     DoesNotFit,
     /// The respondent has seen as many qualifiers as allowed.
     NoQualifierSlots,
+    /// The respondent completed another category of its exclusion group.
+    ExclusionGroup,
+    /// Held back for this respondent (a cooldown from an earlier wave, or pacing).
+    Held,
+    /// The interview ended early (abandoned, or a survey ran into the cap).
+    Ended,
+    /// The respondent completed as many category surveys as allowed.
+    NoCompletesLeft,
 }
 
 impl fmt::Display for Exclusion {
@@ -251,6 +259,10 @@ impl fmt::Display for Exclusion {
             Exclusion::Closed => "closed",
             Exclusion::DoesNotFit => "does not fit",
             Exclusion::NoQualifierSlots => "no qualifier slots left",
+            Exclusion::ExclusionGroup => "excluded by its exclusion group",
+            Exclusion::Held => "held back",
+            Exclusion::Ended => "interview ended",
+            Exclusion::NoCompletesLeft => "no completes left",
         })
     }
 }
