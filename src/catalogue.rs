@@ -81,10 +81,7 @@ pub struct Category {
     pub exposure_targets: Vec<(QuestionId, Vec<f64>)>,
     /// Spread of the category survey's length: the coefficient of variation of a log-normal
     /// LOI whose mean is `loi_seconds` (0: every interview takes exactly `loi_seconds`).
-    #[cfg_attr(
-        feature = "serde",
-        serde(default, skip_serializing_if = "is_zero")
-    )]
+    #[cfg_attr(feature = "serde", serde(default, skip_serializing_if = "is_zero"))]
     pub loi_spread: f64,
     /// Exclusion group: a respondent who completed one category of a group is not offered the
     /// others (e.g. two competing beers). `None`: no group.
@@ -878,7 +875,10 @@ fn validate(c: &Category, schema: &Schema, line: usize) -> Result<(), CatalogueE
             format!("{} is not a coefficient of variation >= 0", c.loi_spread),
         );
     }
-    if c.exclusion_group.as_ref().is_some_and(|g| g.trim().is_empty()) {
+    if c.exclusion_group
+        .as_ref()
+        .is_some_and(|g| g.trim().is_empty())
+    {
         return bad("exclusion_group", "an empty group name".into());
     }
     if !c.eligibility.fits(schema) {
@@ -1056,13 +1056,23 @@ mod tests {
         assert!(c.has_any_loi_spread() && c.has_exclusion_groups());
         assert!((c.loi_log_variance(CategoryId(0)) - 1.09f64.ln()).abs() < 1e-12);
         assert_eq!(c.loi_log_variance(CategoryId(1)), 0.0);
-        assert_eq!(c.exclusion_group_members(CategoryId(0)), Some(&[0b101u64][..]));
-        assert_eq!(c.exclusion_group_members(CategoryId(2)), Some(&[0b101u64][..]));
+        assert_eq!(
+            c.exclusion_group_members(CategoryId(0)),
+            Some(&[0b101u64][..])
+        );
+        assert_eq!(
+            c.exclusion_group_members(CategoryId(2)),
+            Some(&[0b101u64][..])
+        );
         assert_eq!(c.exclusion_group_members(CategoryId(1)), None);
         let bad = "category_id,category_name,incidence_rate,category_length_seconds,loi_spread\n1,A,0.5,10,-1\n";
         assert!(matches!(
             Catalogue::from_csv(Schema::default_survey(), bad),
-            Err(CatalogueError::Field { line: 2, field: "loi_spread", .. })
+            Err(CatalogueError::Field {
+                line: 2,
+                field: "loi_spread",
+                ..
+            })
         ));
     }
 

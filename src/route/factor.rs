@@ -255,6 +255,10 @@ pub struct DemographicWeight {
     pub max: f64,
     /// Strength: the exponent applied to the product of ratios.
     pub power: f64,
+    /// Hold: when the respondent's answer's observed exposure share passes its target share by
+    /// more than this on some question, the weight is 0 and the category is not offered to
+    /// them (`None`: never held).
+    pub hold: Option<f64>,
 }
 
 impl Default for DemographicWeight {
@@ -265,6 +269,7 @@ impl Default for DemographicWeight {
             min: 0.25,
             max: 4.0,
             power: 1.0,
+            hold: None,
         }
     }
 }
@@ -311,6 +316,9 @@ impl DemographicWeight {
                 continue;
             }
             let observed = f64::from(ask.quotas.exposures(c, q, r)) / f64::from(total);
+            if self.hold.is_some_and(|h| observed - shares[r.index()] > h) {
+                return 0.0;
+            }
             weight *= (shares[r.index()] + self.smoothing) / (observed + self.smoothing);
         }
         if self.power != 1.0 {

@@ -307,9 +307,7 @@ impl Interview {
             return true;
         }
         let certain = catalogue.loi_log_variance(category) + risk.speed_variance <= 0.0;
-        !certain
-            && pass <= risk.alpha
-            && catalogue.incidence(category) * pass <= risk.left + 1e-12
+        !certain && pass <= risk.alpha && catalogue.incidence(category) * pass <= risk.left + 1e-12
     }
 
     /// Calls `f` for every eligible category not yet shown, in catalogue order.
@@ -453,7 +451,12 @@ impl Interview {
 
     /// Records a complete that took `seconds` (an uncertain LOI's actual length): under a
     /// [`CapRisk`] target, what it says about the respondent's speed is learned.
-    pub fn record_complete_in(&mut self, catalogue: &Catalogue, category: CategoryId, seconds: f64) {
+    pub fn record_complete_in(
+        &mut self,
+        catalogue: &Catalogue,
+        category: CategoryId,
+        seconds: f64,
+    ) {
         self.completes += 1;
         self.seconds_used += seconds;
         if let Some(members) = catalogue.exclusion_group_members(category) {
