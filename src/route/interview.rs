@@ -517,6 +517,28 @@ fn normal_tail(z: f64) -> f64 {
     erfc / 2.0
 }
 
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn normal_tail_is_accurate() {
+        for (z, want) in [
+            (0.0, 0.5),
+            (1.0, 0.158_655_253_9),
+            (1.644_853_627, 0.05),
+            (-1.644_853_627, 0.95),
+            (3.0, 0.001_349_898),
+        ] {
+            assert!(
+                (normal_tail(z) - want).abs() < 1e-7,
+                "{z}: {}",
+                normal_tail(z)
+            );
+        }
+    }
+}
+
 #[inline]
 fn bit(words: &[u64], i: usize) -> bool {
     words.get(i / 64).is_some_and(|w| w >> (i % 64) & 1 == 1)

@@ -617,6 +617,9 @@ pub struct RunResult {
     /// Interviews abandoned during a category survey.
     #[cfg_attr(feature = "serde", serde(default))]
     pub abandoned: u64,
+    /// Most category surveys one respondent completed.
+    #[cfg_attr(feature = "serde", serde(default))]
+    pub most_completes: u32,
 }
 
 /// Routes one run.
@@ -739,7 +742,7 @@ fn run_with(
         None
     };
     let mut drift = drift;
-    let (mut over_cap, mut abandoned) = (0u64, 0u64);
+    let (mut over_cap, mut abandoned, mut most_completes) = (0u64, 0u64, 0u32);
     let mut state = QuotaState::new(catalogue);
     let mut open_total = state.total_open();
     let mut interview = Interview::new();
@@ -859,6 +862,7 @@ fn run_with(
         max_seconds = max_seconds.max(interview.seconds_used());
         qualifiers_total += u64::from(interview.qualifiers_shown());
         max_qualifiers = max_qualifiers.max(interview.qualifiers_shown());
+        most_completes = most_completes.max(interview.completes());
         observe(n, &state.view());
     }
     let view = state.view();
@@ -893,6 +897,7 @@ fn run_with(
         divergence,
         over_cap,
         abandoned,
+        most_completes,
     })
 }
 
