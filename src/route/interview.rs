@@ -517,6 +517,11 @@ fn normal_tail(z: f64) -> f64 {
     erfc / 2.0
 }
 
+#[inline]
+fn bit(words: &[u64], i: usize) -> bool {
+    words.get(i / 64).is_some_and(|w| w >> (i % 64) & 1 == 1)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -537,9 +542,4 @@ mod tests {
             );
         }
     }
-}
-
-#[inline]
-fn bit(words: &[u64], i: usize) -> bool {
-    words.get(i / 64).is_some_and(|w| w >> (i % 64) & 1 == 1)
 }
