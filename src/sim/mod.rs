@@ -5,6 +5,30 @@
 //! every quota is full: the number of respondents drawn is the run's cost N. Run `r` draws from
 //! an RNG seeded by `(seed, r)`, so results do not depend on how many threads run them.
 //!
+//! Real fieldwork is in the [`Settings`] too, each part off by default: uncertain interview
+//! lengths under a cap-risk target, abandonment, supply that drifts over the month
+//! ([`SupplyDrift`]), a cap on completes per respondent, respondents returning from an earlier
+//! wave, and [`Pacing`]; exclusion groups and LOI spreads live in the catalogue, and a
+//! [`Scenario`] document sets them all (see `docs/guide.md`, "Real fieldwork").
+//!
+//! ```
+//! use quotaroute::catalogue::{Catalogue, Category};
+//! use quotaroute::route::Greedy;
+//! use quotaroute::schema::Schema;
+//! use quotaroute::sim::{monte_carlo, Settings};
+//!
+//! // Survey lengths vary by 30% around their means: interviews pass the cap at most 5% of
+//! // the time.
+//! let catalogue = Catalogue::new(Schema::default_survey(), vec![
+//!     Category::new("a", "A", 0.5, 100.0).with_target(20).with_loi_spread(0.3),
+//!     Category::new("b", "B", 0.2, 200.0).with_target(20).with_loi_spread(0.3),
+//! ])?;
+//! let settings = Settings { runs: 10, cap_risk: 0.05, ..Settings::default() };
+//! let summary = monte_carlo(&catalogue, &Greedy::scarcity(), &settings, &|_| {})?;
+//! assert!(summary.over_cap_share <= 0.05);
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
+//!
 //! ```
 //! use quotaroute::catalogue::{Catalogue, Category};
 //! use quotaroute::route::Greedy;

@@ -96,7 +96,8 @@ impl Pacing {
     /// `month` respondents.
     pub fn allowed(&self, target: u32, n: u64, month: u64) -> u32 {
         let share = (n as f64 / month.max(1) as f64 + self.lead).min(1.0);
-        ((f64::from(target) * share).ceil() as u32).min(target)
+        // The tolerance keeps a product that should be whole (200 × 0.55) from rounding up.
+        ((f64::from(target) * share - 1e-9).ceil().max(0.0) as u32).min(target)
     }
 
     /// Holds back, for this respondent (number `n`), every category at or ahead of its curve.
