@@ -12,6 +12,11 @@
 //! `--max-respondents N`, `--threads N`, `--robustness`, `--scenario FILE` (a JSON document of
 //! these settings; flags override it), `--json` (one JSON object on stdout), `--plot FILE.svg`
 //! (pictures of run 0 of each policy, see `support/plot.rs`).
+//! Real fieldwork (docs/guide.md, "Real fieldwork"; scenario documents in docs/scenarios/):
+//! `--loi-spread CV`, `--speed-spread CV`, `--abandon-rate P`, `--cap-risk A`,
+//! `--supply-drift D`, `--demographic-weight K`, `--exclusion-group ID,ID,..`,
+//! `--max-completes N`, `--returning-share R`, `--pacing LEAD`, `--month-respondents M`,
+//! `--baseline`.
 //! A bad file or flag prints one line on stderr and exits with code 2.
 
 use std::io::{IsTerminal, Write};
@@ -22,7 +27,7 @@ use std::time::Instant;
 use quotaroute::bound::{LpOptions, lower_bound_lp};
 use quotaroute::catalogue::Catalogue;
 use quotaroute::risk::{Entity, RequirementKind, RiskModel};
-use quotaroute::route::{POLICY_NAMES, PolicyOptions, policy_with};
+use quotaroute::route::{POLICY_NAMES, policy_with};
 use quotaroute::schema::Schema;
 use quotaroute::sim::{Scenario, Settings, Summary, checkpoints, lower_bound_p95, monte_carlo};
 use serde_json::{Value, json};
@@ -37,7 +42,6 @@ const BUNDLED: &str = include_str!("data/fake_category_data.csv");
 struct Options {
     scenario: Scenario,
     json: bool,
-    month_respondents: Option<u64>,
     plot: Option<String>,
 }
 
@@ -61,7 +65,6 @@ fn parse_args() -> Result<Options, String> {
         scenario = serde_json::from_str(&text).map_err(|e| format!("--scenario {path}: {e}"))?;
     }
     let mut json = false;
-    let mut month_respondents = None;
     let mut plot = None;
     let mut it = args.iter();
     while let Some(flag) = it.next() {
@@ -94,7 +97,25 @@ fn parse_args() -> Result<Options, String> {
             "--max-respondents" => scenario.max_respondents = Some(num(flag, value()?)?),
             "--threads" => scenario.threads = Some(num(flag, value()?)?),
             "--robustness" => scenario.robustness = true,
-            "--month-respondents" => month_respondents = Some(num(flag, value()?)?),
+            "--month-respondents" => scenario.month_respondents = Some(num(flag, value()?)?),
+            "--loi-spread" => scenario.loi_spread = Some(num(flag, value()?)?),
+            "--speed-spread" => scenario.speed_spread = num(flag, value()?)?,
+            "--abandon-rate" => scenario.abandon_rate = num(flag, value()?)?,
+            "--cap-risk" => scenario.cap_risk = num(flag, value()?)?,
+            "--supply-drift" => scenario.supply_drift = num(flag, value()?)?,
+            "--demographic-weight" => scenario.demographic_weight = Some(num(flag, value()?)?),
+            "--demographic-hold" => scenario.demographic_hold = Some(num(flag, value()?)?),
+            "--exclusion-group" => scenario
+                .exclusion_groups
+                .push(value()?.split(',').map(|k| k.trim().to_owned()).collect()),
+            "--max-completes" => scenario.max_completes = Some(num(flag, value()?)?),
+            "--returning-share" => scenario.returning_share = num(flag, value()?)?,
+            "--pacing" => {
+                scenario.pacing = Some(quotaroute::sim::Pacing {
+                    lead: num(flag, value()?)?,
+                })
+            }
+            "--baseline" => scenario.baseline = true,
             "--json" => json = true,
             "--plot" => plot = Some(value()?),
             "-h" | "--help" => {
@@ -107,7 +128,6 @@ fn parse_args() -> Result<Options, String> {
     Ok(Options {
         scenario,
         json,
-        month_respondents,
         plot,
     })
 }
@@ -134,8 +154,26 @@ simulate: Monte-Carlo fieldwork simulation of quotaroute's routing policies.
   --max-respondents N     stop a run there and count it failed (default 10 N*)
   --threads N             worker threads (results do not depend on it)
   --robustness            also run with true incidence x0.8 and x1.2
-  --month-respondents M   respondents in the simulated 30-day month of the risk report
-                          (default ceil(1.05 N*))
+  --month-respondents M   respondents in the 30-day month: of the risk report, the drift,
+                          pacing and returning respondents (default ceil(1.05 N*))
+real fieldwork (each off by default; see docs/guide.md, \"Real fieldwork\"):
+  --loi-spread CV         every category's LOI log-normal around its mean with this CV
+                          (or the catalogue's loi_spread column)
+  --speed-spread CV       respondent speed: one log-normal factor (mean 1) on all their LOIs
+  --cap-risk A            with uncertain LOI: P(an interview passes the cap) <= A (default 0.05)
+  --abandon-rate P        a qualified respondent abandons the category survey with chance P
+  --supply-drift D        the 18-34 share moves from 1/3+D to 1/3-D over the month
+  --demographic-weight K  exposure targets = the eligible population's shares, weight power K
+  --demographic-hold H    with the weight: hold a category from a respondent whose answer's
+                          exposure share is more than H above its target
+  --exclusion-group IDS   comma-separated category ids: complete one, never offered the others
+                          (repeatable; or the catalogue's exclusion_group column)
+  --max-completes N       at most N category surveys completed per respondent
+  --returning-share R     share of respondents returning from the last wave (cooldown on
+                          the categories they completed then)
+  --pacing LEAD           fills follow a linear curve over the month, at most LEAD ahead
+  --baseline              also run without the rules (weight, exclusions, completes cap,
+                          cooldowns, pacing) and report what they cost
   --scenario FILE         JSON document of these settings; flags override it
   --json                  one JSON object on stdout
   --plot FILE.svg         draw fill curves, interview seconds and exposure mixes (run 0)";
@@ -144,7 +182,6 @@ fn run() -> Result<(), String> {
     let Options {
         scenario,
         json,
-        month_respondents,
         plot,
     } = parse_args()?;
     let text = match &scenario.catalogue {
@@ -152,16 +189,11 @@ fn run() -> Result<(), String> {
         None => BUNDLED.to_owned(),
     };
     let source = scenario.catalogue.as_deref().unwrap_or("bundled catalogue");
-    let mut catalogue = Catalogue::from_csv(Schema::default_survey(), &text)
+    let base = Catalogue::from_csv(Schema::default_survey(), &text)
         .map_err(|e| format!("{source}: {e}"))?;
-    if let Some(q) = scenario.qualifier_seconds {
-        let mut categories = catalogue.categories().to_vec();
-        for c in &mut categories {
-            c.qualifier_seconds = q;
-        }
-        catalogue = Catalogue::new(catalogue.schema().clone(), categories)
-            .map_err(|e| format!("--qualifier-seconds: {e}"))?;
-    }
+    let catalogue = scenario
+        .apply(&base)
+        .map_err(|e| format!("scenario: {e}"))?;
     let settings = scenario.settings();
     settings.validate().map_err(|e| e.to_string())?;
     let names: Vec<String> = if scenario.policies.iter().any(|p| p == "all") {
@@ -171,14 +203,7 @@ fn run() -> Result<(), String> {
     };
     let routers = names
         .iter()
-        .map(|n| {
-            policy_with(
-                n,
-                &PolicyOptions {
-                    learning: scenario.learn,
-                },
-            )
-        })
+        .map(|n| policy_with(n, &scenario.policy_options()))
         .collect::<Result<Vec<_>, _>>()
         .map_err(|e| e.to_string())?;
 
@@ -190,7 +215,7 @@ fn run() -> Result<(), String> {
         4000,
         settings.seed,
     );
-    let bound_lp = lower_bound_lp(&catalogue, &LpOptions::from_settings(&settings))
+    let bound_lp = lower_bound_lp(&catalogue, &LpOptions::for_run(&settings, &catalogue))
         .map_err(|e| e.to_string())?
         .respondents;
     let success_at = scenario
@@ -224,6 +249,24 @@ fn run() -> Result<(), String> {
         plot::draw(path, &catalogue, &runs, &marks)?;
         eprintln!("wrote {path}");
     }
+    // What the rules cost: the same world without them.
+    let mut baseline: Vec<Summary> = Vec::new();
+    if scenario.baseline {
+        let plain = scenario.without_rules();
+        let plain_catalogue = plain.apply(&base).map_err(|e| format!("scenario: {e}"))?;
+        for name in &names {
+            let router = policy_with(name, &plain.policy_options()).map_err(|e| e.to_string())?;
+            baseline.push(simulate(
+                &plain_catalogue,
+                router.as_ref(),
+                &plain.settings(),
+                " without rules",
+            )?);
+        }
+    }
+    let realistic = scenario.is_realistic()
+        || settings.uncertain_loi(&catalogue)
+        || catalogue.has_exclusion_groups();
     let robustness_wanted = scenario.robustness || !json;
     let mut robustness: Vec<(f64, Vec<Summary>)> = Vec::new();
     if robustness_wanted {
@@ -248,7 +291,8 @@ fn run() -> Result<(), String> {
             robustness.push((scale, row));
         }
     }
-    let month = month_respondents
+    let month = scenario
+        .month_respondents
         .unwrap_or((1.05 * bound).ceil() as u64)
         .max(4);
     let risk = if json {
@@ -265,7 +309,14 @@ fn run() -> Result<(), String> {
     if json {
         let policies: Vec<Value> = summaries
             .iter()
-            .map(|s| policy_json(s, bound, bound_lp, success_at, random_p95))
+            .enumerate()
+            .map(|(i, s)| {
+                let mut v = policy_json(s, bound, bound_lp, success_at, random_p95);
+                if realistic {
+                    v["realism"] = realism_json(&catalogue, s, baseline.get(i));
+                }
+                v
+            })
             .collect();
         let mut doc = json!({
             "version": env!("CARGO_PKG_VERSION"),
@@ -282,6 +333,11 @@ fn run() -> Result<(), String> {
             "policies": policies,
             "elapsed_seconds": round(elapsed, 2),
         });
+        if realistic {
+            doc["month_respondents"] = json!(settings.month(&catalogue));
+            doc["cap_risk"] = json!(settings.cap_risk);
+            doc["uncertain_loi"] = json!(settings.uncertain_loi(&catalogue));
+        }
         if scenario.robustness {
             doc["robustness"] = Value::Array(
                 robustness
@@ -314,6 +370,11 @@ fn run() -> Result<(), String> {
         &robustness,
         elapsed,
     );
+    if realistic {
+        realism_report(
+            &mut out, &catalogue, &scenario, &settings, &summaries, &baseline,
+        );
+    }
     print!("{out}{risk}");
     Ok(())
 }
@@ -467,6 +528,145 @@ fn policy_json(
     v
 }
 
+/// What the realism options did to one policy: interviews passing the cap, abandoned, the
+/// exposure divergence per question (worst category, and every category), and what the rules
+/// cost against the run without them.
+fn realism_json(catalogue: &Catalogue, s: &Summary, baseline: Option<&Summary>) -> Value {
+    let schema = catalogue.schema();
+    let questions = schema.len();
+    let worst = s.worst_divergence_by_question(questions);
+    let by_question: serde_json::Map<String, Value> = schema
+        .questions()
+        .iter()
+        .zip(&worst)
+        .map(|(q, d)| (q.name().to_owned(), json!(round(*d, 4))))
+        .collect();
+    let categories: serde_json::Map<String, Value> = catalogue
+        .ids()
+        .map(|c| {
+            let row = &s.divergence[c.index() * questions..(c.index() + 1) * questions];
+            (
+                catalogue.category(c).key.clone(),
+                json!(row.iter().map(|d| round(*d, 4)).collect::<Vec<_>>()),
+            )
+        })
+        .collect();
+    let mut v = json!({
+        "over_cap_share": round(s.over_cap_share, 5),
+        "abandon_share": round(s.abandon_share, 5),
+        "worst_divergence_by_question": by_question,
+        "categories_over_0_05": categories_over(s, questions, 0.05),
+        "divergence": categories,
+    });
+    if let Some(b) = baseline {
+        v["without_rules_median"] = json!(b.respondents_median);
+        v["without_rules_p95"] = json!(b.respondents_p95);
+        v["rules_cost_median"] = json!(s.respondents_median as i64 - b.respondents_median as i64);
+        v["rules_cost_p95"] = json!(s.respondents_p95 as i64 - b.respondents_p95 as i64);
+        v["rules_cost_p95_share"] = json!(round(
+            s.respondents_p95 as f64 / b.respondents_p95.max(1) as f64 - 1.0,
+            4
+        ));
+    }
+    v
+}
+
+/// Categories whose mean divergence passes `limit` on some question.
+fn categories_over(s: &Summary, questions: usize, limit: f64) -> usize {
+    s.divergence
+        .chunks(questions.max(1))
+        .filter(|row| row.iter().any(|d| *d > limit))
+        .count()
+}
+
+fn realism_report(
+    out: &mut String,
+    catalogue: &Catalogue,
+    scenario: &Scenario,
+    settings: &Settings,
+    summaries: &[Summary],
+    baseline: &[Summary],
+) {
+    use std::fmt::Write as _;
+    let mut what = Vec::new();
+    if settings.uncertain_loi(catalogue) {
+        what.push(format!(
+            "uncertain LOI (spread {}, speed spread {}), P(pass the cap) <= {}",
+            scenario
+                .loi_spread
+                .map_or("from the catalogue".to_owned(), |cv| cv.to_string()),
+            settings.speed_spread,
+            settings.cap_risk
+        ));
+    }
+    if settings.abandon_rate > 0.0 {
+        what.push(format!("abandon rate {}", settings.abandon_rate));
+    }
+    if settings.supply_drift != 0.0 {
+        what.push(format!("supply drift {}", settings.supply_drift));
+    }
+    if let Some(k) = scenario.demographic_weight {
+        what.push(format!("demographic weight power {k}"));
+        if let Some(h) = scenario.demographic_hold {
+            what.push(format!("hold above target + {h}"));
+        }
+    }
+    if catalogue.has_exclusion_groups() {
+        what.push("exclusion groups".to_owned());
+    }
+    if let Some(k) = settings.max_completes {
+        what.push(format!("at most {k} completes"));
+    }
+    if settings.returning_share > 0.0 {
+        what.push(format!("{} returning", settings.returning_share));
+    }
+    if let Some(p) = settings.pacing {
+        what.push(format!("pacing (lead {})", p.lead));
+    }
+    let schema = catalogue.schema();
+    let _ = writeln!(
+        out,
+        "\nReal fieldwork: {}; month = {} respondents",
+        what.join(", "),
+        settings.month(catalogue)
+    );
+    let names: Vec<&str> = schema.questions().iter().map(|q| q.name()).collect();
+    let _ = writeln!(
+        out,
+        "{:<20} {:>10} {:>10} {:>22} {:>10} {:>16}",
+        "policy",
+        "passed cap",
+        "abandoned",
+        format!("worst L1 {}", names.join("/")),
+        "cats>0.05",
+        "rules cost p95"
+    );
+    for (i, s) in summaries.iter().enumerate() {
+        let worst = s.worst_divergence_by_question(schema.len());
+        let cost = baseline.get(i).map_or("-".to_owned(), |b| {
+            format!(
+                "{:+} ({:+.1}%)",
+                s.respondents_p95 as i64 - b.respondents_p95 as i64,
+                100.0 * (s.respondents_p95 as f64 / b.respondents_p95.max(1) as f64 - 1.0)
+            )
+        });
+        let _ = writeln!(
+            out,
+            "{:<20} {:>9.2}% {:>9.2}% {:>22} {:>10} {:>16}",
+            s.policy,
+            100.0 * s.over_cap_share,
+            100.0 * s.abandon_share,
+            worst
+                .iter()
+                .map(|d| format!("{d:.3}"))
+                .collect::<Vec<_>>()
+                .join("/"),
+            categories_over(s, schema.len(), 0.05),
+            cost
+        );
+    }
+}
+
 fn settings_json(scenario: &Scenario, settings: &Settings, source: &str) -> Value {
     json!({
         "catalogue": source,
@@ -482,6 +682,19 @@ fn settings_json(scenario: &Scenario, settings: &Settings, source: &str) -> Valu
         "success_at": scenario.success_at,
         "robustness": scenario.robustness,
         "threads": settings.threads,
+        "loi_spread": scenario.loi_spread,
+        "speed_spread": settings.speed_spread,
+        "abandon_rate": settings.abandon_rate,
+        "cap_risk": settings.cap_risk,
+        "supply_drift": settings.supply_drift,
+        "month_respondents": settings.month_respondents,
+        "demographic_weight": scenario.demographic_weight,
+        "demographic_hold": scenario.demographic_hold,
+        "exclusion_groups": scenario.exclusion_groups,
+        "max_completes": settings.max_completes,
+        "returning_share": settings.returning_share,
+        "pacing": settings.pacing.map(|p| p.lead),
+        "baseline": scenario.baseline,
     })
 }
 

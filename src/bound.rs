@@ -107,6 +107,10 @@ pub struct LpOptions {
     /// Completes still to do per category (`None`: the catalogue's targets).
     #[cfg_attr(feature = "serde", serde(default))]
     pub remaining: Option<Vec<f64>>,
+    /// Cap on category surveys one respondent completes (`None`: no cap): per type,
+    /// Σ_c p(c) · x(t, c) ≤ K, a valid relaxation as for exclusion groups.
+    #[cfg_attr(feature = "serde", serde(default))]
+    pub max_completes: Option<u32>,
 }
 
 impl LpOptions {
@@ -120,6 +124,7 @@ impl LpOptions {
             exclusion_groups: Vec::new(),
             exposure_tolerance: None,
             remaining: None,
+            max_completes: None,
         }
     }
 
@@ -129,7 +134,31 @@ impl LpOptions {
         LpOptions {
             hard_cap_seconds: Some(settings.hard_cap),
             max_qualifiers: settings.max_qualifiers,
+            max_completes: settings.max_completes,
             ..LpOptions::new(settings.budget_for_bound())
+        }
+    }
+
+    /// [`from_settings`](Self::from_settings) plus the catalogue's exclusion groups (its
+    /// categories' [`exclusion_group`](crate::catalogue::Category::exclusion_group) names),
+    /// in the order each group is first named.
+    pub fn for_run(settings: &Settings, catalogue: &Catalogue) -> LpOptions {
+        let mut names: Vec<&str> = Vec::new();
+        let mut groups: Vec<Vec<CategoryId>> = Vec::new();
+        for c in catalogue.ids() {
+            if let Some(name) = catalogue.category(c).exclusion_group.as_deref() {
+                match names.iter().position(|n| *n == name) {
+                    Some(g) => groups[g].push(c),
+                    None => {
+                        names.push(name);
+                        groups.push(vec![c]);
+                    }
+                }
+            }
+        }
+        LpOptions {
+            exclusion_groups: groups,
+            ..LpOptions::from_settings(settings)
         }
     }
 }
@@ -145,6 +174,8 @@ pub enum Limit {
     HardCap,
     /// Some respondent type is shown the most qualifiers allowed.
     Qualifiers,
+    /// Some respondent type completes the most category surveys allowed.
+    Completes,
     /// Every eligible respondent is shown the category (its supply is the limit).
     Supply(CategoryId),
     /// Some respondent type completes a category of this group (index into
@@ -440,6 +471,14 @@ pub fn lower_bound_lp(catalogue: &Catalogue, options: &LpOptions) -> Result<LpBo
                 .collect();
             problem.add_constraint(expr, ComparisonOp::Le, 1.0);
         }
+        if let Some(k) = options.max_completes {
+            let expr: LinearExpr = row
+                .iter()
+                .enumerate()
+                .filter_map(|(c, v)| v.map(|v| (v, catalogue.incidence(CategoryId::from_index(c)))))
+                .collect();
+            problem.add_constraint(expr, ComparisonOp::Le, f64::from(k));
+        }
     }
     // Exposure: the responses' excesses over the reference and their shortfalls both sum to
     // half the L1 distance (Σ_r E_r = E and Σ_r ref_r = 1), so L1 ≤ tol is exactly
@@ -502,7 +541,7 @@ pub fn lower_bound_lp(catalogue: &Catalogue, options: &LpOptions) -> Result<LpBo
     let (mut seconds, mut qualifiers) = (0.0, 0.0);
     let mut limits = Vec::new();
     let tight = |lhs: f64, rhs: f64| lhs >= rhs - 1e-7 * rhs.abs().max(1.0);
-    let (mut cap_tight, mut quals_tight) = (false, false);
+    let (mut cap_tight, mut quals_tight, mut completes_tight) = (false, false, false);
     let mut groups_tight = vec![false; options.exclusion_groups.len()];
     for (row, t) in x.iter().zip(&types) {
         let (mut type_seconds, mut type_shows) = (0.0, 0.0);
@@ -526,6 +565,16 @@ pub fn lower_bound_lp(catalogue: &Catalogue, options: &LpOptions) -> Result<LpBo
         {
             quals_tight = true;
         }
+        if let Some(k) = options.max_completes {
+            let completes: f64 = row
+                .iter()
+                .enumerate()
+                .map(|(c, v)| value(v) * catalogue.incidence(CategoryId::from_index(c)))
+                .sum();
+            if tight(completes, f64::from(k)) {
+                completes_tight = true;
+            }
+        }
         for (g, group) in options.exclusion_groups.iter().enumerate() {
             let completes: f64 = group
                 .iter()
@@ -544,6 +593,9 @@ pub fn lower_bound_lp(catalogue: &Catalogue, options: &LpOptions) -> Result<LpBo
     }
     if quals_tight {
         limits.push(Limit::Qualifiers);
+    }
+    if completes_tight {
+        limits.push(Limit::Completes);
     }
     for c in (0..k).filter(|&c| open[c]) {
         if eligible_share[c] > 0.0 && tight(plan_shows[c], eligible_share[c]) {
@@ -604,6 +656,9 @@ fn validate(catalogue: &Catalogue, options: &LpOptions) -> Result<(), LpBoundErr
     }
     if options.max_qualifiers == Some(0) {
         return bad("max_qualifiers", "must be at least 1");
+    }
+    if options.max_completes == Some(0) {
+        return bad("max_completes", "must be at least 1");
     }
     if let Some(tol) = options.exposure_tolerance
         && !(tol.is_finite() && (0.0..=2.0).contains(&tol))
@@ -912,5 +967,66 @@ mod tests {
             .unwrap_err()
             .to_string();
         assert!(message.contains("#7 is not in the catalogue"), "{message}");
+    }
+
+    #[test]
+    fn a_completes_cap_raises_the_bound() {
+        // Two categories of incidence 1, 100 completes each, 1 s long: time is free, so N* is
+        // 100; one complete per respondent makes it 200.
+        let catalogue = Catalogue::new(
+            Schema::default_survey(),
+            vec![
+                Category::new("a", "A", 1.0, 1.0).with_target(100),
+                Category::new("b", "B", 1.0, 1.0).with_target(100),
+            ],
+        )
+        .unwrap();
+        let free = lower_bound_lp(&catalogue, &LpOptions::new(480.0)).unwrap();
+        assert!(
+            (free.respondents - 100.0).abs() < 1e-6,
+            "{}",
+            free.respondents
+        );
+        let capped = lower_bound_lp(
+            &catalogue,
+            &LpOptions {
+                max_completes: Some(1),
+                ..LpOptions::new(480.0)
+            },
+        )
+        .unwrap();
+        assert!(
+            (capped.respondents - 200.0).abs() < 1e-6,
+            "{}",
+            capped.respondents
+        );
+        assert!(capped.limits.contains(&Limit::Completes));
+        let zero = LpOptions {
+            max_completes: Some(0),
+            ..LpOptions::new(480.0)
+        };
+        assert!(matches!(
+            lower_bound_lp(&catalogue, &zero),
+            Err(LpBoundError::Option {
+                field: "max_completes",
+                ..
+            })
+        ));
+    }
+
+    #[test]
+    fn runs_take_the_catalogues_exclusion_groups() {
+        let mut a = Category::new("a", "A", 1.0, 1.0).with_target(100);
+        let mut b = Category::new("b", "B", 1.0, 1.0).with_target(100);
+        a.exclusion_group = Some("beer".into());
+        b.exclusion_group = Some("beer".into());
+        let catalogue = Catalogue::new(Schema::default_survey(), vec![a, b]).unwrap();
+        let options = LpOptions::for_run(&crate::sim::Settings::default(), &catalogue);
+        assert_eq!(
+            options.exclusion_groups,
+            vec![vec![CategoryId::from_index(0), CategoryId::from_index(1)]]
+        );
+        let lp = lower_bound_lp(&catalogue, &options).unwrap();
+        assert!((lp.respondents - 200.0).abs() < 1e-6, "{}", lp.respondents);
     }
 }

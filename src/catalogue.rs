@@ -87,6 +87,22 @@ pub struct Category {
         serde(default, skip_serializing_if = "Vec::is_empty")
     )]
     pub cells: Vec<QuotaCell>,
+    /// Spread of the category survey's length: the coefficient of variation of a log-normal
+    /// LOI whose mean is `loi_seconds` (0: every interview takes exactly `loi_seconds`).
+    #[cfg_attr(feature = "serde", serde(default, skip_serializing_if = "is_zero"))]
+    pub loi_spread: f64,
+    /// Exclusion group: a respondent who completed one category of a group is not offered the
+    /// others (e.g. two competing beers). `None`: no group.
+    #[cfg_attr(
+        feature = "serde",
+        serde(default, skip_serializing_if = "Option::is_none")
+    )]
+    pub exclusion_group: Option<String>,
+}
+
+#[cfg(feature = "serde")]
+fn is_zero(x: &f64) -> bool {
+    *x == 0.0
 }
 
 /// A quota cell of a category: the respondents its rule matches may complete the category at
@@ -141,7 +157,21 @@ impl Category {
             eligibility: Rule::Everyone,
             exposure_targets: Vec::new(),
             cells: Vec::new(),
+            loi_spread: 0.0,
+            exclusion_group: None,
         }
+    }
+
+    /// Sets the LOI spread (coefficient of variation of a log-normal LOI around the mean).
+    pub fn with_loi_spread(mut self, cv: f64) -> Category {
+        self.loi_spread = cv;
+        self
+    }
+
+    /// Puts the category in an exclusion group.
+    pub fn with_exclusion_group(mut self, group: impl Into<String>) -> Category {
+        self.exclusion_group = Some(group.into());
+        self
     }
 
     /// Sets the completes target.
@@ -273,6 +303,12 @@ pub struct Catalogue {
     any_exposure_targets: bool,
     /// Global index of each category's first quota cell; one more entry than categories.
     cell_offsets: Vec<u32>,
+    /// True when some category's LOI is uncertain.
+    any_loi_spread: bool,
+    /// Each category's exclusion group index (`u32::MAX`: none).
+    group_of: Vec<u32>,
+    /// Each exclusion group's members, a bitset of `words` words per group.
+    group_members: Vec<u64>,
 }
 
 static CATALOGUES: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(1);
@@ -315,6 +351,8 @@ struct Hot {
     qualifier_seconds: f64,
     loi_seconds: f64,
     has_exposure_targets: bool,
+    /// ln(1 + cv²): the variance of the log of a log-normal LOI with this spread.
+    loi_log_variance: f64,
 }
 
 /// Cells × words above which eligibility is evaluated per respondent instead of tabulated.
@@ -395,6 +433,27 @@ impl Catalogue {
             .iter()
             .map(Category::seconds_if_qualified)
             .fold(f64::INFINITY, f64::min);
+        let any_loi_spread = categories.iter().any(|c| c.loi_spread > 0.0);
+        let mut group_names: Vec<&str> = Vec::new();
+        let group_of: Vec<u32> = categories
+            .iter()
+            .map(|c| match &c.exclusion_group {
+                None => u32::MAX,
+                Some(g) => match group_names.iter().position(|n| n == g) {
+                    Some(i) => i as u32,
+                    None => {
+                        group_names.push(g);
+                        (group_names.len() - 1) as u32
+                    }
+                },
+            })
+            .collect();
+        let mut group_members = vec![0u64; group_names.len() * words];
+        for (i, &g) in group_of.iter().enumerate() {
+            if g != u32::MAX {
+                group_members[g as usize * words + i / 64] |= 1 << (i % 64);
+            }
+        }
         Ok(Catalogue {
             hot: categories
                 .iter()
@@ -410,6 +469,7 @@ impl Catalogue {
                     qualifier_seconds: c.qualifier_seconds,
                     loi_seconds: c.loi_seconds,
                     has_exposure_targets: !c.exposure_targets.is_empty(),
+                    loi_log_variance: (c.loi_spread * c.loi_spread).ln_1p(),
                 })
                 .collect(),
             eligible_share,
@@ -422,13 +482,18 @@ impl Catalogue {
             qualifiers_free,
             any_exposure_targets,
             cell_offsets,
+            any_loi_spread,
+            group_of,
+            group_members,
         })
     }
 
     /// Reads the catalogue CSV format: the columns `category_id`, `category_name`,
     /// `incidence_rate`, `category_length_seconds`, and optionally `target` (default 200),
     /// `qualifier_seconds` (default 0) and `eligibility` (`question=resp|resp` clauses joined by
-    /// `;`; empty means everyone). Other columns are ignored; quoted fields may hold commas.
+    /// `;`; empty means everyone), `loi_spread` (the LOI's coefficient of variation, default 0)
+    /// and `exclusion_group` (a name; empty means none). Other columns are ignored; quoted
+    /// fields may hold commas.
     ///
     /// # Errors
     /// A [`CatalogueError`] naming the line and the field; nothing is half-loaded.
@@ -451,6 +516,7 @@ impl Catalogue {
         let (ir_col, loi_col) = (need("incidence_rate")?, need("category_length_seconds")?);
         let (target_col, q_col, elig_col) =
             (col("target"), col("qualifier_seconds"), col("eligibility"));
+        let (spread_col, group_col) = (col("loi_spread"), col("exclusion_group"));
 
         let mut categories = Vec::new();
         let mut lines = Vec::new();
@@ -496,6 +562,12 @@ impl Catalogue {
             }
             if let Some(i) = q_col.filter(|&i| !field(i).is_empty()) {
                 category.qualifier_seconds = number(i, "qualifier_seconds")?;
+            }
+            if let Some(i) = spread_col.filter(|&i| !field(i).is_empty()) {
+                category.loi_spread = number(i, "loi_spread")?;
+            }
+            if let Some(i) = group_col.filter(|&i| !field(i).is_empty()) {
+                category.exclusion_group = Some(field(i).to_owned());
             }
             if let Some(i) = elig_col {
                 category.eligibility =
@@ -615,6 +687,33 @@ impl Catalogue {
     #[inline]
     pub fn shortest_seconds_if_qualified(&self) -> f64 {
         self.shortest
+    }
+
+    /// True when some category's LOI has a spread (so interview lengths are uncertain).
+    #[inline]
+    pub fn has_any_loi_spread(&self) -> bool {
+        self.any_loi_spread
+    }
+
+    /// Variance of the log of the category's LOI, `ln(1 + cv²)` (0 when the LOI is certain).
+    #[inline]
+    pub fn loi_log_variance(&self, id: CategoryId) -> f64 {
+        self.hot[id.index()].loi_log_variance
+    }
+
+    /// The members of the category's exclusion group as a bitset (one bit per category, in
+    /// 64-bit words), or `None` when it is in no group.
+    #[inline]
+    pub fn exclusion_group_members(&self, id: CategoryId) -> Option<&[u64]> {
+        let g = *self.group_of.get(id.index())?;
+        (g != u32::MAX)
+            .then(|| &self.group_members[g as usize * self.words..(g as usize + 1) * self.words])
+    }
+
+    /// True when some category is in an exclusion group.
+    #[inline]
+    pub fn has_exclusion_groups(&self) -> bool {
+        !self.group_members.is_empty()
     }
 
     /// True when some category has exposure targets (so demographic weights apply).
@@ -870,6 +969,18 @@ fn validate(c: &Category, schema: &Schema, line: usize) -> Result<(), CatalogueE
             format!("{} is not a number of seconds >= 0", c.qualifier_seconds),
         );
     }
+    if !(c.loi_spread.is_finite() && c.loi_spread >= 0.0) {
+        return bad(
+            "loi_spread",
+            format!("{} is not a coefficient of variation >= 0", c.loi_spread),
+        );
+    }
+    if c.exclusion_group
+        .as_ref()
+        .is_some_and(|g| g.trim().is_empty())
+    {
+        return bad("exclusion_group", "an empty group name".into());
+    }
     if !c.eligibility.fits(schema) {
         return bad(
             "eligibility",
@@ -1059,6 +1170,36 @@ mod tests {
             err.to_string(),
             "line 2: field `eligibility`: question `gender` has no response `woman`"
         );
+    }
+
+    #[test]
+    fn loi_spread_and_exclusion_group_columns() {
+        let text = "category_id,category_name,incidence_rate,category_length_seconds,loi_spread,exclusion_group\n\
+                    17,Craft Beer,0.31,105,0.3,beer\n\
+                    28,Coffee,0.4,32,,\n\
+                    34,Alcohol Free Beer,0.40,104,0,beer\n";
+        let c = Catalogue::from_csv(Schema::default_survey(), text).unwrap();
+        assert!(c.has_any_loi_spread() && c.has_exclusion_groups());
+        assert!((c.loi_log_variance(CategoryId(0)) - 1.09f64.ln()).abs() < 1e-12);
+        assert_eq!(c.loi_log_variance(CategoryId(1)), 0.0);
+        assert_eq!(
+            c.exclusion_group_members(CategoryId(0)),
+            Some(&[0b101u64][..])
+        );
+        assert_eq!(
+            c.exclusion_group_members(CategoryId(2)),
+            Some(&[0b101u64][..])
+        );
+        assert_eq!(c.exclusion_group_members(CategoryId(1)), None);
+        let bad = "category_id,category_name,incidence_rate,category_length_seconds,loi_spread\n1,A,0.5,10,-1\n";
+        assert!(matches!(
+            Catalogue::from_csv(Schema::default_survey(), bad),
+            Err(CatalogueError::Field {
+                line: 2,
+                field: "loi_spread",
+                ..
+            })
+        ));
     }
 
     #[test]

@@ -26,5 +26,6 @@ pub use crate::risk::document::DocumentError as RiskDocumentError;
 pub use crate::risk::{EntityError, MetricError, ModelError, RankError};
 pub use crate::route::{BalancedError, OfferError, UnknownPolicy, WeightedError};
 pub use crate::schema::{LookupError, RuleError, SchemaError};
+pub use crate::sim::ScenarioError;
 pub use crate::sim::SimError;
 pub use crate::state::{CompleteError, RestoreError};

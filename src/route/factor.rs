@@ -239,8 +239,11 @@ impl Factor for TimeFit {
 /// questions and clamped to `[min, max]`.
 ///
 /// Neutral (1) for categories without exposure targets, for answers not known yet, and until
-/// `warm_up` respondents have been shown the category.
+/// `warm_up` respondents have been shown the category. `power` sets its strength: the product
+/// is raised to it before clamping (0: neutral; 1: the default).
 #[derive(Clone, Copy, Debug, PartialEq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
+#[cfg_attr(feature = "serde", serde(default))]
 pub struct DemographicWeight {
     /// Smoothing added to both shares, so rare cells do not swing the weight.
     pub smoothing: f64,
@@ -250,6 +253,12 @@ pub struct DemographicWeight {
     pub min: f64,
     /// Highest weight.
     pub max: f64,
+    /// Strength: the exponent applied to the product of ratios.
+    pub power: f64,
+    /// Hold: when the respondent's answer's observed exposure share passes its target share by
+    /// more than this on some question, the weight is 0 and the category is not offered to
+    /// them (`None`: never held).
+    pub hold: Option<f64>,
 }
 
 impl Default for DemographicWeight {
@@ -259,6 +268,8 @@ impl Default for DemographicWeight {
             warm_up: 20,
             min: 0.25,
             max: 4.0,
+            power: 1.0,
+            hold: None,
         }
     }
 }
@@ -305,7 +316,13 @@ impl DemographicWeight {
                 continue;
             }
             let observed = f64::from(ask.quotas.exposures(c, q, r)) / f64::from(total);
+            if self.hold.is_some_and(|h| observed - shares[r.index()] > h) {
+                return 0.0;
+            }
             weight *= (shares[r.index()] + self.smoothing) / (observed + self.smoothing);
+        }
+        if self.power != 1.0 {
+            weight = weight.powf(self.power);
         }
         weight.clamp(self.min, self.max)
     }

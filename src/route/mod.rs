@@ -56,7 +56,7 @@ pub use factor::{
     BelievedIncidence, DemographicWeight, Factor, Neutral, RemainingShare, Scarcity, TimeFit,
     believed_incidence,
 };
-pub use interview::{Interview, OfferError};
+pub use interview::{CapRisk, Interview, OfferError};
 pub use packing::Packing;
 pub use policy::{
     Greedy, POLICY_NAMES, PolicyOptions, RandomRouter, UnknownPolicy, policy, policy_with,
@@ -244,6 +244,14 @@ pub enum Exclusion {
     /// A quota cell of the category that the respondent falls in is full (completes and
     /// pending reservations at its max target).
     CellFull,
+    /// The respondent completed another category of its exclusion group.
+    ExclusionGroup,
+    /// Held back for this respondent (a cooldown from an earlier wave, or pacing).
+    Held,
+    /// The interview ended early (abandoned, or a survey ran into the cap).
+    Ended,
+    /// The respondent completed as many category surveys as allowed.
+    NoCompletesLeft,
 }
 
 impl fmt::Display for Exclusion {
@@ -255,6 +263,10 @@ impl fmt::Display for Exclusion {
             Exclusion::DoesNotFit => "does not fit",
             Exclusion::NoQualifierSlots => "no qualifier slots left",
             Exclusion::CellFull => "a quota cell of the respondent is full",
+            Exclusion::ExclusionGroup => "excluded by its exclusion group",
+            Exclusion::Held => "held back",
+            Exclusion::Ended => "interview ended",
+            Exclusion::NoCompletesLeft => "no completes left",
         })
     }
 }

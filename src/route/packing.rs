@@ -130,6 +130,12 @@ impl Packing {
         Packing::default()
     }
 
+    /// Replaces the demographic weight of its scarcity order.
+    pub fn with_demographic(mut self, weight: super::DemographicWeight) -> Packing {
+        self.greedy = self.greedy.with_demographic(weight);
+        self
+    }
+
     /// Routes on incidence learned from the qualifier answers (prior worth `strength`
     /// respondents): in the scarcity order and in the tables, which are rebuilt with the
     /// beliefs of the moment whenever a category closes.

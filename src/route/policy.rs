@@ -43,6 +43,10 @@ pub struct PolicyOptions {
     /// Route scarcity-based policies (`greedy`, `packing`) on incidence learned from the
     /// qualifier answers, with a prior worth this many respondents (see [`Scarcity`]).
     pub learning: Option<f64>,
+    /// The demographic weight of the greedy policies (`greedy`, `seed-greedy`,
+    /// `seed-greedy-squared`, `packing`); `None`: [`DemographicWeight::default`].
+    #[cfg_attr(feature = "serde", serde(default))]
+    pub demographic: Option<DemographicWeight>,
 }
 
 /// [`policy`] with options.
@@ -50,6 +54,33 @@ pub struct PolicyOptions {
 /// # Errors
 /// [`UnknownPolicy`] naming the unknown name.
 pub fn policy_with(name: &str, options: &PolicyOptions) -> Result<Box<dyn Router>, UnknownPolicy> {
+    if let Some(weight) = options.demographic {
+        let urgency = Scarcity {
+            learning: options.learning,
+        };
+        return Ok(match name {
+            "greedy" => Box::new(
+                Greedy::scarcity()
+                    .with_urgency(urgency)
+                    .with_demographic(weight)
+                    .named("greedy"),
+            ),
+            "seed-greedy" => Box::new(Greedy::seed(1).with_demographic(weight)),
+            "seed-greedy-squared" => Box::new(
+                Greedy::seed(2)
+                    .with_demographic(weight)
+                    .named("seed-greedy-squared"),
+            ),
+            "packing" => {
+                let packing = match options.learning {
+                    Some(k) => super::Packing::new().learning(k),
+                    None => super::Packing::new(),
+                };
+                Box::new(packing.with_demographic(weight))
+            }
+            _ => policy(name)?,
+        });
+    }
     Ok(match (name, options.learning) {
         ("greedy", Some(k)) => Box::new(
             Greedy::scarcity()

@@ -5,6 +5,30 @@
 //! every quota is full: the number of respondents drawn is the run's cost N. Run `r` draws from
 //! an RNG seeded by `(seed, r)`, so results do not depend on how many threads run them.
 //!
+//! Real fieldwork is in the [`Settings`] too, each part off by default: uncertain interview
+//! lengths under a cap-risk target, abandonment, supply that drifts over the month
+//! ([`SupplyDrift`]), a cap on completes per respondent, respondents returning from an earlier
+//! wave, and [`Pacing`]; exclusion groups and LOI spreads live in the catalogue, and a
+//! [`Scenario`] document sets them all (see `docs/guide.md`, "Real fieldwork").
+//!
+//! ```
+//! use quotaroute::catalogue::{Catalogue, Category};
+//! use quotaroute::route::Greedy;
+//! use quotaroute::schema::Schema;
+//! use quotaroute::sim::{monte_carlo, Settings};
+//!
+//! // Survey lengths vary by 30% around their means: interviews pass the cap at most 5% of
+//! // the time.
+//! let catalogue = Catalogue::new(Schema::default_survey(), vec![
+//!     Category::new("a", "A", 0.5, 100.0).with_target(20).with_loi_spread(0.3),
+//!     Category::new("b", "B", 0.2, 200.0).with_target(20).with_loi_spread(0.3),
+//! ])?;
+//! let settings = Settings { runs: 10, cap_risk: 0.05, ..Settings::default() };
+//! let summary = monte_carlo(&catalogue, &Greedy::scarcity(), &settings, &|_| {})?;
+//! assert!(summary.over_cap_share <= 0.05);
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
+//!
 //! ```
 //! use quotaroute::catalogue::{Catalogue, Category};
 //! use quotaroute::route::Greedy;
@@ -24,6 +48,10 @@
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 
+mod realism;
+
+pub use realism::{DRIFT_QUESTION, Pacing, SupplyDrift};
+
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
@@ -34,8 +62,10 @@ use thiserror::Error;
 #[cfg(feature = "serde")]
 use serde::{Deserialize, Serialize};
 
-use crate::catalogue::{Catalogue, Category, CategoryId};
-use crate::route::{Ask, Interview, OfferError, Router, RouterState};
+use crate::catalogue::{Catalogue, CatalogueError, Category, CategoryId};
+use crate::route::{
+    Ask, CapRisk, DemographicWeight, Interview, OfferError, PolicyOptions, Router, RouterState,
+};
 use crate::schema::{Answers, QuestionId, Respondent, ResponseId, Schema};
 use crate::state::QuotaState;
 
@@ -69,6 +99,28 @@ pub struct Settings {
     pub oracle: bool,
     /// Worker threads (`None`: the machine's parallelism). Results do not depend on it.
     pub threads: Option<usize>,
+    /// Coefficient of variation of respondent speed: every LOI of a respondent is multiplied by
+    /// one log-normal factor with mean 1 (0: everyone takes the catalogue's LOI).
+    pub speed_spread: f64,
+    /// Probability that a qualified respondent abandons during the category survey: no
+    /// complete, a uniform share of the survey's seconds spent, and the interview ends.
+    pub abandon_rate: f64,
+    /// With uncertain LOI (a category's `loi_spread` or a `speed_spread`): the largest accepted
+    /// probability that an interview passes its budget (see [`CapRisk`]); an interview whose
+    /// survey would pass it ends at the budget and counts as passing the cap.
+    pub cap_risk: f64,
+    /// Supply drift D (see [`SupplyDrift`]; 0: the schema's shares all month).
+    pub supply_drift: f64,
+    /// Respondents in the month, for drift, pacing and returning respondents (`None`:
+    /// ⌈1.05 · N*⌉).
+    pub month_respondents: Option<u64>,
+    /// Cap on completed category surveys per respondent (`None`: no cap).
+    pub max_completes: Option<u32>,
+    /// Share of the supply returning from the last wave: each is held back from the categories
+    /// they completed then (a cooldown), drawn as the month's fill rate `T / (M · s)`.
+    pub returning_share: f64,
+    /// Pacing of fills over the month (`None`: as fast as possible).
+    pub pacing: Option<Pacing>,
 }
 
 impl Default for Settings {
@@ -84,6 +136,14 @@ impl Default for Settings {
             incidence_error: 0.0,
             oracle: false,
             threads: None,
+            speed_spread: 0.0,
+            abandon_rate: 0.0,
+            cap_risk: 0.05,
+            supply_drift: 0.0,
+            month_respondents: None,
+            max_completes: None,
+            returning_share: 0.0,
+            pacing: None,
         }
     }
 }
@@ -128,6 +188,36 @@ pub struct Scenario {
     pub robustness: bool,
     /// Worker threads (`None`: the machine's parallelism).
     pub threads: Option<usize>,
+    /// LOI spread (coefficient of variation) for every category, overriding the catalogue's.
+    pub loi_spread: Option<f64>,
+    /// See [`Settings::speed_spread`].
+    pub speed_spread: f64,
+    /// See [`Settings::abandon_rate`].
+    pub abandon_rate: f64,
+    /// See [`Settings::cap_risk`].
+    pub cap_risk: f64,
+    /// See [`Settings::supply_drift`].
+    pub supply_drift: f64,
+    /// See [`Settings::month_respondents`].
+    pub month_respondents: Option<u64>,
+    /// The demographic weight on, at this strength `k`: every category gets its eligible
+    /// population's shares as exposure targets, and the weight is the default's raised to the
+    /// power `k` ([`DemographicWeight::power`]), its clamps `[0.25^k, 4^k]`. `None`: off.
+    pub demographic_weight: Option<f64>,
+    /// With the demographic weight on: hold a category back from a respondent whose answer is
+    /// over-exposed by more than this share ([`DemographicWeight::hold`]).
+    pub demographic_hold: Option<f64>,
+    /// Exclusion groups, each a list of category ids (`category_id` of the CSV), adding to
+    /// the catalogue's `exclusion_group` column.
+    pub exclusion_groups: Vec<Vec<String>>,
+    /// See [`Settings::max_completes`].
+    pub max_completes: Option<u32>,
+    /// See [`Settings::returning_share`].
+    pub returning_share: f64,
+    /// See [`Settings::pacing`].
+    pub pacing: Option<Pacing>,
+    /// Also run [`without_rules`](Self::without_rules) and report what the rules cost.
+    pub baseline: bool,
 }
 
 impl Default for Scenario {
@@ -149,6 +239,19 @@ impl Default for Scenario {
             success_at: None,
             robustness: false,
             threads: s.threads,
+            loi_spread: None,
+            speed_spread: s.speed_spread,
+            abandon_rate: s.abandon_rate,
+            cap_risk: s.cap_risk,
+            supply_drift: s.supply_drift,
+            month_respondents: s.month_respondents,
+            demographic_weight: None,
+            demographic_hold: None,
+            exclusion_groups: Vec::new(),
+            max_completes: s.max_completes,
+            returning_share: s.returning_share,
+            pacing: s.pacing,
+            baseline: false,
         }
     }
 }
@@ -167,8 +270,126 @@ impl Scenario {
             incidence_error: self.incidence_error,
             oracle: self.oracle,
             threads: self.threads,
+            speed_spread: self.speed_spread,
+            abandon_rate: self.abandon_rate,
+            cap_risk: self.cap_risk,
+            supply_drift: self.supply_drift,
+            month_respondents: self.month_respondents,
+            max_completes: self.max_completes,
+            returning_share: self.returning_share,
+            pacing: self.pacing,
         }
     }
+
+    /// The options the scenario's policies are built with.
+    pub fn policy_options(&self) -> PolicyOptions {
+        PolicyOptions {
+            learning: self.learn,
+            demographic: self.demographic_weight.map(|power| {
+                // The strength scales the weight in log space, its clamps too.
+                let d = DemographicWeight::default();
+                DemographicWeight {
+                    power,
+                    hold: self.demographic_hold,
+                    min: d.min.powf(power),
+                    max: d.max.powf(power),
+                    ..d
+                }
+            }),
+        }
+    }
+
+    /// The catalogue the scenario routes: `base` with the scenario's qualifier seconds, LOI
+    /// spread, exclusion groups and (with the demographic weight on) exposure targets.
+    ///
+    /// # Errors
+    /// [`ScenarioError`] naming an unknown category id or the field a catalogue check refused.
+    pub fn apply(&self, base: &Catalogue) -> Result<Catalogue, ScenarioError> {
+        let plain = self.qualifier_seconds.is_none()
+            && self.loi_spread.is_none()
+            && self.exclusion_groups.is_empty()
+            && self.demographic_weight.is_none();
+        if plain {
+            return Ok(base.clone());
+        }
+        let reference = reference_shares(base);
+        let questions = base.schema().len();
+        let mut categories = base.categories().to_vec();
+        for (i, c) in categories.iter_mut().enumerate() {
+            if let Some(q) = self.qualifier_seconds {
+                c.qualifier_seconds = q;
+            }
+            if let Some(cv) = self.loi_spread {
+                c.loi_spread = cv;
+            }
+            if self.demographic_weight.is_some() && c.exposure_targets.is_empty() {
+                c.exposure_targets = (0..questions)
+                    .map(|q| (QuestionId(q as u16), reference[i * questions + q].clone()))
+                    .collect();
+            }
+        }
+        for (g, group) in self.exclusion_groups.iter().enumerate() {
+            for key in group {
+                let c = base
+                    .find(key)
+                    .ok_or_else(|| ScenarioError::UnknownCategory {
+                        group: g,
+                        key: key.clone(),
+                    })?;
+                categories[c.index()].exclusion_group = Some(format!("scenario-{g}"));
+            }
+        }
+        Catalogue::new(base.schema().clone(), categories).map_err(ScenarioError::Catalogue)
+    }
+
+    /// True when the scenario uses any of the realism options (uncertain LOI, abandonment,
+    /// drift, the demographic weight, exclusions, completes cap, returning respondents,
+    /// pacing).
+    pub fn is_realistic(&self) -> bool {
+        self.loi_spread.is_some_and(|cv| cv > 0.0)
+            || self.speed_spread > 0.0
+            || self.abandon_rate > 0.0
+            || self.supply_drift != 0.0
+            || self.demographic_weight.is_some()
+            || !self.exclusion_groups.is_empty()
+            || self.max_completes.is_some()
+            || self.returning_share > 0.0
+            || self.pacing.is_some()
+    }
+
+    /// The scenario without the rules an operator or a customer chooses (the demographic
+    /// weight, exclusion groups, the completes cap, cooldowns of returning respondents,
+    /// pacing), in the same world (LOI spread, speed, abandonment, drift stay): what those
+    /// rules cost is the difference. Exclusion groups from the catalogue's column stay.
+    pub fn without_rules(&self) -> Scenario {
+        Scenario {
+            demographic_weight: None,
+            demographic_hold: None,
+            exclusion_groups: Vec::new(),
+            max_completes: None,
+            returning_share: 0.0,
+            pacing: None,
+            baseline: false,
+            ..self.clone()
+        }
+    }
+}
+
+/// Why a scenario's catalogue could not be built.
+#[derive(Clone, Debug, PartialEq, Error)]
+#[non_exhaustive]
+pub enum ScenarioError {
+    /// An exclusion group names a category id the catalogue does not have.
+    #[error("exclusion_groups[{group}]: no category with id `{key}`")]
+    UnknownCategory {
+        /// The group's position in `exclusion_groups`.
+        group: usize,
+        /// The id.
+        key: String,
+    },
+    /// The changed categories failed the catalogue's checks (e.g. a negative LOI spread).
+    #[error("{0}")]
+    Catalogue(CatalogueError),
 }
 
 /// The policies a scenario compares unless it names others (`["all"]` means every built-in).
@@ -244,6 +465,32 @@ impl Settings {
         if self.threads == Some(0) {
             return bad("threads", "must be at least 1");
         }
+        if !(self.speed_spread.is_finite() && self.speed_spread >= 0.0) {
+            return bad("speed_spread", "must be a coefficient of variation >= 0");
+        }
+        if !(self.abandon_rate.is_finite() && (0.0..1.0).contains(&self.abandon_rate)) {
+            return bad("abandon_rate", "must be a probability in [0, 1)");
+        }
+        if !(self.cap_risk.is_finite() && self.cap_risk > 0.0 && self.cap_risk < 1.0) {
+            return bad("cap_risk", "must be a probability in (0, 1)");
+        }
+        if !(self.supply_drift.is_finite() && self.supply_drift.abs() <= 1.0) {
+            return bad("supply_drift", "must be a share in [-1, 1]");
+        }
+        if self.month_respondents == Some(0) {
+            return bad("month_respondents", "must be at least 1");
+        }
+        if self.max_completes == Some(0) {
+            return bad("max_completes", "must be at least 1");
+        }
+        if !(self.returning_share.is_finite() && (0.0..=1.0).contains(&self.returning_share)) {
+            return bad("returning_share", "must be a share in [0, 1]");
+        }
+        if let Some(p) = self.pacing
+            && !(p.lead.is_finite() && p.lead >= 0.0)
+        {
+            return bad("pacing.lead", "must be a share of the month >= 0");
+        }
         Ok(())
     }
 
@@ -267,6 +514,24 @@ impl Settings {
                 (catalogue.incidence(c) * self.incidence_scale * error).min(1.0)
             })
             .collect()
+    }
+
+    /// True when interview lengths are uncertain (some category's LOI spread, or a speed
+    /// spread): the hard cap is then a risk target.
+    pub fn uncertain_loi(&self, catalogue: &Catalogue) -> bool {
+        catalogue.has_any_loi_spread() || self.speed_spread > 0.0
+    }
+
+    /// Respondents in the month: the setting, or ⌈1.05 · N*⌉.
+    pub fn month(&self, catalogue: &Catalogue) -> u64 {
+        self.month_respondents.unwrap_or_else(|| {
+            let bound = catalogue.lower_bound(self.budget_for_bound(), self.max_qualifiers);
+            if bound.is_finite() {
+                (1.05 * bound).ceil().max(1.0) as u64
+            } else {
+                1_000_000
+            }
+        })
     }
 
     /// The respondent limit per run: the setting, or 10 × the lower bound.
@@ -310,7 +575,33 @@ impl Supply {
 
     /// Overwrites `answers` with a fresh draw: every question answered.
     pub fn draw_into<R: Rng + ?Sized>(&self, rng: &mut R, answers: &mut Answers) {
+        self.draw_with(rng, answers, None);
+    }
+
+    /// As [`draw_into`](Self::draw_into), with question `shares.0` drawn from the shares
+    /// `shares.1` instead of the schema's (a drifting supply). The same draws are made.
+    pub fn draw_with<R: Rng + ?Sized>(
+        &self,
+        rng: &mut R,
+        answers: &mut Answers,
+        shares: Option<(usize, &[f64])>,
+    ) {
         for (q, cumulative) in self.cumulative.iter().enumerate() {
+            if let Some((dq, shares)) = shares
+                && dq == q
+            {
+                let mut u: f64 = rng.random::<f64>() * shares.iter().sum::<f64>();
+                let mut r = shares.len() - 1;
+                for (i, s) in shares.iter().enumerate() {
+                    if u < *s {
+                        r = i;
+                        break;
+                    }
+                    u -= s;
+                }
+                answers.set(QuestionId(q as u16), ResponseId(r as u16));
+                continue;
+            }
             let u: f64 = rng.random::<f64>() * cumulative.last().copied().unwrap_or(1.0);
             let r = cumulative
                 .iter()
@@ -343,6 +634,16 @@ pub struct RunResult {
     /// category): Σ_r |observed share − reference share|, where the reference is the
     /// category's exposure target or else the eligible supply's shares; 0 when nobody was shown.
     pub divergence: Vec<f64>,
+    /// Interviews whose survey would have passed the budget (uncertain LOI): ended at the
+    /// budget, the complete lost.
+    #[cfg_attr(feature = "serde", serde(default))]
+    pub over_cap: u64,
+    /// Interviews abandoned during a category survey.
+    #[cfg_attr(feature = "serde", serde(default))]
+    pub abandoned: u64,
+    /// Most category surveys one respondent completed.
+    #[cfg_attr(feature = "serde", serde(default))]
+    pub most_completes: u32,
 }
 
 /// Routes one run.
@@ -505,6 +806,39 @@ fn run_with(
     let schema = catalogue.schema();
     let supply = Supply::new(schema);
     let limit = settings.respondent_limit(catalogue);
+    // Realism draws come from their own stream: none are made when every option is off.
+    let mut extra = run_rng(settings.seed ^ 0x5EA1_F1E1_D000_0000, run);
+    let uncertain = settings.uncertain_loi(catalogue);
+    let month = settings.month(catalogue);
+    let speed_log_variance = (settings.speed_spread * settings.speed_spread).ln_1p();
+    let drift = if settings.supply_drift != 0.0 {
+        let q = schema
+            .questions()
+            .iter()
+            .position(|q| q.name() == DRIFT_QUESTION)
+            .ok_or_else(|| SimError::Setting {
+                field: "supply_drift",
+                problem: format!("the schema has no question `{DRIFT_QUESTION}` to drift"),
+            })?;
+        let population = schema.questions()[q].shares().to_vec();
+        let first = population.first().copied().unwrap_or(0.0);
+        if !(0.0..=1.0).contains(&(first + settings.supply_drift))
+            || !(0.0..=1.0).contains(&(first - settings.supply_drift))
+        {
+            return Err(SimError::Setting {
+                field: "supply_drift",
+                problem: format!(
+                    "{} moves the first share of `{DRIFT_QUESTION}` ({first}) outside [0, 1]",
+                    settings.supply_drift
+                ),
+            });
+        }
+        Some((q, population.clone(), population))
+    } else {
+        None
+    };
+    let mut drift = drift;
+    let (mut over_cap, mut abandoned, mut most_completes) = (0u64, 0u64, 0u32);
     let mut state = QuotaState::new(catalogue);
     let mut open_total = state.total_open();
     let mut interview = Interview::new();
@@ -516,7 +850,16 @@ fn run_with(
     while open_total > 0 && n < limit {
         n += 1;
         respondent.id = n;
-        supply.draw_into(&mut supply_rng, &mut respondent.answers);
+        match &mut drift {
+            None => supply.draw_into(&mut supply_rng, &mut respondent.answers),
+            Some((q, population, shares)) => {
+                SupplyDrift {
+                    amount: settings.supply_drift,
+                }
+                .shares_into(population, (n - 1) as f64 / month as f64, shares);
+                supply.draw_with(&mut supply_rng, &mut respondent.answers, Some((*q, shares)));
+            }
+        }
         let budget = match settings.mean_budget {
             // The bank: what the running mean allows, never more than the hard cap.
             Some(mean) => (mean * n as f64 - seconds_total).clamp(0.0, settings.hard_cap),
@@ -528,6 +871,21 @@ fn run_with(
             budget,
             settings.max_qualifiers,
         );
+        interview.set_max_completes(settings.max_completes);
+        let mut speed = 1.0;
+        if uncertain {
+            interview.set_cap_risk(CapRisk {
+                alpha: settings.cap_risk,
+                speed_spread: settings.speed_spread,
+            });
+            speed = realism::unit_lognormal(&mut extra, speed_log_variance);
+        }
+        if settings.returning_share > 0.0 && extra.random_bool(settings.returning_share) {
+            realism::hold_last_wave(&mut extra, catalogue, month, &mut interview);
+        }
+        if let Some(pacing) = settings.pacing {
+            pacing.hold_ahead(catalogue, &state.view(), n, month, &mut interview);
+        }
         router.on_respondent_start(
             &Ask {
                 catalogue,
@@ -561,9 +919,27 @@ fn run_with(
             let mut closed = false;
             if qualified {
                 state.record_qualified(c);
-                if state.complete(c).is_ok() {
+                let loi = if uncertain {
+                    catalogue.loi_seconds(c)
+                        * speed
+                        * realism::unit_lognormal(&mut extra, catalogue.loi_log_variance(c))
+                } else {
+                    catalogue.loi_seconds(c)
+                };
+                let room = interview.budget() - interview.seconds_used();
+                if settings.abandon_rate > 0.0 && extra.random_bool(settings.abandon_rate) {
+                    // Left part way through the survey: no complete, and no more routing.
+                    abandoned += 1;
+                    interview.add_seconds((extra.random::<f64>() * loi).min(room.max(0.0)));
+                    interview.end();
+                } else if uncertain && loi > room {
+                    // The survey would pass the budget: the interview ends there.
+                    over_cap += 1;
+                    interview.add_seconds(room.max(0.0));
+                    interview.end();
+                } else if state.complete(c).is_ok() {
                     open_total -= 1;
-                    interview.record_complete(catalogue, c);
+                    interview.record_complete_in(catalogue, c, loi);
                     closed = !state.view().is_open(c);
                 }
             }
@@ -582,6 +958,7 @@ fn run_with(
         max_seconds = max_seconds.max(interview.seconds_used());
         qualifiers_total += u64::from(interview.qualifiers_shown());
         max_qualifiers = max_qualifiers.max(interview.qualifiers_shown());
+        most_completes = most_completes.max(interview.completes());
         observe(n, &state.view(), &interview);
     }
     let view = state.view();
@@ -614,6 +991,9 @@ fn run_with(
         mean_qualifiers: qualifiers_total as f64 / denominator,
         max_qualifiers,
         divergence,
+        over_cap,
+        abandoned,
+        most_completes,
     })
 }
 
@@ -731,6 +1111,12 @@ pub struct Summary {
     pub max_qualifiers: u32,
     /// Mean over runs of each category's exposure divergence per question (row-major).
     pub divergence: Vec<f64>,
+    /// Share of all interviews that would have passed their budget (ended there).
+    #[cfg_attr(feature = "serde", serde(default))]
+    pub over_cap_share: f64,
+    /// Share of all interviews abandoned during a category survey.
+    #[cfg_attr(feature = "serde", serde(default))]
+    pub abandon_share: f64,
 }
 
 impl Summary {
@@ -748,6 +1134,16 @@ impl Summary {
     /// The largest mean divergence of any category on any question.
     pub fn worst_divergence(&self) -> f64 {
         self.divergence.iter().copied().fold(0.0, f64::max)
+    }
+
+    /// The largest mean divergence of any category on each of `questions` questions.
+    pub fn worst_divergence_by_question(&self, questions: usize) -> Vec<f64> {
+        let mut worst = vec![0.0f64; questions];
+        for (i, d) in self.divergence.iter().enumerate() {
+            let q = i % questions.max(1);
+            worst[q] = worst[q].max(*d);
+        }
+        worst
     }
 }
 
@@ -845,6 +1241,10 @@ fn summarise(policy: &str, runs: &[RunResult]) -> Summary {
         mean_qualifiers: weighted(&|r| r.mean_qualifiers),
         max_qualifiers: runs.iter().map(|r| r.max_qualifiers).max().unwrap_or(0),
         filled: runs.iter().map(|r| r.filled).collect(),
+        over_cap_share: runs.iter().map(|r| r.over_cap as f64).sum::<f64>()
+            / total_respondents.max(1.0),
+        abandon_share: runs.iter().map(|r| r.abandoned as f64).sum::<f64>()
+            / total_respondents.max(1.0),
         respondents,
         divergence,
     }
