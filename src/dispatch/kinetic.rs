@@ -4,71 +4,131 @@
 //! the base), recipient `i`'s line is `X_i(T) = T·w_i − base_i` in exact units: it grows at its
 //! own rate `w_i`, and only the winner's line moves (down by `D`) when an item is handed out.
 //! Each internal node keeps the better of its two children's winners (larger `X`, then lower
-//! position) and a *certificate*: the first step at which the loser's line can overtake it.
+//! position) and a *certificate*: the first step at which the loser's line overtakes it.
 //! Moving to a later step replays only the certificates that expire; changing one line
 //! recomputes one leaf-to-root path. All of it is exact integer arithmetic, so node winners are
 //! exact and equal lines never churn.
+//!
+//! Layout, for speed (the streaming bench at 1,000 recipients spends its time here):
+//! * a node is 32 bytes (the winner's line copied in, so a recompute reads only the two
+//!   children) and the subtree minima of the certificates live in a separate dense array, which
+//!   the search for expired certificates walks;
+//! * an empty or paused leaf holds a *sentinel* line (rate 0, far below any real line), so the
+//!   hot loops need no "is there a competitor" branches;
+//! * certificates are `u32` steps: a tournament lives at most [`MAX_LIFETIME`] steps (the
+//!   dispatcher folds its step counter back and rebuilds the tournament before that), so a
+//!   crossing further away than that is recorded as never;
+//! * a certificate is `⌊gap / rate⌋ + 1` steps away, computed with one f64 division and one
+//!   exact 64×64-bit product to correct the estimate (never a 128-bit division).
 
 use super::wide::approx_f64;
 
 const NONE: u32 = u32::MAX;
-const NEVER: u64 = u64::MAX;
+const NEVER: u32 = u32::MAX;
+/// The tournament is rebuilt before its step counter reaches this (see [`super::REBASE_AT`]).
+pub(crate) const MAX_LIFETIME: u64 = 1 << 30;
+/// A sentinel line's intercept: its value `−SENTINEL` is below every real line (whose values
+/// stay within ±2¹¹⁹, see the dispatcher's limits), and differences stay within `i128`.
+const SENTINEL: i128 = 1 << 125;
+
+const _: () = assert!(super::REBASE_AT < MAX_LIFETIME && MAX_LIFETIME < NEVER as u64);
 
 #[derive(Clone, Copy, Debug)]
+#[repr(C)]
 struct Node {
-    win: u32,
-    /// The winner's line: rate and intercept (copied so a recompute reads only the children).
-    slope: u64,
+    /// The winner's line: intercept and rate (copied so a recompute reads only the children).
     base: i128,
-    /// This node's certificate: the first step at which its winner may change.
-    cert: u64,
-    /// The earliest certificate in the subtree, this node's own included.
-    sub_min: u64,
+    slope: u64,
+    win: u32,
+    /// This node's certificate: the first step at which its winner changes.
+    cert: u32,
 }
 
 const EMPTY: Node = Node {
-    win: NONE,
+    base: SENTINEL,
     slope: 0,
-    base: 0,
+    win: NONE,
     cert: NEVER,
-    sub_min: NEVER,
 };
 
 /// The tournament; lines are read from the dispatcher's `slope` (0 = not competing) and `base`
-/// arrays, passed in on every call.
+/// arrays when it is built, then kept in the leaves.
 #[derive(Clone, Debug, Default)]
 pub(crate) struct Tournament {
     leaves: usize,
     nodes: Vec<Node>,
+    /// The earliest certificate in each node's subtree (its own included; `NEVER` at leaves).
+    sub: Vec<u32>,
     now: u64,
     /// Scratch for [`Tournament::for_each_descending`].
     heap: std::collections::BinaryHeap<(i128, std::cmp::Reverse<u32>, usize)>,
 }
 
 impl Node {
-    /// The winner's line at step `t`.
-    #[inline]
+    /// The line at step `t` (exact: rate < 2⁶³, t < 2³⁰).
+    #[inline(always)]
     fn at(&self, t: u64) -> i128 {
-        self.slope as i128 * t as i128 - self.base
+        (u128::from(self.slope) * u128::from(t)) as i128 - self.base
     }
+}
+
+/// The first step after `now` at which the loser (rate `sl`), `gap ≥ 0` units below the winner
+/// (rate `sw`) at `now`, beats it; `lo_first`: the loser has the lower position, so it wins
+/// ties. [`NEVER`] if that is beyond the tournament's lifetime.
+#[inline(always)]
+fn overtake(sw: u64, sl: u64, gap: i128, now: u64, lo_first: bool) -> u32 {
+    if sl <= sw {
+        return NEVER;
+    }
+    let rate = sl - sw;
+    // The loser wins after k steps when k·rate > gap (≥ when it wins ties, i.e. > gap − 1):
+    // k = ⌊g / rate⌋ + 1 with g = gap − [lo_first] ≥ 0 (a loser that wins ties is strictly
+    // below, so gap ≥ 1 then).
+    let g = gap - i128::from(lo_first);
+    let q = if g < i128::from(rate) {
+        0
+    } else {
+        // Rates are below 2⁵³ (scaled weights), so the conversion is exact; the quotient
+        // estimate is within a relative 2⁻⁵⁰ of the truth, i.e. within 2⁻²⁰ of it below 2³⁰:
+        // truncating gives ⌊g / rate⌋ or one more or less, which one exact product settles.
+        let est = approx_f64(g) / (rate as i64 as f64);
+        if est >= (MAX_LIFETIME as f64) {
+            return NEVER;
+        }
+        let q = est as u64;
+        let r = g - (u128::from(q) * u128::from(rate)) as i128;
+        if r < 0 {
+            q - 1
+        } else if r >= i128::from(rate) {
+            q + 1
+        } else {
+            q
+        }
+    };
+    let at = now + q + 1;
+    if at >= MAX_LIFETIME { NEVER } else { at as u32 }
 }
 
 impl Tournament {
     /// Builds the tournament for step `t`.
     pub(crate) fn build(slope: &[u64], base: &[i128], t: u64) -> Self {
-        let leaves = slope.len().next_power_of_two().max(1);
+        debug_assert!(t < MAX_LIFETIME);
+        let leaves = slope.len().next_power_of_two().max(2);
         let mut k = Tournament {
             leaves,
             nodes: vec![EMPTY; 2 * leaves],
+            sub: vec![NEVER; 2 * leaves],
             now: t,
             heap: Default::default(),
         };
         for (i, &s) in slope.iter().enumerate() {
             if s > 0 {
-                let leaf = &mut k.nodes[leaves + i];
-                leaf.win = i as u32;
-                leaf.slope = s;
-                leaf.base = base[i];
+                k.nodes[leaves + i] = Node {
+                    base: base[i],
+                    slope: s,
+                    win: i as u32,
+                    cert: NEVER,
+                };
             }
         }
         for v in (1..leaves).rev() {
@@ -83,128 +143,119 @@ impl Tournament {
     }
 
     /// Recomputes node `v` from its children; returns whether its winner changed.
-    #[inline]
+    #[inline(always)]
     fn recompute(&mut self, v: usize) -> bool {
         let (l, r) = (self.nodes[2 * v], self.nodes[2 * v + 1]);
-        let t = self.now as i128;
-        let (w, cert) = if l.win == NONE {
-            (r, NEVER)
-        } else if r.win == NONE {
-            (l, NEVER)
+        let t = self.now;
+        let (vl, vr) = (l.at(t), r.at(t));
+        // Ties go to the lower position, which is always the left child's.
+        let (w, cert) = if vl >= vr {
+            (l, overtake(l.slope, r.slope, vl - vr, t, false))
         } else {
-            let vl = l.slope as i128 * t - l.base;
-            let vr = r.slope as i128 * t - r.base;
-            // Ties go to the lower position, which is always the left child's.
-            if vl >= vr {
-                (
-                    l,
-                    Self::overtake(l.slope, r.slope, vl - vr, self.now, false),
-                )
-            } else {
-                (r, Self::overtake(r.slope, l.slope, vr - vl, self.now, true))
-            }
+            (r, overtake(r.slope, l.slope, vr - vl, t, true))
         };
-        let sub_min = cert.min(l.sub_min).min(r.sub_min);
+        let sub = cert.min(self.sub[2 * v]).min(self.sub[2 * v + 1]);
         let node = &mut self.nodes[v];
         let changed = node.win != w.win;
-        *node = Node {
-            win: w.win,
-            slope: w.slope,
-            base: w.base,
-            cert,
-            sub_min,
-        };
-        changed || w.win == NONE
-    }
-
-    /// After a change below `v` that left `v`'s children's winners alone: refresh only the
-    /// subtree minimum.
-    #[inline]
-    fn refresh(&mut self, v: usize) {
-        let n = &self.nodes;
-        self.nodes[v].sub_min = n[v].cert.min(n[2 * v].sub_min).min(n[2 * v + 1].sub_min);
-    }
-
-    /// Recomputes `v` and walks to the root; ancestors are recomputed only while winners
-    /// change (or while `leaf`, whose line moved, is a child's winner), otherwise just refreshed.
-    fn propagate(&mut self, mut v: usize, leaf: u32) {
-        let mut full = true;
-        while v >= 1 {
-            let involved = self.nodes[2 * v].win == leaf || self.nodes[2 * v + 1].win == leaf;
-            if full || involved {
-                full = self.recompute(v);
-            } else {
-                self.refresh(v);
-            }
-            v /= 2;
-        }
-    }
-
-    /// First step after `t` at which the loser (rate `sl`) beats the winner (rate `sw`), which
-    /// is `gap ≥ 0` above it at `t`; at a gap of 0 the loser wins when `lo_first` (it has the
-    /// lower position). `NEVER` if it never does.
-    #[inline]
-    fn overtake(sw: u64, sl: u64, gap: i128, t: u64, lo_first: bool) -> u64 {
-        if sl <= sw {
-            return NEVER;
-        }
-        let rate = (sl - sw) as i128;
-        // After k more steps the gap is gap − k·rate: the loser wins at the least k ≥ 1 with
-        // k·rate > gap (≥ when it has the lower position). Estimate gap/rate in f64 (an exact
-        // 128-bit division is a slow software routine); the estimate is within one of the
-        // truth, so settle it with three independent exact products, without branches.
-        let est = approx_f64(gap) / ((sl - sw) as i64 as f64);
-        if est >= (1u64 << 62) as f64 {
-            return NEVER;
-        }
-        let f = est as i64 as i128; // est ≥ 0: truncation is the floor
-        let slack = i128::from(lo_first); // k·rate ≥ gap  ⇔  k·rate > gap − 1
-        let loses = |k: i128| k * rate + slack <= gap;
-        let k = if est < (1u64 << 50) as f64 {
-            // Within one of the truth here; `loses` is monotone in k, so the answer is f − 1
-            // plus the losses among f − 1, f, f + 1.
-            let n = |k: i128| i128::from(loses(k));
-            ((f - 1) + n(f - 1) + n(f) + n(f + 1)).max(1)
-        } else {
-            let mut k = f.max(1);
-            while k > 1 && !loses(k - 1) {
-                k -= 1;
-            }
-            while loses(k) {
-                k += 1;
-            }
-            k
-        };
-        debug_assert!(!loses(k) && (k == 1 || loses(k - 1)));
-        u64::try_from(k)
-            .ok()
-            .and_then(|k| t.checked_add(k))
-            .unwrap_or(NEVER)
+        *node = Node { cert, ..w };
+        self.sub[v] = sub;
+        changed
     }
 
     /// Moves the node winners to step `t ≥ now`, replaying the expired certificates (deepest
     /// first, so a node is recomputed after its children).
     pub(crate) fn advance(&mut self, t: u64) {
-        debug_assert!(t >= self.now);
+        debug_assert!(t >= self.now && t < MAX_LIFETIME);
         self.now = t;
-        while self.nodes[1].sub_min <= t {
+        let t32 = t as u32;
+        while self.sub[1] <= t32 {
             let mut v = 1;
             while v < self.leaves {
-                let l = self.nodes[2 * v].sub_min <= t;
-                let r = self.nodes[2 * v + 1].sub_min <= t;
+                let l = self.sub[2 * v] <= t32;
+                let r = self.sub[2 * v + 1] <= t32;
                 if !(l || r) {
                     break;
                 }
                 v = 2 * v + usize::from(!l);
             }
-            self.propagate(v, NONE);
+            // v's own certificate expired; ancestors are recomputed while winners change,
+            // then only their subtree minima are refreshed.
+            let mut changed = self.recompute(v);
+            v /= 2;
+            while v >= 1 && changed {
+                changed = self.recompute(v);
+                v /= 2;
+            }
+            while v >= 1 {
+                self.sub[v] = self.nodes[v]
+                    .cert
+                    .min(self.sub[2 * v])
+                    .min(self.sub[2 * v + 1]);
+                v /= 2;
+            }
         }
+    }
+
+    /// Sets leaf `i`'s intercept and recomputes its path to the root, carrying the winner up
+    /// in registers; returns the largest line at `now` among the winners of the subtrees
+    /// hanging off the path (the best line other than `i`'s when `i` led; sentinel-low when
+    /// there is none).
+    #[inline]
+    fn set_base(&mut self, i: usize, base: i128) -> i128 {
+        let t = self.now;
+        let mut v = self.leaves + i;
+        self.nodes[v].base = base;
+        let mut cur = self.nodes[v];
+        let mut cur_x = cur.at(t);
+        let mut cur_sub = NEVER;
+        let mut best_sibling = -SENTINEL;
+        while v > 1 {
+            let s = self.nodes[v ^ 1];
+            let sx = s.at(t);
+            best_sibling = best_sibling.max(sx);
+            let cur_left = v & 1 == 0;
+            // Ties go to the left child (the lower positions).
+            let cur_wins = if cur_left { cur_x >= sx } else { cur_x > sx };
+            let (w, wx, l, lx) = if cur_wins {
+                (cur, cur_x, s, sx)
+            } else {
+                (s, sx, cur, cur_x)
+            };
+            let loser_left = cur_wins != cur_left;
+            let cert = overtake(w.slope, l.slope, wx - lx, t, loser_left);
+            cur_sub = cur_sub.min(self.sub[v ^ 1]).min(cert);
+            v /= 2;
+            cur = Node { cert, ..w };
+            cur_x = wx;
+            self.nodes[v] = cur;
+            self.sub[v] = cur_sub;
+        }
+        best_sibling
     }
 
     /// Recomputes the path above leaf `i` after its line changed.
     pub(crate) fn update(&mut self, base: &[i128], i: usize) {
-        self.nodes[self.leaves + i].base = base[i];
-        self.propagate((self.leaves + i) / 2, i as u32);
+        self.set_base(i, base[i]);
+    }
+
+    /// The usual hand-out, in one pass over the leader's path: lowers the leader's line by `d`
+    /// and returns it with its line at `now` (before lowering), if every other line was more
+    /// than `tau` below it (then the batch-of-one rule gives it the item whatever the
+    /// rounding). Otherwise undoes the change (the tournament is exactly as before) and
+    /// returns `None`.
+    pub(crate) fn try_hand_out_to_leader(&mut self, d: i128, tau: i128) -> Option<(u32, i128)> {
+        let top = self.nodes[1];
+        if top.win == NONE {
+            return None;
+        }
+        let (leader, x) = (top.win as usize, top.at(self.now));
+        let second = self.set_base(leader, top.base + d);
+        if x - second > tau {
+            Some((leader as u32, x))
+        } else {
+            self.set_base(leader, top.base);
+            None
+        }
     }
 
     /// The best leaf other than `leaf` (which must be the overall best), with its line: the
@@ -233,7 +284,7 @@ impl Tournament {
             let n = &self.nodes[v];
             n.win != NONE && n.at(t) >= threshold
         };
-        if self.nodes.len() < 2 || !ok(1) {
+        if !ok(1) {
             return None;
         }
         let mut v = 1;
@@ -263,9 +314,7 @@ impl Tournament {
                 heap.push((n.at(t), Reverse(n.win), v));
             }
         };
-        if nodes.len() > 1 {
-            push(&mut heap, 1);
-        }
+        push(&mut heap, 1);
         while let Some((x, Reverse(w), mut v)) = heap.pop() {
             if !f(w, x) {
                 break;
@@ -283,5 +332,65 @@ impl Tournament {
             }
         }
         self.heap = heap;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    /// The definition: the least k ≥ 1 with k·rate > gap (≥ when the loser wins ties).
+    fn overtake_slow(sw: u64, sl: u64, gap: i128, now: u64, lo_first: bool) -> u32 {
+        if sl <= sw {
+            return NEVER;
+        }
+        let rate = i128::from(sl - sw);
+        let g = gap - i128::from(lo_first);
+        let k = g.div_euclid(rate) + 1;
+        let at = i128::from(now) + k.max(1);
+        if at >= i128::from(MAX_LIFETIME) {
+            NEVER
+        } else {
+            at as u32
+        }
+    }
+
+    #[test]
+    fn overtake_edges() {
+        assert_eq!(overtake(5, 5, 10, 3, false), NEVER);
+        assert_eq!(overtake(5, 7, 0, 3, false), 4);
+        assert_eq!(overtake(5, 7, 1, 3, true), 4);
+        assert_eq!(overtake(5, 7, 2, 3, true), 4);
+        assert_eq!(overtake(5, 7, 2, 3, false), 5);
+        assert_eq!(overtake(5, 7, 3, 3, true), 5);
+        assert_eq!(overtake(0, 1, 1 << 40, 0, false), NEVER);
+        assert_eq!(
+            overtake(0, 1, i128::from(MAX_LIFETIME) - 2, 0, false),
+            (MAX_LIFETIME - 1) as u32
+        );
+        assert_eq!(
+            overtake(0, 1, i128::from(MAX_LIFETIME) - 1, 0, false),
+            NEVER
+        );
+    }
+
+    proptest! {
+        #[test]
+        fn overtake_is_exact(
+            sw in 0u64..1 << 53,
+            sl in 0u64..1 << 53,
+            q in 0u64..1 << 31,
+            r in any::<u64>(),
+            now in 0u64..1 << 21,
+            lo_first in any::<bool>(),
+        ) {
+            // Gaps near multiples of the rate, where the estimate is least sure.
+            let rate = sl.saturating_sub(sw).max(1);
+            let gap = (i128::from(q) * i128::from(rate) + i128::from(r % 5) - 2).max(i128::from(lo_first));
+            prop_assert_eq!(overtake(sw, sl, gap, now, lo_first), overtake_slow(sw, sl, gap, now, lo_first));
+            let gap = i128::from(r) << (r % 64);
+            prop_assert_eq!(overtake(sw, sl, gap, now, lo_first), overtake_slow(sw, sl, gap, now, lo_first));
+        }
     }
 }

@@ -1042,6 +1042,7 @@ impl<Id: Clone + Eq + Hash + Debug> Dispatcher<Id> {
             });
         }
         let step = self.t + 1;
+        let d = self.denom as i128;
         let mut tour = match self.tournament.take() {
             Some(mut k) if k.now() <= step => {
                 k.advance(step);
@@ -1049,10 +1050,21 @@ impl<Id: Clone + Eq + Hash + Debug> Dispatcher<Id> {
             }
             _ => Tournament::build(&self.slope, &self.base, step),
         };
-        let winner = self.decide(&mut tour) as usize;
-        self.base[winner] += self.denom as i128;
+        // Usually the leader is more than τ clear of everyone else and gets the item whatever
+        // the rounding (see `decide`): hand it out in one pass over its path.
+        let winner = match tour.try_hand_out_to_leader(d, self.tau) {
+            Some((w, _)) => {
+                self.base[w as usize] += d;
+                w as usize
+            }
+            None => {
+                let w = self.decide(&mut tour) as usize;
+                self.base[w] += d;
+                tour.update(&self.base, w);
+                w
+            }
+        };
         self.t = step;
-        tour.update(&self.base, winner);
         self.tournament = Some(tour);
         if self.t >= REBASE_AT {
             self.fold();
