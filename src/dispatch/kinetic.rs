@@ -6,50 +6,97 @@
 //! Each internal node keeps the better of its two children's winners (larger `X`, then lower
 //! position) and a *certificate*: the first step at which the loser's line overtakes it.
 //! Moving to a later step replays only the certificates that expire; changing one line
-//! recomputes one leaf-to-root path. All of it is exact integer arithmetic, so node winners are
-//! exact and equal lines never churn.
+//! recomputes one leaf-to-root path.
 //!
-//! Layout, for speed (the streaming bench at 1,000 recipients spends its time here):
-//! * a node is 32 bytes (the winner's line copied in, so a recompute reads only the two
-//!   children) and the subtree minima of the certificates live in a separate dense array, which
-//!   the search for expired certificates walks;
-//! * an empty or paused leaf holds a *sentinel* line (rate 0, far below any real line), so the
-//!   hot loops need no "is there a competitor" branches;
-//! * certificates are `u32` steps: a tournament lives at most [`MAX_LIFETIME`] steps (the
-//!   dispatcher folds its step counter back and rebuilds the tournament before that), so a
-//!   crossing further away than that is recorded as never;
-//! * a certificate is `⌊gap / rate⌋ + 1` steps away, computed with one f64 division and one
-//!   exact 64×64-bit product to correct the estimate (never a 128-bit division).
+//! Exactness and speed. The lines are exact integers (`i128` intercepts) kept per leaf, but the
+//! nodes carry an f64 copy of their winner's line, and every contest (which line is ahead, and
+//! the step at which the loser catches up) is first decided in f64 with a proven error bound
+//! `eps`: when the f64 answer is certain (the lines are more than `eps` apart, and the catch-up
+//! quotient is clear of an integer by more than its error) it *is* the exact answer; otherwise
+//! (near-ties, equal weights) the contest is redone in exact integer arithmetic. So node
+//! winners and certificates are always exactly those of the exact tournament, and equal lines
+//! never churn; the f64 path only avoids the 128-bit register traffic on the common case.
+//!
+//! The f64 lines are taken relative to the step the tournament was built at (`origin`), so
+//! their magnitudes stay bounded by `bound` (checked whenever a line moves; the tournament is
+//! rebuilt with a wider bound if one escapes), which bounds the rounding errors.
+//!
+//! Layout: a node is 24 bytes (the winner's f64 line copied in, so a recompute reads only the
+//! two children); the subtree minima of the certificates live in a separate dense array, which
+//! the search for expired certificates walks; an empty or paused leaf holds a *sentinel* line
+//! (rate 0, far below any real line), so the hot loops need no "is there a competitor"
+//! branches; certificates are `u32` steps: a tournament lives fewer than [`SPAN`] steps (the
+//! dispatcher folds its step counter back and rebuilds the tournament before that), so a
+//! crossing further away than [`MAX_LIFETIME`] is recorded as never.
+
+use std::hint::select_unpredictable;
 
 use super::wide::approx_f64;
 
 const NONE: u32 = u32::MAX;
 const NEVER: u32 = u32::MAX;
-/// The tournament is rebuilt before its step counter reaches this (see [`super::REBASE_AT`]).
+/// Certificates at or beyond this step are recorded as [`NEVER`].
 pub(crate) const MAX_LIFETIME: u64 = 1 << 30;
+/// A tournament is used at most this many steps after it was built: the dispatcher rebuilds it
+/// when it folds its step counter, at [`super::REBASE_AT`].
+const SPAN: u64 = 1 << 21;
 /// A sentinel line's intercept: its value `−SENTINEL` is below every real line (whose values
 /// stay within ±2¹¹⁹, see the dispatcher's limits), and differences stay within `i128`.
 const SENTINEL: i128 = 1 << 125;
+/// The sentinel's f64 intercept: far below every real line, and differences stay finite.
+const SENTINEL_F: f64 = 1e300;
+/// 2⁻⁵⁰ and 2⁻⁴⁸, for error bounds.
+const REL: f64 = 1.0 / (1u64 << 50) as f64;
+const REL4: f64 = 4.0 * REL;
 
-const _: () = assert!(super::REBASE_AT < MAX_LIFETIME && MAX_LIFETIME < NEVER as u64);
+const _: () = assert!(
+    super::REBASE_AT < SPAN && SPAN < MAX_LIFETIME && MAX_LIFETIME < NEVER as u64,
+    "a tournament's steps and certificates must fit"
+);
 
+/// An exact line: `X(t) = slope·t − base`.
 #[derive(Clone, Copy, Debug)]
-#[repr(C)]
-struct Node {
-    /// The winner's line: intercept and rate (copied so a recompute reads only the children).
+struct Line {
     base: i128,
     slope: u64,
+}
+
+const SENTINEL_LINE: Line = Line {
+    base: SENTINEL,
+    slope: 0,
+};
+
+impl Line {
+    /// The line at step `t` (exact: slope < 2⁶³, t < 2³⁰).
+    #[inline(always)]
+    fn at(&self, t: u64) -> i128 {
+        (u128::from(self.slope) * u128::from(t)) as i128 - self.base
+    }
+}
+
+/// A node: its winner and certificate, and the winner's line in f64 relative to the origin,
+/// `X ≈ slope·(t − origin) − c`.
+#[derive(Clone, Copy, Debug)]
+struct Node {
+    slope: f64,
+    c: f64,
     win: u32,
-    /// This node's certificate: the first step at which its winner changes.
     cert: u32,
 }
 
 const EMPTY: Node = Node {
-    base: SENTINEL,
-    slope: 0,
+    slope: 0.0,
+    c: SENTINEL_F,
     win: NONE,
     cert: NEVER,
 };
+
+impl Node {
+    #[inline(always)]
+    fn at(&self, tau: f64) -> f64 {
+        self.slope * tau - self.c
+    }
+}
 
 /// The tournament; lines are read from the dispatcher's `slope` (0 = not competing) and `base`
 /// arrays when it is built, then kept in the leaves.
@@ -59,44 +106,42 @@ pub(crate) struct Tournament {
     nodes: Vec<Node>,
     /// The earliest certificate in each node's subtree (its own included; `NEVER` at leaves).
     sub: Vec<u32>,
+    /// The exact line of each leaf (sentinel for an empty or paused one).
+    lines: Vec<Line>,
     now: u64,
+    /// The step the f64 lines are relative to.
+    origin: u64,
+    /// Bound on |c| of every real line (checked when a line moves).
+    bound: f64,
+    /// Bound on the error of a difference of two f64 line values.
+    eps: f64,
+    /// The tie tolerance τ (in units) as f64.
+    tie: f64,
     /// Scratch for [`Tournament::for_each_descending`].
     heap: std::collections::BinaryHeap<(i128, std::cmp::Reverse<u32>, usize)>,
 }
 
-impl Node {
-    /// The line at step `t` (exact: rate < 2⁶³, t < 2³⁰).
-    #[inline(always)]
-    fn at(&self, t: u64) -> i128 {
-        (u128::from(self.slope) * u128::from(t)) as i128 - self.base
-    }
-}
-
-/// The first step after `now` at which the loser (rate `sl`), `gap ≥ 0` units below the winner
-/// (rate `sw`) at `now`, beats it; `lo_first`: the loser has the lower position, so it wins
-/// ties. [`NEVER`] if that is beyond the tournament's lifetime.
-#[inline(always)]
-fn overtake(sw: u64, sl: u64, gap: i128, now: u64, lo_first: bool) -> u32 {
-    if sl <= sw {
+/// The first step after `now` at which a loser that gains `rate` units a step on the winner
+/// (none if `rate ≤ 0`) beats it, being `g + 1` units below if it wins ties (it has the lower
+/// position) and `g` below otherwise, `g ≥ 0`. [`NEVER`] if that is beyond the tournament's
+/// lifetime. Exact integer arithmetic (the fallback of the f64 contest).
+fn overtake(rate: i64, g: i128, now: u64) -> u32 {
+    if rate <= 0 {
         return NEVER;
     }
-    let rate = sl - sw;
-    // The loser wins after k steps when k·rate > gap (≥ when it wins ties, i.e. > gap − 1):
-    // k = ⌊g / rate⌋ + 1 with g = gap − [lo_first] ≥ 0 (a loser that wins ties is strictly
-    // below, so gap ≥ 1 then).
-    let g = gap - i128::from(lo_first);
+    // The loser wins after the least k ≥ 1 with k·rate > g: k = ⌊g / rate⌋ + 1.
     let q = if g < i128::from(rate) {
         0
     } else {
         // Rates are below 2⁵³ (scaled weights), so the conversion is exact; the quotient
         // estimate is within a relative 2⁻⁵⁰ of the truth, i.e. within 2⁻²⁰ of it below 2³⁰:
         // truncating gives ⌊g / rate⌋ or one more or less, which one exact product settles.
-        let est = approx_f64(g) / (rate as i64 as f64);
-        if est >= (MAX_LIFETIME as f64) {
+        let est = approx_f64(g) / rate as f64;
+        if est >= (2 * MAX_LIFETIME) as f64 {
             return NEVER;
         }
-        let q = est as u64;
-        let r = g - (u128::from(q) * u128::from(rate)) as i128;
+        let q = est as i64 as u64;
+        let r = g - (u128::from(q) * u128::from(rate as u64)) as i128;
         if r < 0 {
             q - 1
         } else if r >= i128::from(rate) {
@@ -105,78 +150,229 @@ fn overtake(sw: u64, sl: u64, gap: i128, now: u64, lo_first: bool) -> u32 {
             q
         }
     };
-    let at = now + q + 1;
-    if at >= MAX_LIFETIME { NEVER } else { at as u32 }
+    if q >= MAX_LIFETIME {
+        NEVER
+    } else {
+        (now + q + 1) as u32
+    }
+}
+
+/// The exact contest at a parent between lines `a` and `b` (`a_left`: `a` is the left child):
+/// whether `a` wins (ties go to the left, i.e. lower, positions) and the parent's certificate.
+fn contest_exact(a: Line, b: Line, a_left: bool, now: u64) -> (bool, u32) {
+    let diff = a.at(now) - b.at(now);
+    let a_wins = diff > 0 || (diff == 0 && a_left);
+    // Slopes are below 2⁵³: the difference fits.
+    let ds = b.slope as i64 - a.slope as i64;
+    let (rate, gap) = if a_wins { (ds, diff) } else { (-ds, -diff) };
+    // The loser is the left child when a is left and lost, or b is left and a won.
+    let loser_left = a_left != a_wins;
+    (a_wins, overtake(rate, gap - i128::from(loser_left), now))
+}
+
+/// 1.5·2⁵²: adding it to an f64 in (−2⁵¹, 2⁵¹) rounds that to an integer, which then sits
+/// in the low bits (a branch-free float-to-integer conversion).
+const MAGIC: f64 = 6_755_399_441_055_744.0;
+
+/// `if c { a } else { b }` for `f64`, without a branch: selected as integers, since without
+/// SSE4.1 an f64 select is lowered to a branch.
+#[inline(always)]
+fn pick_f64(c: bool, a: f64, b: f64) -> f64 {
+    f64::from_bits(select_unpredictable(c, a.to_bits(), b.to_bits()))
+}
+
+/// `min` for `u32` without a branch (the comparisons here are data-dependent, so a branch
+/// would be mispredicted half the time).
+#[inline(always)]
+fn min_u32(a: u32, b: u32) -> u32 {
+    select_unpredictable(b < a, b, a)
+}
+
+/// The same contest decided in f64 from the nodes' copies (values `ax`, `bx` at `now`):
+/// `(certain, a_wins, certificate)`; when `certain` is false the other two mean nothing and
+/// the exact contest must decide. `eps` bounds the error of `ax − bx`. Branch-free: which line
+/// leads and whether the loser is faster are coin flips to a branch predictor.
+#[inline(always)]
+fn contest_fast(
+    a: &Node,
+    ax: f64,
+    b: &Node,
+    bx: f64,
+    a_left: bool,
+    now: u64,
+    eps: f64,
+) -> (bool, bool, u32) {
+    let diff = ax - bx;
+    let gap = diff.abs();
+    let clear = gap > eps;
+    let a_wins = diff > 0.0;
+    // Exact: slopes are integers below 2⁵³.
+    let ds = b.slope - a.slope;
+    // The loser's gain per step: ds if a won, −ds if not (a sign flip, without a branch).
+    let rate = f64::from_bits(ds.to_bits() ^ (u64::from(!a_wins) << 63));
+    // The loser gains `rate` a step (rates are integers: a positive one is ≥ 1) and wins after
+    // ⌊g / rate⌋ + 1 steps, g = gap − [the loser is left, so it wins ties].
+    let loser_left = a_left != a_wins;
+    let g = gap - f64::from(u8::from(loser_left));
+    let r = rate.max(1.0);
+    let est = g / r;
+    // ⌊est⌋ (or one off, which the check below rejects), without a branch.
+    let m = (est.min((1u64 << 31) as f64) - 0.5) + MAGIC;
+    let q = m.to_bits().wrapping_sub(MAGIC.to_bits());
+    let frac = est - (m - MAGIC);
+    // |est·r − g| ≤ slack: ⌊est⌋ is exact when est is further than slack/r from both
+    // neighbouring integers; at least MAX_LIFETIME when even est − slack/r is. Either way a
+    // catch-up at least MAX_LIFETIME steps away is recorded as never, as `overtake` does.
+    let slack = eps + g * REL4;
+    let sure = (frac * r > slack) & ((1.0 - frac) * r > slack);
+    let far = (est - MAX_LIFETIME as f64) * r > slack;
+    let never = (rate <= 0.0) | far | (q >= MAX_LIFETIME);
+    let cert = select_unpredictable(never, NEVER, (now + 1).wrapping_add(q) as u32);
+    (clear & (never | sure), a_wins, cert)
 }
 
 impl Tournament {
     /// Builds the tournament for step `t`.
-    pub(crate) fn build(slope: &[u64], base: &[i128], t: u64) -> Self {
+    pub(crate) fn build(slope: &[u64], base: &[i128], t: u64, tie: i128) -> Self {
         debug_assert!(t < MAX_LIFETIME);
         let leaves = slope.len().next_power_of_two().max(2);
+        let mut lines = vec![SENTINEL_LINE; leaves];
+        for (i, &s) in slope.iter().enumerate() {
+            if s > 0 {
+                lines[i] = Line {
+                    base: base[i],
+                    slope: s,
+                };
+            }
+        }
         let mut k = Tournament {
             leaves,
             nodes: vec![EMPTY; 2 * leaves],
             sub: vec![NEVER; 2 * leaves],
+            lines,
             now: t,
+            origin: t,
+            bound: 0.0,
+            eps: 0.0,
+            tie: approx_f64(tie),
             heap: Default::default(),
         };
-        for (i, &s) in slope.iter().enumerate() {
-            if s > 0 {
-                k.nodes[leaves + i] = Node {
-                    base: base[i],
-                    slope: s,
-                    win: i as u32,
-                    cert: NEVER,
-                };
-            }
-        }
-        for v in (1..leaves).rev() {
-            k.recompute(v);
-        }
+        k.rebuild();
         k
     }
 
-    /// The step the node winners are valid for.
-    pub(crate) fn now(&self) -> u64 {
-        self.now
+    /// Re-derives the origin (now), the error bounds and every node from the exact lines.
+    fn rebuild(&mut self) {
+        self.origin = self.now;
+        let (mut c_max, mut s_sum, mut s_max) = (0.0f64, 0.0f64, 0.0f64);
+        for i in 0..self.lines.len() {
+            let line = self.lines[i];
+            if line.slope == 0 {
+                self.nodes[self.leaves + i] = EMPTY;
+                continue;
+            }
+            let c = self.c_of(line);
+            let s = line.slope as f64;
+            self.nodes[self.leaves + i] = Node {
+                slope: s,
+                c,
+                win: i as u32,
+                cert: NEVER,
+            };
+            c_max = c_max.max(c.abs());
+            s_sum += s;
+            s_max = s_max.max(s);
+        }
+        // Lines move by about one sum of rates per item handed out and stay within a few
+        // items of the rest: room for that, and a rebuild if one escapes anyway.
+        let spread = s_max * SPAN as f64;
+        self.bound = 4.0 * c_max + 8.0 * s_sum + 2.0 * spread;
+        // |X̃ − X| ≤ (|slope·τ| + |c|)·(2⁻⁵³ + a few ulp of the conversion + 2⁻⁵³) for each
+        // line, so a difference is off by at most twice that, plus its own rounding (which
+        // `contest_fast` allows for separately).
+        self.eps = (spread + self.bound) * REL4;
+        for v in (1..self.leaves).rev() {
+            self.recompute(v);
+        }
+    }
+
+    /// The f64 intercept of `line` relative to the origin.
+    #[inline(always)]
+    fn c_of(&self, line: Line) -> f64 {
+        approx_f64(line.base - (u128::from(line.slope) * u128::from(self.origin)) as i128)
+    }
+
+    #[inline(always)]
+    fn line(&self, win: u32) -> Line {
+        self.lines
+            .get(win as usize)
+            .copied()
+            .unwrap_or(SENTINEL_LINE)
+    }
+
+    #[inline(always)]
+    fn tau(&self) -> f64 {
+        (self.now - self.origin) as f64
+    }
+
+    /// Whether a tournament built at an earlier step can still be advanced to `t`.
+    pub(crate) fn can_reach(&self, t: u64) -> bool {
+        t >= self.now && t - self.origin < SPAN
+    }
+
+    /// The contest between two nodes' winners at `now`, f64 first.
+    #[inline(always)]
+    fn contest(&self, a: &Node, ax: f64, b: &Node, bx: f64, a_left: bool) -> (bool, u32) {
+        let (sure, a_wins, cert) = contest_fast(a, ax, b, bx, a_left, self.now, self.eps);
+        if sure {
+            (a_wins, cert)
+        } else {
+            self.contest_slow(a, b, a_left)
+        }
+    }
+
+    #[cold]
+    #[inline(never)]
+    fn contest_slow(&self, a: &Node, b: &Node, a_left: bool) -> (bool, u32) {
+        contest_exact(self.line(a.win), self.line(b.win), a_left, self.now)
     }
 
     /// Recomputes node `v` from its children; returns whether its winner changed.
     #[inline(always)]
     fn recompute(&mut self, v: usize) -> bool {
         let (l, r) = (self.nodes[2 * v], self.nodes[2 * v + 1]);
-        let t = self.now;
-        let (vl, vr) = (l.at(t), r.at(t));
-        // Ties go to the lower position, which is always the left child's.
-        let (w, cert) = if vl >= vr {
-            (l, overtake(l.slope, r.slope, vl - vr, t, false))
-        } else {
-            (r, overtake(r.slope, l.slope, vr - vl, t, true))
+        let tau = self.tau();
+        let (l_wins, cert) = self.contest(&l, l.at(tau), &r, r.at(tau), true);
+        let w = Node {
+            slope: pick_f64(l_wins, l.slope, r.slope),
+            c: pick_f64(l_wins, l.c, r.c),
+            win: select_unpredictable(l_wins, l.win, r.win),
+            cert,
         };
-        let sub = cert.min(self.sub[2 * v]).min(self.sub[2 * v + 1]);
+        let sub = min_u32(cert, min_u32(self.sub[2 * v], self.sub[2 * v + 1]));
         let node = &mut self.nodes[v];
         let changed = node.win != w.win;
-        *node = Node { cert, ..w };
+        *node = w;
         self.sub[v] = sub;
         changed
     }
 
-    /// Moves the node winners to step `t ≥ now`, replaying the expired certificates (deepest
-    /// first, so a node is recomputed after its children).
+    /// Moves the node winners to step `t` ([`Tournament::can_reach`]), replaying the expired
+    /// certificates (deepest first, so a node is recomputed after its children).
     pub(crate) fn advance(&mut self, t: u64) {
-        debug_assert!(t >= self.now && t < MAX_LIFETIME);
+        debug_assert!(self.can_reach(t));
         self.now = t;
         let t32 = t as u32;
         while self.sub[1] <= t32 {
             let mut v = 1;
             while v < self.leaves {
-                let l = self.sub[2 * v] <= t32;
-                let r = self.sub[2 * v + 1] <= t32;
-                if !(l || r) {
+                // One branch per level, taken once: which child to enter is arithmetic (the
+                // left one if its certificate expired, else the right).
+                let (l, r) = (self.sub[2 * v], self.sub[2 * v + 1]);
+                if min_u32(l, r) > t32 {
                     break;
                 }
-                v = 2 * v + usize::from(!l);
+                v = 2 * v + usize::from(l > t32);
             }
             // v's own certificate expired; ancestors are recomputed while winners change,
             // then only their subtree minima are refreshed.
@@ -187,46 +383,49 @@ impl Tournament {
                 v /= 2;
             }
             while v >= 1 {
-                self.sub[v] = self.nodes[v]
-                    .cert
-                    .min(self.sub[2 * v])
-                    .min(self.sub[2 * v + 1]);
+                self.sub[v] = min_u32(
+                    self.nodes[v].cert,
+                    min_u32(self.sub[2 * v], self.sub[2 * v + 1]),
+                );
                 v /= 2;
             }
         }
     }
 
     /// Sets leaf `i`'s intercept and recomputes its path to the root, carrying the winner up
-    /// in registers; returns the largest line at `now` among the winners of the subtrees
-    /// hanging off the path (the best line other than `i`'s when `i` led; sentinel-low when
-    /// there is none).
+    /// in registers; returns the largest f64 line at `now` among the winners of the subtrees
+    /// hanging off the path (the best line other than `i`'s when `i` led; −∞ when there is
+    /// none), or +∞ when the tournament had to be rebuilt (a line escaped the error bound).
     #[inline]
-    fn set_base(&mut self, i: usize, base: i128) -> i128 {
-        let t = self.now;
+    fn set_base(&mut self, i: usize, base: i128) -> f64 {
+        self.lines[i].base = base;
+        let c = self.c_of(self.lines[i]);
+        if !(c.abs() <= self.bound) {
+            self.rebuild();
+            return f64::INFINITY;
+        }
+        let tau = self.tau();
         let mut v = self.leaves + i;
-        self.nodes[v].base = base;
+        self.nodes[v].c = c;
         let mut cur = self.nodes[v];
-        let mut cur_x = cur.at(t);
+        let mut cur_x = cur.at(tau);
         let mut cur_sub = NEVER;
-        let mut best_sibling = -SENTINEL;
+        let mut best_sibling = f64::NEG_INFINITY;
         while v > 1 {
             let s = self.nodes[v ^ 1];
-            let sx = s.at(t);
-            best_sibling = best_sibling.max(sx);
-            let cur_left = v & 1 == 0;
-            // Ties go to the left child (the lower positions).
-            let cur_wins = if cur_left { cur_x >= sx } else { cur_x > sx };
-            let (w, wx, l, lx) = if cur_wins {
-                (cur, cur_x, s, sx)
-            } else {
-                (s, sx, cur, cur_x)
+            let sx = s.at(tau);
+            // (Not f64::max: no NaN here, and this compiles to one instruction.)
+            best_sibling = if sx > best_sibling { sx } else { best_sibling };
+            let (cur_wins, cert) = self.contest(&cur, cur_x, &s, sx, v & 1 == 0);
+            cur_sub = min_u32(cur_sub, min_u32(self.sub[v ^ 1], cert));
+            cur = Node {
+                slope: pick_f64(cur_wins, cur.slope, s.slope),
+                c: pick_f64(cur_wins, cur.c, s.c),
+                win: select_unpredictable(cur_wins, cur.win, s.win),
+                cert,
             };
-            let loser_left = cur_wins != cur_left;
-            let cert = overtake(w.slope, l.slope, wx - lx, t, loser_left);
-            cur_sub = cur_sub.min(self.sub[v ^ 1]).min(cert);
+            cur_x = pick_f64(cur_wins, cur_x, sx);
             v /= 2;
-            cur = Node { cert, ..w };
-            cur_x = wx;
             self.nodes[v] = cur;
             self.sub[v] = cur_sub;
         }
@@ -239,21 +438,23 @@ impl Tournament {
     }
 
     /// The usual hand-out, in one pass over the leader's path: lowers the leader's line by `d`
-    /// and returns it with its line at `now` (before lowering), if every other line was more
-    /// than `tau` below it (then the batch-of-one rule gives it the item whatever the
-    /// rounding). Otherwise undoes the change (the tournament is exactly as before) and
-    /// returns `None`.
-    pub(crate) fn try_hand_out_to_leader(&mut self, d: i128, tau: i128) -> Option<(u32, i128)> {
+    /// and returns the leader, if every other line was more than τ below it (then the
+    /// batch-of-one rule gives it the item whatever the rounding). Otherwise undoes the change
+    /// (the tournament is as before) and returns `None`.
+    pub(crate) fn try_hand_out_to_leader(&mut self, d: i128) -> Option<u32> {
         let top = self.nodes[1];
         if top.win == NONE {
             return None;
         }
-        let (leader, x) = (top.win as usize, top.at(self.now));
-        let second = self.set_base(leader, top.base + d);
-        if x - second > tau {
-            Some((leader as u32, x))
+        let leader = top.win as usize;
+        let x = top.at(self.tau());
+        let old = self.lines[leader].base;
+        let second = self.set_base(leader, old + d);
+        // The f64 difference is within eps (plus its own rounding) of the exact one.
+        if (x - second) * (1.0 - REL) > self.tie + self.eps {
+            Some(leader as u32)
         } else {
-            self.set_base(leader, top.base);
+            self.set_base(leader, old);
             None
         }
     }
@@ -265,11 +466,11 @@ impl Tournament {
         let mut v = self.leaves + leaf as usize;
         let mut best: Option<(u32, i128)> = None;
         while v > 1 {
-            let n = &self.nodes[v ^ 1];
-            if n.win != NONE {
-                let x = n.at(t);
-                if best.is_none_or(|(b, bx)| x > bx || (x == bx && n.win < b)) {
-                    best = Some((n.win, x));
+            let w = self.nodes[v ^ 1].win;
+            if w != NONE {
+                let x = self.line(w).at(t);
+                if best.is_none_or(|(b, bx)| x > bx || (x == bx && w < b)) {
+                    best = Some((w, x));
                 }
             }
             v /= 2;
@@ -281,8 +482,8 @@ impl Tournament {
     pub(crate) fn leftmost_at_least(&self, threshold: i128) -> Option<u32> {
         let t = self.now;
         let ok = |v: usize| {
-            let n = &self.nodes[v];
-            n.win != NONE && n.at(t) >= threshold
+            let w = self.nodes[v].win;
+            w != NONE && self.line(w).at(t) >= threshold
         };
         if !ok(1) {
             return None;
@@ -296,8 +497,8 @@ impl Tournament {
 
     /// The best leaf and its line at `now`.
     pub(crate) fn best_line(&self) -> Option<(u32, i128)> {
-        let n = self.nodes.get(1)?;
-        (n.win != NONE).then(|| (n.win, n.at(self.now)))
+        let w = self.nodes.get(1)?.win;
+        (w != NONE).then(|| (w, self.line(w).at(self.now)))
     }
 
     /// Calls `f` with the leaves in decreasing order of their lines (ties: lower position
@@ -307,11 +508,11 @@ impl Tournament {
         let t = self.now;
         let mut heap = std::mem::take(&mut self.heap);
         heap.clear();
-        let nodes = &self.nodes;
+        let (nodes, lines) = (&self.nodes, &self.lines);
         let push = |heap: &mut std::collections::BinaryHeap<_>, v: usize| {
-            let n = &nodes[v];
-            if n.win != NONE {
-                heap.push((n.at(t), Reverse(n.win), v));
+            let w = nodes[v].win;
+            if w != NONE {
+                heap.push((lines[w as usize].at(t), Reverse(w), v));
             }
         };
         push(&mut heap, 1);
@@ -340,57 +541,156 @@ mod tests {
     use super::*;
     use proptest::prelude::*;
 
-    /// The definition: the least k ≥ 1 with k·rate > gap (≥ when the loser wins ties).
-    fn overtake_slow(sw: u64, sl: u64, gap: i128, now: u64, lo_first: bool) -> u32 {
-        if sl <= sw {
+    /// The definition: the least k ≥ 1 with k·rate > g, i.e. ⌊g / rate⌋ + 1 (never if
+    /// ⌊g / rate⌋ ≥ MAX_LIFETIME).
+    fn overtake_slow(rate: i64, g: i128, now: u64) -> u32 {
+        if rate <= 0 {
             return NEVER;
         }
-        let rate = i128::from(sl - sw);
-        let g = gap - i128::from(lo_first);
-        let k = g.div_euclid(rate) + 1;
-        let at = i128::from(now) + k.max(1);
-        if at >= i128::from(MAX_LIFETIME) {
+        let q = g.div_euclid(i128::from(rate)).max(0);
+        if q >= i128::from(MAX_LIFETIME) {
             NEVER
         } else {
-            at as u32
+            (i128::from(now) + q + 1) as u32
         }
     }
 
     #[test]
     fn overtake_edges() {
-        assert_eq!(overtake(5, 5, 10, 3, false), NEVER);
-        assert_eq!(overtake(5, 7, 0, 3, false), 4);
-        assert_eq!(overtake(5, 7, 1, 3, true), 4);
-        assert_eq!(overtake(5, 7, 2, 3, true), 4);
-        assert_eq!(overtake(5, 7, 2, 3, false), 5);
-        assert_eq!(overtake(5, 7, 3, 3, true), 5);
-        assert_eq!(overtake(0, 1, 1 << 40, 0, false), NEVER);
+        assert_eq!(overtake(0, 10, 3), NEVER);
+        assert_eq!(overtake(-4, 10, 3), NEVER);
+        assert_eq!(overtake(2, 0, 3), 4);
+        assert_eq!(overtake(2, 1, 3), 4);
+        assert_eq!(overtake(2, 2, 3), 5);
+        assert_eq!(overtake(1, 1 << 40, 0), NEVER);
+        assert_eq!(overtake(1, 1 << 80, 0), NEVER);
         assert_eq!(
-            overtake(0, 1, i128::from(MAX_LIFETIME) - 2, 0, false),
-            (MAX_LIFETIME - 1) as u32
+            overtake(1, i128::from(MAX_LIFETIME) - 1, 0),
+            MAX_LIFETIME as u32
+        );
+        assert_eq!(overtake(1, i128::from(MAX_LIFETIME), 0), NEVER);
+        assert_eq!(overtake(1 << 52, (3 << 64) + 5, 5), 5 + (3 << 12) + 1);
+        assert_eq!(overtake(1 << 52, 3 << 64, 5), 5 + (3 << 12) + 1);
+        assert_eq!(overtake(1 << 52, (3 << 64) - 1, 5), 5 + (3 << 12));
+    }
+
+    /// The line with this slope whose value at step 3 is `x`.
+    fn line(slope: u64, x: i128) -> Line {
+        Line {
+            base: i128::from(slope) * 3 - x,
+            slope,
+        }
+    }
+
+    #[test]
+    fn contest_ties_go_left() {
+        let (a, b) = (|x| line(5, x), |x| line(7, x));
+        // Equal now; b gains 2 a step: as the right child it wins the next step.
+        assert_eq!(contest_exact(a(10), b(10), true, 3), (true, 4));
+        // As the left child, b wins the tie already.
+        assert_eq!(contest_exact(a(10), b(10), false, 3), (false, NEVER));
+        // a right and one unit ahead: b (left) catches up after one step and wins the tie.
+        assert_eq!(contest_exact(a(11), b(10), false, 3), (true, 4));
+        assert_eq!(contest_exact(a(13), b(10), false, 3), (true, 5));
+        assert_eq!(contest_exact(a(13), b(10), true, 3), (true, 5));
+        assert_eq!(contest_exact(a(14), b(10), true, 3), (true, 6));
+        assert_eq!(contest_exact(a(14), b(10), false, 3), (true, 5));
+        assert_eq!(
+            contest_exact(SENTINEL_LINE, SENTINEL_LINE, true, 3),
+            (true, NEVER)
         );
         assert_eq!(
-            overtake(0, 1, i128::from(MAX_LIFETIME) - 1, 0, false),
-            NEVER
+            contest_exact(SENTINEL_LINE, b(-1 << 100), true, 3),
+            (false, NEVER)
         );
     }
 
+    #[test]
+    fn fast_contest_answers_clear_cases_and_defers_ties() {
+        let (a, b) = (
+            line(5 << 50, 1 << 62),
+            line(7 << 50, (1 << 62) - (3 << 59) - (1 << 50)),
+        );
+        let (na, nb, eps) = as_nodes(a, b, 3);
+        let fast = contest_fast(&na, na.at(0.0), &nb, nb.at(0.0), true, 3, eps);
+        assert_eq!(contest_exact(a, b, true, 3), (true, 772));
+        assert_eq!(fast, (true, true, 772));
+        // The same contest seen from the other side.
+        let fast = contest_fast(&nb, nb.at(0.0), &na, na.at(0.0), false, 3, eps);
+        assert_eq!(fast, (true, false, 772));
+        // The faster line ahead: never caught.
+        let (na, nb, eps) = as_nodes(b, line(5 << 50, 0), 3);
+        let fast = contest_fast(&na, na.at(0.0), &nb, nb.at(0.0), true, 3, eps);
+        assert_eq!(fast, (true, true, NEVER));
+        let (na, nb, eps) = as_nodes(a, a, 3);
+        assert!(!contest_fast(&na, na.at(0.0), &nb, nb.at(0.0), true, 3, eps).0);
+    }
+
+    /// Nodes for two exact lines as a tournament built at `origin` would hold them, and its
+    /// `eps`.
+    fn as_nodes(a: Line, b: Line, origin: u64) -> (Node, Node, f64) {
+        let mut k = Tournament {
+            leaves: 2,
+            nodes: vec![EMPTY; 4],
+            sub: vec![NEVER; 4],
+            lines: vec![a, b],
+            now: origin,
+            origin,
+            ..Default::default()
+        };
+        k.rebuild();
+        (k.nodes[2], k.nodes[3], k.eps)
+    }
+
     proptest! {
+        /// Whenever the f64 contest answers, it gives the exact answer: near-ties, nearly equal
+        /// rates, catch-up quotients next to integers, large intercepts.
+        #[test]
+        fn fast_contest_is_exact_when_it_answers(
+            sa in 1u64 << 40..1 << 53,
+            dslope in prop_oneof![Just(0i64), -3i64..3, -(1i64 << 45)..1 << 45],
+            xa in -(1i128 << 70)..1 << 70,
+            dx in prop_oneof![Just(0i128), -3i128..3, -(1i128 << 40)..1 << 40, -(1i128 << 70)..1 << 70],
+            origin in 0u64..1 << 20,
+            ahead in 0u64..1 << 20,
+            a_left in any::<bool>(),
+        ) {
+            let sb = (sa as i64 + dslope).clamp(1, (1 << 53) - 1) as u64;
+            let now = origin + ahead;
+            let a = Line { base: i128::from(sa) * i128::from(now) - xa, slope: sa };
+            let b = Line { base: i128::from(sb) * i128::from(now) - (xa + dx), slope: sb };
+            let (na, nb, eps) = as_nodes(a, b, origin);
+            let tau = ahead as f64;
+            let exact = contest_exact(a, b, a_left, now);
+            let (sure, a_wins, cert) = contest_fast(&na, na.at(tau), &nb, nb.at(tau), a_left, now, eps);
+            if sure {
+                prop_assert_eq!((a_wins, cert), exact);
+            }
+            // Gaps near multiples of the rate: the catch-up step is least sure there.
+            let rate = (i128::from(sb) - i128::from(sa)).abs().max(1);
+            let q = xa.rem_euclid(1 << 29);
+            let gap = q * rate + dx.rem_euclid(5) - 2;
+            let b = Line { base: i128::from(sb) * i128::from(now) - (xa - gap), slope: sb };
+            let (na, nb, eps) = as_nodes(a, b, origin);
+            let exact = contest_exact(a, b, a_left, now);
+            let (sure, a_wins, cert) = contest_fast(&na, na.at(tau), &nb, nb.at(tau), a_left, now, eps);
+            if sure {
+                prop_assert_eq!((a_wins, cert), exact);
+            }
+        }
+
         #[test]
         fn overtake_is_exact(
-            sw in 0u64..1 << 53,
-            sl in 0u64..1 << 53,
+            rate in -5i64..1 << 53,
             q in 0u64..1 << 31,
             r in any::<u64>(),
             now in 0u64..1 << 21,
-            lo_first in any::<bool>(),
         ) {
             // Gaps near multiples of the rate, where the estimate is least sure.
-            let rate = sl.saturating_sub(sw).max(1);
-            let gap = (i128::from(q) * i128::from(rate) + i128::from(r % 5) - 2).max(i128::from(lo_first));
-            prop_assert_eq!(overtake(sw, sl, gap, now, lo_first), overtake_slow(sw, sl, gap, now, lo_first));
-            let gap = i128::from(r) << (r % 64);
-            prop_assert_eq!(overtake(sw, sl, gap, now, lo_first), overtake_slow(sw, sl, gap, now, lo_first));
+            let g = (i128::from(q) * i128::from(rate.max(1)) + i128::from(r % 5) - 2).max(0);
+            prop_assert_eq!(overtake(rate, g, now), overtake_slow(rate, g, now));
+            let g = i128::from(r) << (r % 64);
+            prop_assert_eq!(overtake(rate, g, now), overtake_slow(rate, g, now));
         }
     }
 }
