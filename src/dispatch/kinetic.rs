@@ -82,6 +82,8 @@ struct Node {
     c: f64,
     win: u32,
     cert: u32,
+    /// The earliest certificate in the node's subtree, its own included (`NEVER` at leaves).
+    sub: u32,
 }
 
 const EMPTY: Node = Node {
@@ -89,6 +91,7 @@ const EMPTY: Node = Node {
     c: SENTINEL_F,
     win: NONE,
     cert: NEVER,
+    sub: NEVER,
 };
 
 impl Node {
@@ -104,8 +107,6 @@ impl Node {
 pub(crate) struct Tournament {
     leaves: usize,
     nodes: Vec<Node>,
-    /// The earliest certificate in each node's subtree (its own included; `NEVER` at leaves).
-    sub: Vec<u32>,
     /// The exact line of each leaf (sentinel for an empty or paused one).
     lines: Vec<Line>,
     now: u64,
@@ -217,7 +218,7 @@ fn contest_fast(
     let r = rate.max(1.0);
     let est = g / r;
     // ⌊est⌋ (or one off, which the check below rejects), without a branch.
-    let m = (est.min((1u64 << 31) as f64) - 0.5) + MAGIC;
+    let m = (est.min(MAX_LIFETIME as f64) - 0.5) + MAGIC;
     let q = m.to_bits().wrapping_sub(MAGIC.to_bits());
     let frac = est - (m - MAGIC);
     // |est·r − g| ≤ slack: ⌊est⌋ is exact when est is further than slack/r from both
@@ -226,7 +227,8 @@ fn contest_fast(
     let slack = eps + g * REL4;
     let sure = (frac * r > slack) & ((1.0 - frac) * r > slack);
     let far = (est - MAX_LIFETIME as f64) * r > slack;
-    let never = (rate <= 0.0) | far | (q >= MAX_LIFETIME);
+    // (q ≤ 2³⁰; at 2³⁰ frac ≤ 0, so it is never `sure`.)
+    let never = (rate <= 0.0) | far;
     let cert = select_unpredictable(never, NEVER, (now + 1).wrapping_add(q) as u32);
     (clear & (never | sure), a_wins, cert)
 }
@@ -248,7 +250,6 @@ impl Tournament {
         let mut k = Tournament {
             leaves,
             nodes: vec![EMPTY; 2 * leaves],
-            sub: vec![NEVER; 2 * leaves],
             lines,
             now: t,
             origin: t,
@@ -278,6 +279,7 @@ impl Tournament {
                 c,
                 win: i as u32,
                 cert: NEVER,
+                sub: NEVER,
             };
             c_max = c_max.max(c.abs());
             s_sum += s;
@@ -348,12 +350,11 @@ impl Tournament {
             c: pick_f64(l_wins, l.c, r.c),
             win: select_unpredictable(l_wins, l.win, r.win),
             cert,
+            sub: min_u32(cert, min_u32(l.sub, r.sub)),
         };
-        let sub = min_u32(cert, min_u32(self.sub[2 * v], self.sub[2 * v + 1]));
         let node = &mut self.nodes[v];
         let changed = node.win != w.win;
         *node = w;
-        self.sub[v] = sub;
         changed
     }
 
@@ -363,12 +364,12 @@ impl Tournament {
         debug_assert!(self.can_reach(t));
         self.now = t;
         let t32 = t as u32;
-        while self.sub[1] <= t32 {
+        while self.nodes[1].sub <= t32 {
             let mut v = 1;
             while v < self.leaves {
                 // One branch per level, taken once: which child to enter is arithmetic (the
                 // left one if its certificate expired, else the right).
-                let (l, r) = (self.sub[2 * v], self.sub[2 * v + 1]);
+                let (l, r) = (self.nodes[2 * v].sub, self.nodes[2 * v + 1].sub);
                 if min_u32(l, r) > t32 {
                     break;
                 }
@@ -383,10 +384,9 @@ impl Tournament {
                 v /= 2;
             }
             while v >= 1 {
-                self.sub[v] = min_u32(
-                    self.nodes[v].cert,
-                    min_u32(self.sub[2 * v], self.sub[2 * v + 1]),
-                );
+                let sub = min_u32(self.nodes[2 * v].sub, self.nodes[2 * v + 1].sub);
+                let node = &mut self.nodes[v];
+                node.sub = min_u32(node.cert, sub);
                 v /= 2;
             }
         }
@@ -400,7 +400,8 @@ impl Tournament {
     fn set_base(&mut self, i: usize, base: i128) -> f64 {
         self.lines[i].base = base;
         let c = self.c_of(self.lines[i]);
-        if !(c.abs() <= self.bound) {
+        // (A NaN cannot occur, but would also rebuild.)
+        if c.abs().partial_cmp(&self.bound) != Some(std::cmp::Ordering::Less) {
             self.rebuild();
             return f64::INFINITY;
         }
@@ -417,17 +418,17 @@ impl Tournament {
             // (Not f64::max: no NaN here, and this compiles to one instruction.)
             best_sibling = if sx > best_sibling { sx } else { best_sibling };
             let (cur_wins, cert) = self.contest(&cur, cur_x, &s, sx, v & 1 == 0);
-            cur_sub = min_u32(cur_sub, min_u32(self.sub[v ^ 1], cert));
+            cur_sub = min_u32(cur_sub, min_u32(s.sub, cert));
             cur = Node {
                 slope: pick_f64(cur_wins, cur.slope, s.slope),
                 c: pick_f64(cur_wins, cur.c, s.c),
                 win: select_unpredictable(cur_wins, cur.win, s.win),
                 cert,
+                sub: cur_sub,
             };
             cur_x = pick_f64(cur_wins, cur_x, sx);
             v /= 2;
             self.nodes[v] = cur;
-            self.sub[v] = cur_sub;
         }
         best_sibling
     }
@@ -626,13 +627,55 @@ mod tests {
         assert!(!contest_fast(&na, na.at(0.0), &nb, nb.at(0.0), true, 3, eps).0);
     }
 
+    /// Every node's winner, certificate and subtree minimum.
+    fn snapshot(k: &Tournament) -> Vec<(u32, u32, u32)> {
+        k.nodes.iter().map(|n| (n.win, n.cert, n.sub)).collect()
+    }
+
+    #[test]
+    fn a_declined_hand_out_leaves_the_tournament_as_it_was() {
+        // Equal weights and errors: the leader ties with the others, so the fast hand-out
+        // declines and must undo its change exactly.
+        let slope = [1u64 << 52; 3];
+        let base = [5i128 << 52, 5 << 52, 5 << 52];
+        let mut k = Tournament::build(&slope, &base, 7, 1 << 20);
+        let before = snapshot(&k);
+        assert_eq!(k.try_hand_out_to_leader(3 << 52), None);
+        assert_eq!(snapshot(&k), before);
+        assert_eq!(k.lines[0].base, base[0]);
+        assert_eq!(k.best_line(), Some((0, (7i128 << 52) - (5 << 52))));
+    }
+
+    #[test]
+    fn a_line_escaping_the_error_bound_rebuilds_exactly() {
+        let slope = [3u64 << 50, 1 << 52, 5 << 50, 0];
+        let mut base = [1i128 << 50, -(1 << 51), 7 << 48, 0];
+        let mut k = Tournament::build(&slope, &base, 11, 1 << 20);
+        k.advance(40);
+        // Far beyond 4× the largest intercept at build time.
+        base[1] = 1 << 100;
+        assert_eq!(k.set_base(1, base[1]), f64::INFINITY);
+        let fresh = Tournament::build(&slope, &base, 40, 1 << 20);
+        assert_eq!(snapshot(&k), snapshot(&fresh));
+        assert_eq!(k.origin, 40);
+        assert!(k.bound >= 2f64.powi(100));
+        // And it keeps going exactly: the same winners as a fresh build at every later step.
+        for t in 41..200 {
+            k.advance(t);
+            let fresh = Tournament::build(&slope, &base, t, 1 << 20);
+            assert_eq!(k.best_line(), fresh.best_line(), "step {t}");
+            let (w, _) = k.best_line().unwrap();
+            base[w as usize] += 9 << 50;
+            k.set_base(w as usize, base[w as usize]);
+        }
+    }
+
     /// Nodes for two exact lines as a tournament built at `origin` would hold them, and its
     /// `eps`.
     fn as_nodes(a: Line, b: Line, origin: u64) -> (Node, Node, f64) {
         let mut k = Tournament {
             leaves: 2,
             nodes: vec![EMPTY; 4],
-            sub: vec![NEVER; 4],
             lines: vec![a, b],
             now: origin,
             origin,
