@@ -1054,18 +1054,39 @@ impl<Id: Clone + Eq + Hash + Debug> Dispatcher<Id> {
             });
         }
         let step = self.t + 1;
-        let mut tour = match self.tournament.take() {
-            Some(mut k) if k.now() <= step => {
-                k.advance(step);
-                k
+        let d = self.denom as i128;
+        // The tournament is advanced in place (it is large: moving it out and back costs more
+        // than the hand-out itself at a thousand recipients).
+        match self.tournament.as_mut().filter(|k| k.can_reach(step)) {
+            Some(k) => k.advance(step),
+            None => {
+                self.tournament = Some(Tournament::build(&self.slope, &self.base, step, self.tau));
             }
-            _ => Tournament::build(&self.slope, &self.base, step),
+        }
+        // Usually the leader is more than τ clear of everyone else and gets the item whatever
+        // the rounding (see `decide`): hand it out in one pass over its path.
+        let fast = self
+            .tournament
+            .as_mut()
+            .and_then(|k| k.try_hand_out_to_leader(d));
+        let winner = match fast {
+            Some(w) => {
+                self.base[w as usize] += d;
+                w as usize
+            }
+            None => {
+                let mut tour = self
+                    .tournament
+                    .take()
+                    .unwrap_or_else(|| Tournament::build(&self.slope, &self.base, step, self.tau));
+                let w = self.decide(&mut tour) as usize;
+                self.base[w] += d;
+                tour.update(&self.base, w);
+                self.tournament = Some(tour);
+                w
+            }
         };
-        let winner = self.decide(&mut tour) as usize;
-        self.base[winner] += self.denom as i128;
         self.t = step;
-        tour.update(&self.base, winner);
-        self.tournament = Some(tour);
         if self.t >= REBASE_AT {
             self.fold();
         }
