@@ -215,6 +215,7 @@ fn options_and_bounds_round_trip_through_json() {
         exclusion_groups: vec![vec![id(0), id(1)]],
         exposure_tolerance: Some(0.05),
         remaining: Some(vec![10.0; 77]),
+        max_completes: Some(5),
     };
     let text = serde_json::to_string(&options).unwrap();
     assert_eq!(serde_json::from_str::<LpOptions>(&text).unwrap(), options);

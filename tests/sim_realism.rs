@@ -225,9 +225,12 @@ fn drift_needs_the_age_question() {
 #[test]
 fn the_demographic_weight_pulls_drifting_exposure_back() {
     let base = small();
+    // A tight cap, so the order of offers decides who sees what: with time for every
+    // category, every eligible respondent sees all of them and no weight can change the mix.
     let drift = Settings {
         runs: 4,
         supply_drift: 0.15,
+        hard_cap: 250.0,
         ..Settings::default()
     };
     let on = Scenario {
