@@ -417,6 +417,8 @@ impl Router for Packing {
         let (interview, catalogue, quotas) = (ask.interview, ask.catalogue, &ask.quotas);
         let mut candidates = std::mem::take(&mut table.candidates);
         candidates.clear();
+        // Room for every category at once, so a decision never grows it mid-month.
+        candidates.reserve(catalogue.len());
         let mut best_value = f64::NEG_INFINITY;
         interview.for_each_candidate(|c| {
             if quotas.is_open(c) && interview.fits(catalogue, c) {
