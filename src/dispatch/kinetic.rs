@@ -11,19 +11,21 @@
 //! Exactness and speed. The lines are exact integers (`i128` intercepts) kept per leaf, but the
 //! nodes carry an f64 copy of their winner's line, and every contest (which line is ahead, and
 //! the step at which the loser catches up) is first decided in f64 with a proven error bound
-//! `eps`: when the f64 answer is certain (the lines are more than `eps` apart, and the catch-up
-//! quotient is clear of an integer by more than its error) it *is* the exact answer; otherwise
-//! (near-ties, equal weights) the contest is redone in exact integer arithmetic. So node
-//! winners and certificates are always exactly those of the exact tournament, and equal lines
-//! never churn; the f64 path only avoids the 128-bit register traffic on the common case.
+//! `eps`: when the lines are more than `eps` apart the f64 winner *is* the exact winner, and the
+//! f64 certificate is a lower bound on the exact one (never later; at most two steps earlier,
+//! and only when the catch-up quotient lies next to an integer); otherwise (near-ties, equal
+//! weights, a catch-up slower than the error) the contest is redone in exact integer
+//! arithmetic. An early certificate only makes its node be recomputed, exactly, before its
+//! winner changes. So node winners are always exactly those of the exact tournament, and equal
+//! lines never churn; the f64 path only avoids the 128-bit register traffic on the common case.
 //!
 //! The f64 lines are taken relative to the step the tournament was built at (`origin`), so
 //! their magnitudes stay bounded by `bound` (checked whenever a line moves; the tournament is
 //! rebuilt with a wider bound if one escapes), which bounds the rounding errors.
 //!
-//! Layout: a node is 24 bytes (the winner's f64 line copied in, so a recompute reads only the
-//! two children); the subtree minima of the certificates live in a separate dense array, which
-//! the search for expired certificates walks; an empty or paused leaf holds a *sentinel* line
+//! Layout: a node is 32 bytes (the winner's f64 line copied in, so a recompute reads only the
+//! two children, and the subtree minimum of the certificates, which the search for expired
+//! certificates walks); an empty or paused leaf holds a *sentinel* line
 //! (rate 0, far below any real line), so the hot loops need no "is there a competitor"
 //! branches; certificates are `u32` steps: a tournament lives fewer than [`SPAN`] steps (the
 //! dispatcher folds its step counter back and rebuilds the tournament before that), so a
@@ -677,6 +679,28 @@ mod tests {
             let (w, _) = k.best_line().unwrap();
             base[w as usize] += 9 << 50;
             k.set_base(w as usize, base[w as usize]);
+        }
+    }
+
+    #[test]
+    fn early_certificates_keep_every_winner_exact() {
+        // Intercepts on multiples of the rate differences, so catch-up quotients land on
+        // integers, where the f64 certificates may come early: every node's winner must still
+        // be a fresh build's at every step, as items are handed out to the leader.
+        let slope = [5u64 << 48, 7 << 48, 6 << 48, 9 << 48, 3 << 48, 6 << 48];
+        let d: i128 = 36 << 48;
+        let mut base = [0i128, 80 << 48, 40 << 48, 400 << 48, -(12 << 48), 40 << 48];
+        let mut k = Tournament::build(&slope, &base, 0, 1 << 20);
+        let winners = |k: &Tournament| k.nodes.iter().map(|n| n.win).collect::<Vec<_>>();
+        for t in 1..4000 {
+            k.advance(t);
+            let fresh = Tournament::build(&slope, &base, t, 1 << 20);
+            assert_eq!(winners(&k), winners(&fresh), "step {t}");
+            if t % 3 != 0 {
+                let (w, _) = k.best_line().unwrap();
+                base[w as usize] += d;
+                k.update(&base, w as usize);
+            }
         }
     }
 
