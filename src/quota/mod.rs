@@ -129,6 +129,7 @@
 #[cfg(feature = "serde")]
 pub mod document;
 mod explain;
+mod fast;
 mod query;
 mod spec;
 mod tree;

@@ -341,6 +341,19 @@ impl QuotaTree {
         answers: Option<&Answers>,
         buffer: &'b mut QueryBuffer,
     ) -> Result<&'b [(ResponseId, i64)], QueryError> {
+        self.run(method, query, answers, buffer, true)
+    }
+
+    /// [`query_into`](Self::query_into), with the per-question aggregates used or not (the
+    /// tests check them against the scan).
+    pub(crate) fn run<'b>(
+        &self,
+        method: QuotaMethod,
+        query: &Query,
+        answers: Option<&Answers>,
+        buffer: &'b mut QueryBuffer,
+        use_fast: bool,
+    ) -> Result<&'b [(ResponseId, i64)], QueryError> {
         buffer.results.clear();
         buffer.relaxed = 0;
         buffer.s.todo.clear();
@@ -359,8 +372,38 @@ impl QuotaTree {
         if s.rank.len() <= self.index.max_depth {
             s.rank.resize(self.index.max_depth + 1, (0, 0));
         }
+        // Neither context nor answers: every row counts, and the per-question aggregates
+        // hold the result without reading the tree.
+        let plain = use_fast
+            && query.context.is_empty()
+            && answers.is_none_or(|a| {
+                self.schema
+                    .question_ids()
+                    .all(|q| q == tq || a.get(q).is_none())
+            });
+        let mut done = false;
+        if plain {
+            s.acc_need.clear();
+            s.acc_need.resize(s.nr, i64::MIN);
+            s.acc_room.clear();
+            s.acc_room.resize(s.nr, i64::MAX);
+            if let Some(answer) =
+                self.index
+                    .fast
+                    .answer(tq.index(), &mut s.acc_need, &mut s.acc_room)
+            {
+                s.common = answer.common;
+                if method.balanced() {
+                    s.cell_t.clear();
+                    s.cell_t.extend_from_slice(answer.cell_t);
+                    s.cell_o.clear();
+                    s.cell_o.extend_from_slice(answer.cell_o);
+                }
+                done = true;
+            }
+        }
         let mut keep = query.context.len();
-        loop {
+        while !done {
             self.setup(query, answers, keep, s);
             let counted = if method.balanced() {
                 self.scan::<true>(s)
