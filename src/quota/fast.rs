@@ -150,7 +150,7 @@ impl Fast {
             |p: usize| -> Vec<u64> { (0..nw).map(|w| ix.set_word(ix.cond[p], w)).collect() };
         // Buckets: 0 common, 1 + r single responses, then one per distinct group path set.
         let mut sets: Vec<u32> = vec![NONE];
-        sets.extend((0..nr as u32).map(|r| r));
+        sets.extend(0..nr as u32);
         let mut groups: HashMap<Vec<u64>, u32> = HashMap::new();
         let mut bucket_of_q = vec![0u32; qnodes.len()];
         for (i, &t) in qnodes.iter().enumerate() {

@@ -331,9 +331,10 @@ impl QuotaTree {
     /// skipped, the child a known answer selects is found by binary search, and subtrees naming
     /// neither the target question nor a known one are read from maintained aggregates — once
     /// more per context entry dropped by relaxation; then sorting the responses. About a
-    /// microsecond with a context or answers, whatever the tree's size; linear in the nodes
-    /// for a query with neither on a question at the bottom of the tree. No allocation once
-    /// the buffer has grown.
+    /// microsecond with a context or answers, whatever the tree's size. With neither (and a
+    /// target question with at least 16 nodes) the scan is replaced by maintained
+    /// per-question aggregates: one read per response, whatever the tree's size. No
+    /// allocation once the buffer has grown.
     pub fn query_into<'b>(
         &self,
         method: QuotaMethod,
@@ -403,17 +404,19 @@ impl QuotaTree {
             }
         }
         let mut keep = query.context.len();
-        while !done {
-            self.setup(query, answers, keep, s);
-            let counted = if method.balanced() {
-                self.scan::<true>(s)
-            } else {
-                self.scan::<false>(s)
-            };
-            if counted || keep == 0 {
-                break;
+        if !done {
+            loop {
+                self.setup(query, answers, keep, s);
+                let counted = if method.balanced() {
+                    self.scan::<true>(s)
+                } else {
+                    self.scan::<false>(s)
+                };
+                if counted || keep == 0 {
+                    break;
+                }
+                keep -= 1;
             }
-            keep -= 1;
         }
         buffer.relaxed = query.context.len() - keep;
         let (common_need, common_room) = s.common;

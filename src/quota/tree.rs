@@ -548,7 +548,9 @@ impl QuotaTree {
     /// unchanged on error.
     ///
     /// # Performance
-    /// O(depth × children of the node's ancestors).
+    /// O(depth × children of the node's ancestors), plus one O(log nodes) tournament update
+    /// per question with at least 16 nodes. Giving a node its first target, or taking its
+    /// target away, rebuilds the per-question aggregates: O(nodes × such questions).
     pub fn set_target(&mut self, node: NodeId, target: Target) -> Result<(), EditError> {
         check_node(&self.nodes, node)?;
         target.check(|| node_path(&self.nodes, node))?;
@@ -588,7 +590,9 @@ impl QuotaTree {
     /// [`CountError::Overflow`] if a count would pass [`MAX_COUNT`]; nothing is counted then.
     ///
     /// # Performance
-    /// Visits the matching nodes and their children; no allocation once warmed up.
+    /// Visits the matching nodes and their children, and for each matching node with a target
+    /// updates one O(log nodes) tournament per question with at least 16 nodes; no
+    /// allocation once warmed up.
     pub fn record(&mut self, answers: &Answers) -> Result<usize, CountError> {
         self.change_counts(answers, true)
     }
