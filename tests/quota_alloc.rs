@@ -74,6 +74,10 @@ fn warmed_up_queries_and_counting_do_not_allocate() {
         }
         tree.record(&complete).unwrap();
         tree.unrecord(&complete).unwrap();
+        // A target edit and its undo (node 3 is the first product cell, target 11): the
+        // no-context aggregates follow it without allocating.
+        tree.set_target(NodeId::new(3), Target::Single(12)).unwrap();
+        tree.set_target(NodeId::new(3), Target::Single(11)).unwrap();
         tree.matching_nodes(&complete, nodes).unwrap();
         total += tree.headroom(&complete).unwrap().unwrap_or(0) as usize;
         total

@@ -121,14 +121,17 @@
 //! The tree is kept as flat depth-first arrays. A query is one pass for all responses at once:
 //! it jumps over subtrees that contradict the context, goes straight (by binary search) to the
 //! child a known answer selects, and reads subtrees that name neither the target question nor
-//! a known question from aggregates maintained by counting and edits. A query with a context or
-//! answers costs about a microsecond whatever the tree's size; only a query with neither, on a
-//! question at the bottom of the tree, reads every node. [`QuotaTree::query_into`] with a
-//! reused [`QueryBuffer`] does not allocate. `docs/quota.md` has the measured figures.
+//! a known question from aggregates maintained by counting and edits. A query with neither
+//! context nor answers does not read the tree at all: for every question with at least 16
+//! nodes the tree keeps, per response, the aggregates of the rows that count for it (small
+//! tournaments updated on each count or edit) and the target and count sums of its cell. So
+//! every query costs about a microsecond whatever the tree's size. [`QuotaTree::query_into`]
+//! with a reused [`QueryBuffer`] does not allocate. `docs/quota.md` has the measured figures.
 
 #[cfg(feature = "serde")]
 pub mod document;
 mod explain;
+mod fast;
 mod query;
 mod spec;
 mod tree;

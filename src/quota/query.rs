@@ -331,15 +331,29 @@ impl QuotaTree {
     /// skipped, the child a known answer selects is found by binary search, and subtrees naming
     /// neither the target question nor a known one are read from maintained aggregates — once
     /// more per context entry dropped by relaxation; then sorting the responses. About a
-    /// microsecond with a context or answers, whatever the tree's size; linear in the nodes
-    /// for a query with neither on a question at the bottom of the tree. No allocation once
-    /// the buffer has grown.
+    /// microsecond with a context or answers, whatever the tree's size. With neither (and a
+    /// target question with at least 16 nodes) the scan is replaced by maintained
+    /// per-question aggregates: one read per response, whatever the tree's size. No
+    /// allocation once the buffer has grown.
     pub fn query_into<'b>(
         &self,
         method: QuotaMethod,
         query: &Query,
         answers: Option<&Answers>,
         buffer: &'b mut QueryBuffer,
+    ) -> Result<&'b [(ResponseId, i64)], QueryError> {
+        self.run(method, query, answers, buffer, true)
+    }
+
+    /// [`query_into`](Self::query_into), with the per-question aggregates used or not (the
+    /// tests check them against the scan).
+    pub(crate) fn run<'b>(
+        &self,
+        method: QuotaMethod,
+        query: &Query,
+        answers: Option<&Answers>,
+        buffer: &'b mut QueryBuffer,
+        use_fast: bool,
     ) -> Result<&'b [(ResponseId, i64)], QueryError> {
         buffer.results.clear();
         buffer.relaxed = 0;
@@ -359,18 +373,50 @@ impl QuotaTree {
         if s.rank.len() <= self.index.max_depth {
             s.rank.resize(self.index.max_depth + 1, (0, 0));
         }
-        let mut keep = query.context.len();
-        loop {
-            self.setup(query, answers, keep, s);
-            let counted = if method.balanced() {
-                self.scan::<true>(s)
-            } else {
-                self.scan::<false>(s)
-            };
-            if counted || keep == 0 {
-                break;
+        // Neither context nor answers: every row counts, and the per-question aggregates
+        // hold the result without reading the tree.
+        let plain = use_fast
+            && query.context.is_empty()
+            && answers.is_none_or(|a| {
+                self.schema
+                    .question_ids()
+                    .all(|q| q == tq || a.get(q).is_none())
+            });
+        let mut done = false;
+        if plain {
+            s.acc_need.clear();
+            s.acc_need.resize(s.nr, i64::MIN);
+            s.acc_room.clear();
+            s.acc_room.resize(s.nr, i64::MAX);
+            if let Some(answer) =
+                self.index
+                    .fast
+                    .answer(tq.index(), &mut s.acc_need, &mut s.acc_room)
+            {
+                s.common = answer.common;
+                if method.balanced() {
+                    s.cell_t.clear();
+                    s.cell_t.extend_from_slice(answer.cell_t);
+                    s.cell_o.clear();
+                    s.cell_o.extend_from_slice(answer.cell_o);
+                }
+                done = true;
             }
-            keep -= 1;
+        }
+        let mut keep = query.context.len();
+        if !done {
+            loop {
+                self.setup(query, answers, keep, s);
+                let counted = if method.balanced() {
+                    self.scan::<true>(s)
+                } else {
+                    self.scan::<false>(s)
+                };
+                if counted || keep == 0 {
+                    break;
+                }
+                keep -= 1;
+            }
         }
         buffer.relaxed = query.context.len() - keep;
         let (common_need, common_room) = s.common;

@@ -3,6 +3,8 @@
 use std::fmt;
 
 use smallvec::SmallVec;
+
+use super::fast::Fast;
 use thiserror::Error;
 
 #[cfg(feature = "serde")]
@@ -546,7 +548,9 @@ impl QuotaTree {
     /// unchanged on error.
     ///
     /// # Performance
-    /// O(depth × children of the node's ancestors).
+    /// O(depth × children of the node's ancestors), plus one O(log nodes) tournament update
+    /// per question with at least 16 nodes. Giving a node its first target, or taking its
+    /// target away, rebuilds the per-question aggregates: O(nodes × such questions).
     pub fn set_target(&mut self, node: NodeId, target: Target) -> Result<(), EditError> {
         check_node(&self.nodes, node)?;
         target.check(|| node_path(&self.nodes, node))?;
@@ -586,7 +590,9 @@ impl QuotaTree {
     /// [`CountError::Overflow`] if a count would pass [`MAX_COUNT`]; nothing is counted then.
     ///
     /// # Performance
-    /// Visits the matching nodes and their children; no allocation once warmed up.
+    /// Visits the matching nodes and their children, and for each matching node with a target
+    /// updates one O(log nodes) tournament per question with at least 16 nodes; no
+    /// allocation once warmed up.
     pub fn record(&mut self, answers: &Answers) -> Result<usize, CountError> {
         self.change_counts(answers, true)
     }
@@ -627,7 +633,7 @@ impl QuotaTree {
             } else {
                 node.observed - 1
             };
-            self.index.set_values(p, node.target, node.observed);
+            self.index.update_values(p, node.target, node.observed);
         }
         // Children come after their parent in depth-first order, and the matching nodes are
         // closed under "parent of", so refreshing them last-first sees every child up to date.
@@ -779,7 +785,7 @@ impl QuotaTree {
     fn reindex_values(&mut self, node: NodeId) {
         let p = self.index.pos[node.index()] as usize;
         let data = &self.nodes[node.index()];
-        self.index.set_values(p, data.target, data.observed);
+        self.index.update_values(p, data.target, data.observed);
         self.index.refresh_up(p);
     }
 }
@@ -951,6 +957,8 @@ pub(crate) struct Index {
     /// known answer selects instead of testing every sibling.
     pub(crate) kids: Vec<(u32, u32)>,
     pub(crate) kid_start: Vec<u32>,
+    /// Per-question aggregates for queries with neither context nor answers.
+    pub(crate) fast: Fast,
 }
 
 pub(crate) fn question_bit(q: u16) -> u64 {
@@ -1001,6 +1009,7 @@ impl Index {
             uni: vec![NO_QUESTION; n],
             kids: Vec::new(),
             kid_start: Vec::with_capacity(n + 1),
+            fast: Fast::default(),
         };
         // Depth first, children in the order added.
         let mut stack: Vec<(u32, u32)> = vec![(0, NO_PARENT)];
@@ -1101,7 +1110,27 @@ impl Index {
             ix.sub_room[up] = ix.sub_room[up].min(ix.sub_room[p]);
             ix.below[up] |= ix.below[p] | question_bit(ix.q[p]);
         }
+        let nrs = schema
+            .question_ids()
+            .map(|q| schema.response_count(q))
+            .collect();
+        ix.fast = Fast::build(nrs, &ix);
         ix
+    }
+
+    /// Sets the values of the row at position `p` and keeps the per-question aggregates
+    /// current (the subtree aggregates are the caller's to refresh).
+    pub(crate) fn update_values(&mut self, p: usize, target: Target, observed: u64) {
+        let (was_targeted, old_min, old_obs) = (self.targeted[p], self.cell_min[p], self.obs[p]);
+        self.set_values(p, target, observed);
+        let mut fast = std::mem::take(&mut self.fast);
+        if was_targeted == self.targeted[p] {
+            fast.update(self, p, old_min, old_obs);
+        } else {
+            // Which rows form each response's cell depends on which rows have a target.
+            fast.rebuild(self);
+        }
+        self.fast = fast;
     }
 
     /// Word `w` of a path set (a single response or an offset into `words`).
