@@ -143,21 +143,8 @@ impl LpOptions {
     /// categories' [`exclusion_group`](crate::catalogue::Category::exclusion_group) names),
     /// in the order each group is first named.
     pub fn for_run(settings: &Settings, catalogue: &Catalogue) -> LpOptions {
-        let mut names: Vec<&str> = Vec::new();
-        let mut groups: Vec<Vec<CategoryId>> = Vec::new();
-        for c in catalogue.ids() {
-            if let Some(name) = catalogue.category(c).exclusion_group.as_deref() {
-                match names.iter().position(|n| *n == name) {
-                    Some(g) => groups[g].push(c),
-                    None => {
-                        names.push(name);
-                        groups.push(vec![c]);
-                    }
-                }
-            }
-        }
         LpOptions {
-            exclusion_groups: groups,
+            exclusion_groups: catalogue.exclusion_groups(),
             ..LpOptions::from_settings(settings)
         }
     }

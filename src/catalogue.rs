@@ -710,6 +710,19 @@ impl Catalogue {
             .then(|| &self.group_members[g as usize * self.words..(g as usize + 1) * self.words])
     }
 
+    /// The exclusion groups, each as its categories in catalogue order, the groups in the
+    /// order their names first appear.
+    pub fn exclusion_groups(&self) -> Vec<Vec<CategoryId>> {
+        let groups = self.group_members.len() / self.words.max(1);
+        (0..groups)
+            .map(|g| {
+                self.ids()
+                    .filter(|c| self.group_of[c.index()] == g as u32)
+                    .collect()
+            })
+            .collect()
+    }
+
     /// True when some category is in an exclusion group.
     #[inline]
     pub fn has_exclusion_groups(&self) -> bool {

@@ -165,6 +165,19 @@ fn scenario_exclusion_groups_name_categories() {
             key: "zz".into()
         }
     );
+    // One group per category: naming it in a second group is refused, not silently moved.
+    let overlapping = Scenario {
+        exclusion_groups: vec![vec!["a".into(), "b".into()], vec!["c".into(), "b".into()]],
+        ..Scenario::default()
+    };
+    assert_eq!(
+        overlapping.apply(&small()).unwrap_err(),
+        ScenarioError::InTwoGroups {
+            group: 1,
+            key: "b".into(),
+            existing: "scenario-0".into()
+        }
+    );
     // A run never completes two of a group for one respondent: with every category in one
     // group, nobody completes more than one.
     let all = Scenario {

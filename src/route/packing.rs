@@ -100,6 +100,9 @@ pub(crate) struct PackingTable {
     critical: f64,
     /// Scratch: a decision's candidates with their look-ahead values.
     candidates: Vec<(f64, u32)>,
+    /// Scratch of the max table's build: per open category (q, L, p̂, cells back after
+    /// qualifying, cells back after not).
+    open: Vec<(f64, f64, f64, usize, usize)>,
 }
 
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -188,6 +191,9 @@ impl Packing {
             table.key = key;
             table.built_closes = closes;
             table.open_at_build = catalogue.ids().filter(|&c| quotas.is_open(c)).count();
+            // Room for every category at once, so a decision never grows it mid-month.
+            table.candidates.clear();
+            table.candidates.reserve(catalogue.len());
             match kind {
                 TableKind::Ordered => self.build_ordered(table, catalogue, quotas),
                 TableKind::Max => self.build_max(
@@ -301,19 +307,16 @@ impl Packing {
         // Per open category: (q, L, p̂, cells back after qualifying, cells back after not).
         // floor((i·g − x) / g) = i − ceil(x / g), so the recursion needs no division.
         let steps = |x: f64| (x / t.grid - 1e-9).ceil().max(0.0) as usize;
-        let open: Vec<(f64, f64, f64, usize, usize)> = catalogue
-            .ids()
-            .filter(|&c| quotas.is_open(c))
-            .map(|c| {
-                let q =
-                    catalogue
-                        .qualifier_seconds(c)
-                        .max(if cap.is_some() { 0.0 } else { t.grid });
-                let l = catalogue.loi_seconds(c);
-                let p = self.scarcity.incidence(catalogue, quotas, c);
-                (q, l, p, steps(q + l), steps(q))
-            })
-            .collect();
+        let mut open = std::mem::take(&mut t.open);
+        open.clear();
+        open.extend(catalogue.ids().filter(|&c| quotas.is_open(c)).map(|c| {
+            let q = catalogue
+                .qualifier_seconds(c)
+                .max(if cap.is_some() { 0.0 } else { t.grid });
+            let l = catalogue.loi_seconds(c);
+            let p = self.scarcity.incidence(catalogue, quotas, c);
+            (q, l, p, steps(q + l), steps(q))
+        }));
         let first_layer = usize::from(cap.is_some());
         let width = t.width;
         for layer in first_layer..t.layers {
@@ -334,6 +337,7 @@ impl Packing {
                 t.values[layer * width + i] = best;
             }
         }
+        t.open = open;
     }
 
     /// The look-ahead's value of offering `c` now: higher is better. For the ordered table,
@@ -417,8 +421,6 @@ impl Router for Packing {
         let (interview, catalogue, quotas) = (ask.interview, ask.catalogue, &ask.quotas);
         let mut candidates = std::mem::take(&mut table.candidates);
         candidates.clear();
-        // Room for every category at once, so a decision never grows it mid-month.
-        candidates.reserve(catalogue.len());
         let mut best_value = f64::NEG_INFINITY;
         interview.for_each_candidate(|c| {
             if quotas.is_open(c) && interview.fits(catalogue, c) {

@@ -336,7 +336,16 @@ impl Scenario {
                         group: g,
                         key: key.clone(),
                     })?;
-                categories[c.index()].exclusion_group = Some(format!("scenario-{g}"));
+                // A category has one group: a second one would silently replace the first.
+                let slot = &mut categories[c.index()].exclusion_group;
+                if let Some(existing) = slot {
+                    return Err(ScenarioError::InTwoGroups {
+                        group: g,
+                        key: key.clone(),
+                        existing: existing.clone(),
+                    });
+                }
+                *slot = Some(format!("scenario-{g}"));
             }
         }
         Catalogue::new(base.schema().clone(), categories).map_err(ScenarioError::Catalogue)
@@ -386,6 +395,19 @@ pub enum ScenarioError {
         group: usize,
         /// The id.
         key: String,
+    },
+    /// An exclusion group names a category that is already in a group (an earlier scenario
+    /// group, or its catalogue's `exclusion_group`): a category belongs to one group.
+    #[error(
+        "exclusion_groups[{group}]: category `{key}` is already in exclusion group `{existing}`"
+    )]
+    InTwoGroups {
+        /// The group's position in `exclusion_groups`.
+        group: usize,
+        /// The category's id.
+        key: String,
+        /// The group it is already in.
+        existing: String,
     },
     /// The changed categories failed the catalogue's checks (e.g. a negative LOI spread).
     #[error("{0}")]
