@@ -41,7 +41,7 @@ const NEVER: u32 = u32::MAX;
 pub(crate) const MAX_LIFETIME: u64 = 1 << 30;
 /// A tournament is used at most this many steps after it was built: the dispatcher rebuilds it
 /// when it folds its step counter, at [`super::REBASE_AT`].
-const SPAN: u64 = 1 << 21;
+pub(crate) const SPAN: u64 = 1 << 21;
 /// A sentinel line's intercept: its value `−SENTINEL` is below every real line (whose values
 /// stay within ±2¹¹⁹, see the dispatcher's limits), and differences stay within `i128`.
 const SENTINEL: i128 = 1 << 125;
@@ -58,12 +58,12 @@ const _: () = assert!(
 
 /// An exact line: `X(t) = slope·t − base`.
 #[derive(Clone, Copy, Debug)]
-struct Line {
-    base: i128,
-    slope: u64,
+pub(crate) struct Line {
+    pub(crate) base: i128,
+    pub(crate) slope: u64,
 }
 
-const SENTINEL_LINE: Line = Line {
+pub(crate) const SENTINEL_LINE: Line = Line {
     base: SENTINEL,
     slope: 0,
 };
@@ -71,7 +71,7 @@ const SENTINEL_LINE: Line = Line {
 impl Line {
     /// The line at step `t` (exact: slope < 2⁶³, t < 2³⁰).
     #[inline(always)]
-    fn at(&self, t: u64) -> i128 {
+    pub(crate) fn at(&self, t: u64) -> i128 {
         (u128::from(self.slope) * u128::from(t)) as i128 - self.base
     }
 }
@@ -128,7 +128,7 @@ pub(crate) struct Tournament {
 /// (none if `rate ≤ 0`) beats it, being `g + 1` units below if it wins ties (it has the lower
 /// position) and `g` below otherwise, `g ≥ 0`. [`NEVER`] if that is beyond the tournament's
 /// lifetime. Exact integer arithmetic (the fallback of the f64 contest).
-fn overtake(rate: i64, g: i128, now: u64) -> u32 {
+pub(crate) fn overtake(rate: i64, g: i128, now: u64) -> u32 {
     if rate <= 0 {
         return NEVER;
     }

@@ -54,6 +54,7 @@
 
 #[cfg(feature = "serde")]
 pub mod document;
+mod groups;
 mod kinetic;
 mod select;
 mod wide;
@@ -67,6 +68,7 @@ use thiserror::Error;
 #[cfg(feature = "serde")]
 use serde::{Deserialize, Serialize};
 
+use groups::Groups;
 use kinetic::Tournament;
 use select::{Offer, Prefer, Scratch};
 
@@ -86,6 +88,63 @@ pub const STATE_FORMAT_VERSION: u32 = 1;
 const REBASE_AT: u64 = 1 << 20;
 const MAX_ABS_ERROR_ITEMS: i128 = 1 << 40;
 const TIE_DIVISOR: u128 = 1_000_000_000;
+
+/// The streaming mode's kinetic structure: the wide groups ([`groups`]) or the binary
+/// tournament ([`kinetic`]); both give exactly the same winners, the choice is speed only.
+#[derive(Clone, Debug)]
+enum Stream {
+    Tree(Tournament),
+    Wide(Groups),
+}
+
+/// Forwards a method call to whichever structure is in use.
+macro_rules! forward {
+    ($self:ident, $k:ident => $e:expr) => {
+        match $self {
+            Stream::Tree($k) => $e,
+            Stream::Wide($k) => $e,
+        }
+    };
+}
+
+impl Stream {
+    /// The faster structure for this many recipients (measured: see `docs/dispatch.md`).
+    fn build(slope: &[u64], base: &[i128], t: u64, tie: i128) -> Self {
+        if slope.len() <= WIDE_UP_TO {
+            Stream::Wide(Groups::build(slope, base, t, tie))
+        } else {
+            Stream::Tree(Tournament::build(slope, base, t, tie))
+        }
+    }
+    fn can_reach(&self, t: u64) -> bool {
+        forward!(self, k => k.can_reach(t))
+    }
+    fn advance(&mut self, t: u64) {
+        forward!(self, k => k.advance(t))
+    }
+    fn try_hand_out_to_leader(&mut self, d: i128) -> Option<u32> {
+        forward!(self, k => k.try_hand_out_to_leader(d))
+    }
+    fn update(&mut self, base: &[i128], i: usize) {
+        forward!(self, k => k.update(base, i))
+    }
+    fn best_line(&self) -> Option<(u32, i128)> {
+        forward!(self, k => k.best_line())
+    }
+    fn second(&self, leaf: u32) -> Option<(u32, i128)> {
+        forward!(self, k => k.second(leaf))
+    }
+    fn leftmost_at_least(&self, threshold: i128) -> Option<u32> {
+        forward!(self, k => k.leftmost_at_least(threshold))
+    }
+    fn for_each_descending(&mut self, f: impl FnMut(u32, i128) -> bool) {
+        forward!(self, k => k.for_each_descending(f))
+    }
+}
+
+/// Up to this many recipients the streaming mode uses the wide groups, beyond it the binary
+/// tournament.
+const WIDE_UP_TO: usize = 1 << 12;
 
 /// What happens to a recipient's cumulative error when it leaves.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
@@ -445,7 +504,7 @@ pub struct Dispatcher<Id> {
     half: i128,
     t: u64,
     active: usize,
-    tournament: Option<Tournament>,
+    tournament: Option<Stream>,
     scratch: Scratch,
     offers: Vec<Offer>,
     picks: Vec<u64>,
@@ -1060,7 +1119,7 @@ impl<Id: Clone + Eq + Hash + Debug> Dispatcher<Id> {
         match self.tournament.as_mut().filter(|k| k.can_reach(step)) {
             Some(k) => k.advance(step),
             None => {
-                self.tournament = Some(Tournament::build(&self.slope, &self.base, step, self.tau));
+                self.tournament = Some(Stream::build(&self.slope, &self.base, step, self.tau));
             }
         }
         // Usually the leader is more than τ clear of everyone else and gets the item whatever
@@ -1078,7 +1137,7 @@ impl<Id: Clone + Eq + Hash + Debug> Dispatcher<Id> {
                 let mut tour = self
                     .tournament
                     .take()
-                    .unwrap_or_else(|| Tournament::build(&self.slope, &self.base, step, self.tau));
+                    .unwrap_or_else(|| Stream::build(&self.slope, &self.base, step, self.tau));
                 let w = self.decide(&mut tour) as usize;
                 self.base[w] += d;
                 tour.update(&self.base, w);
@@ -1110,7 +1169,7 @@ impl<Id: Clone + Eq + Hash + Debug> Dispatcher<Id> {
     /// of those within τ of the largest ideal; exactly one rounds to 1 → it; otherwise units are
     /// taken away until one is left, and by the clean-cut argument of `select` the survivor is
     /// decided within the chain of the largest ideals alone.
-    fn decide(&mut self, tour: &mut Tournament) -> u32 {
+    fn decide(&mut self, tour: &mut Stream) -> u32 {
         let d = self.denom as i128;
         let (half, tau) = (self.half, self.tau);
         let inv_d = self.inv_denom;
