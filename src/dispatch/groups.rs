@@ -23,6 +23,7 @@
 
 use super::kinetic::{Line, MAX_LIFETIME, SENTINEL_LINE, SPAN, overtake};
 use super::wide::approx_f64;
+use std::hint::select_unpredictable;
 
 const NONE: u32 = u32::MAX;
 const NEVER: u32 = u32::MAX;
@@ -88,18 +89,26 @@ fn top2(s: &[f64], c: &[f64], tau: f64) -> (f64, usize, f64) {
             best[k] = if x > best[k] { x } else { best[k] };
         }
     }
-    let mut top = 0;
-    for k in 1..LANES {
-        if best[k] > best[top] || (best[k] == best[top] && at[k] < at[top]) {
-            top = k;
-        }
-    }
+    // Across the lanes, without branches (which lane leads is a coin flip to a branch
+    // predictor): the largest value, the lowest position holding it, and the runner-up (the
+    // largest value twice if two lanes hold it).
+    let m = best[0].max(best[1]).max(best[2].max(best[3]));
+    let mut at_m = usize::MAX;
+    let mut ties = 0u32;
     let mut second = f64::NEG_INFINITY;
     for k in 0..LANES {
-        let v = if k == top { next[k] } else { best[k] };
-        second = if v > second { v } else { second };
+        let is_m = best[k] == m;
+        at_m = at_m.min(at[k] | usize::from(!is_m).wrapping_neg());
+        ties += u32::from(is_m);
+        let other = f64::from_bits(select_unpredictable(
+            is_m,
+            next[k].to_bits(),
+            best[k].to_bits(),
+        ));
+        second = second.max(other);
     }
-    (best[top], at[top], second)
+    let second = if ties > 1 { m } else { second };
+    (m, at_m, second)
 }
 
 impl Groups {

@@ -144,7 +144,7 @@ impl Stream {
 
 /// Up to this many recipients the streaming mode uses the wide groups, beyond it the binary
 /// tournament.
-const WIDE_UP_TO: usize = 1 << 12;
+const WIDE_UP_TO: usize = 1 << 13;
 
 /// What happens to a recipient's cumulative error when it leaves.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
