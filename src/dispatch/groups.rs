@@ -23,7 +23,6 @@
 
 use super::kinetic::{Line, MAX_LIFETIME, SENTINEL_LINE, SPAN, overtake};
 use super::wide::approx_f64;
-use std::hint::select_unpredictable;
 
 const NONE: u32 = u32::MAX;
 const NEVER: u32 = u32::MAX;
@@ -89,25 +88,20 @@ fn top2(s: &[f64], c: &[f64], tau: f64) -> (f64, usize, f64) {
             best[k] = if x > best[k] { x } else { best[k] };
         }
     }
-    // Across the lanes, without branches (which lane leads is a coin flip to a branch
-    // predictor): the largest value, the lowest position holding it, and the runner-up (the
-    // largest value twice if two lanes hold it).
-    let m = best[0].max(best[1]).max(best[2].max(best[3]));
+    // Across the lanes with min/max only (which lane leads is a coin flip to a branch
+    // predictor, and the compiler turns selects back into branches): the lowest position
+    // holding the largest value, and the runner-up: the second largest of the lanes' bests
+    // (the largest again if two lanes hold it) or the leading lane's runner-up (the others'
+    // are below their bests).
+    let (hi01, lo01) = (best[0].max(best[1]), best[0].min(best[1]));
+    let (hi23, lo23) = (best[2].max(best[3]), best[2].min(best[3]));
+    let m = hi01.max(hi23);
+    let second = hi01.min(hi23).max(lo01.max(lo23));
+    let second = second.max(next[0].max(next[1]).max(next[2].max(next[3])));
     let mut at_m = usize::MAX;
-    let mut ties = 0u32;
-    let mut second = f64::NEG_INFINITY;
     for k in 0..LANES {
-        let is_m = best[k] == m;
-        at_m = at_m.min(at[k] | usize::from(!is_m).wrapping_neg());
-        ties += u32::from(is_m);
-        let other = f64::from_bits(select_unpredictable(
-            is_m,
-            next[k].to_bits(),
-            best[k].to_bits(),
-        ));
-        second = second.max(other);
+        at_m = at_m.min(at[k] | usize::from(best[k] != m).wrapping_neg());
     }
-    let second = if ties > 1 { m } else { second };
     (m, at_m, second)
 }
 

@@ -1,4 +1,5 @@
-//! Kinetic tournament over the recipients' deficit lines, for the streaming mode.
+//! Kinetic tournament over the recipients' deficit lines, for the streaming mode beyond 8,192
+//! recipients (below, the wide groups of [`super::groups`] are faster and give the same winners).
 //!
 //! At step `T` (the ideal of the next one-item batch is computed with `T` items dispatched since
 //! the base), recipient `i`'s line is `X_i(T) = T·w_i − base_i` in exact units: it grows at its
