@@ -10,13 +10,15 @@
 //! vectorises. The winner of the whole is found by scanning the groups' winners, `n / B`
 //! values, at every step. Per item that is one rescan (the leader's group, as its line drops by
 //! one item), the rescans of the groups whose certificates expired (fewer than one per item)
-//! and two scans of the group winners: O(√n) with a small constant, against ~13 scalar
-//! contests of the binary tournament at a thousand recipients.
+//! and one scan of the group winners: O(√n) with a small constant, against ~13 scalar contests
+//! of the binary tournament at a thousand recipients. The dispatcher uses these groups up to
+//! 8,192 recipients and the tournament beyond, where its O(log n) path wins.
 //!
 //! Exactness is the binary tournament's: lines are exact integers kept per member, decisions
 //! are made in f64 against the same proven error bound `eps`, and whatever the f64 cannot
-//! settle (two members of a group within `eps` of its largest line; a catch-up slower than the
-//! error) is rescanned in exact integer arithmetic. A clear f64 winner is the exact winner and
+//! settle (two members of a group within about `2·eps` of its largest line; a group holding two
+//! slopes closer than `2·eps`, whose catch-ups are slower than the error) is rescanned in exact
+//! integer arithmetic. A clear f64 winner is the exact winner and
 //! an f64 certificate is a lower bound on the exact one, so the group winners are always
 //! exactly those of an exact structure; an early certificate only causes a rescan that finds
 //! the same winner.

@@ -117,27 +117,35 @@ impl Stream {
             Stream::Tree(Tournament::build(slope, base, t, tie))
         }
     }
+    #[inline]
     fn can_reach(&self, t: u64) -> bool {
         forward!(self, k => k.can_reach(t))
     }
+    #[inline]
     fn advance(&mut self, t: u64) {
         forward!(self, k => k.advance(t))
     }
+    #[inline]
     fn try_hand_out_to_leader(&mut self, d: i128) -> Option<u32> {
         forward!(self, k => k.try_hand_out_to_leader(d))
     }
+    #[inline]
     fn update(&mut self, base: &[i128], i: usize) {
         forward!(self, k => k.update(base, i))
     }
+    #[inline]
     fn best_line(&self) -> Option<(u32, i128)> {
         forward!(self, k => k.best_line())
     }
+    #[inline]
     fn second(&self, leaf: u32) -> Option<(u32, i128)> {
         forward!(self, k => k.second(leaf))
     }
+    #[inline]
     fn leftmost_at_least(&self, threshold: i128) -> Option<u32> {
         forward!(self, k => k.leftmost_at_least(threshold))
     }
+    #[inline]
     fn for_each_descending(&mut self, f: impl FnMut(u32, i128) -> bool) {
         forward!(self, k => k.for_each_descending(f))
     }
