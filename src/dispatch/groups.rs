@@ -70,7 +70,9 @@ pub(crate) struct Groups {
     /// Scratch for the slow-group check of [`Groups::rebuild`].
     sorted: Vec<f64>,
     /// Scratch for [`Groups::for_each_descending`].
-    heap: std::collections::BinaryHeap<(i128, std::cmp::Reverse<u32>, usize)>,
+    heap: std::collections::BinaryHeap<(i128, std::cmp::Reverse<u32>, usize, usize)>,
+    /// Scratch for [`Groups::for_each_descending`]: the members of the groups reached, sorted.
+    members: Vec<(std::cmp::Reverse<i128>, u32)>,
 }
 
 /// The largest of `x[j] = s[j]·tau − c[j]`, a position holding it (the first, when the
@@ -160,6 +162,7 @@ impl Groups {
             tie: approx_f64(tie),
             sorted: Vec::with_capacity(b),
             heap: Default::default(),
+            members: Vec::new(),
         };
         k.rebuild();
         k
@@ -453,7 +456,8 @@ impl Groups {
     }
 
     /// The best member of group `g` strictly below `(x, i)` in the order "larger line, then
-    /// lower position" (`None` for no bound).
+    /// lower position" (`None` for no bound): an exact reference for the tests.
+    #[cfg(test)]
     fn best_below(&self, g: usize, below: Option<(i128, u32)>) -> Option<(i128, u32)> {
         let lo = g << self.shift;
         let mut best: Option<(i128, u32)> = None;
@@ -474,25 +478,47 @@ impl Groups {
     }
 
     /// Calls `f` with the members in decreasing order of their lines (ties: lower position
-    /// first) until it returns `false`.
+    /// first) until it returns `false`. The groups' winners start in a heap; a group reached
+    /// for the first time has its members sorted once (long chains of exact ties walk several
+    /// members of a group), and each member handed to `f` brings in the next of its group.
     pub(crate) fn for_each_descending(&mut self, mut f: impl FnMut(u32, i128) -> bool) {
         use std::cmp::Reverse;
         let mut heap = std::mem::take(&mut self.heap);
+        let mut sorted = std::mem::take(&mut self.members);
         heap.clear();
+        sorted.clear();
+        // (line, position, end, at): `at` indexes `sorted` up to `end`, or is `usize::MAX` for
+        // a group's winner whose group (`end`) is not sorted yet.
         for (g, &w) in self.gwin.iter().enumerate() {
             if w != NONE {
-                heap.push((self.x(w), Reverse(w), g));
+                heap.push((self.x(w), Reverse(w), g, usize::MAX));
             }
         }
-        while let Some((x, Reverse(w), g)) = heap.pop() {
+        while let Some((x, Reverse(w), end, at)) = heap.pop() {
             if !f(w, x) {
                 break;
             }
-            if let Some((nx, nw)) = self.best_below(g, Some((x, w))) {
-                heap.push((nx, Reverse(nw), g));
+            let (end, next) = if at == usize::MAX {
+                // Sort group `end`; its winner comes first and was just handed out.
+                let start = sorted.len();
+                let lo = end << self.shift;
+                for j in lo..lo + (1 << self.shift) {
+                    if self.lines[j].slope > 0 {
+                        sorted.push((Reverse(self.x(j as u32)), j as u32));
+                    }
+                }
+                sorted[start..].sort_unstable();
+                (sorted.len(), start + 1)
+            } else {
+                (end, at + 1)
+            };
+            if next < end {
+                let (Reverse(nx), nw) = sorted[next];
+                heap.push((nx, Reverse(nw), end, next));
             }
         }
         self.heap = heap;
+        self.members = sorted;
     }
 }
 
@@ -640,8 +666,8 @@ mod tests {
                 prop_assert_eq!(k.second(w), tree.second(w));
                 prop_assert_eq!(k.leftmost_at_least(x - d / 3), tree.leftmost_at_least(x - d / 3));
                 let (mut a, mut b) = (Vec::new(), Vec::new());
-                k.for_each_descending(|i, x| { a.push((i, x)); a.len() < 5 });
-                tree.for_each_descending(|i, x| { b.push((i, x)); b.len() < 5 });
+                k.for_each_descending(|i, x| { a.push((i, x)); a.len() < 40 });
+                tree.for_each_descending(|i, x| { b.push((i, x)); b.len() < 40 });
                 prop_assert_eq!(a, b);
                 let (fast, fast_tree) = (k.try_hand_out_to_leader(d), tree.try_hand_out_to_leader(d));
                 prop_assert_eq!(fast, fast_tree, "step {}", t);
