@@ -38,7 +38,7 @@ fn main() {
         }
     }
     if policies.is_empty() {
-        policies = vec!["greedy".into(), "packing".into()];
+        policies = vec!["greedy".into(), "packing".into(), "paced".into()];
     }
     println!(
         "{:>3} {:>5} {:>9} {:>9} {:>9}  {}",
