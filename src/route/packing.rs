@@ -746,3 +746,31 @@ impl Router for Packing {
         e
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn paced_is_packing_with_the_default_prices() {
+        let paced = Packing::paced();
+        assert_eq!(paced.name(), "paced");
+        assert_eq!(paced.pace, Some(Pace::default()));
+        assert_eq!(Packing::new().name(), "packing");
+        assert_eq!(Packing::new().pace, None);
+        let plain = Packing::paced().with_pace(None);
+        assert_eq!(plain.pace, None);
+    }
+
+    #[cfg(feature = "serde")]
+    #[test]
+    fn pace_round_trips_through_json() {
+        let pace = Pace {
+            price: 123.25,
+            boost: 0.1,
+            rebuild_share: 0.02,
+        };
+        let text = serde_json::to_string(&pace).unwrap();
+        assert_eq!(serde_json::from_str::<Pace>(&text).unwrap(), pace);
+    }
+}
