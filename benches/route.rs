@@ -95,7 +95,7 @@ fn bench(c: &mut Criterion) {
     for (label, catalogue) in &catalogues {
         let state = part_filled(catalogue);
         let supply = Supply::new(catalogue.schema());
-        for name in ["greedy", "random", "packing"] {
+        for name in ["greedy", "random", "packing", "paced"] {
             let router = policy(name).unwrap();
             let mut rs = RouterState::default();
             let mut rng = run_rng(2, 2);
@@ -125,7 +125,7 @@ fn bench(c: &mut Criterion) {
     let mut runs = c.benchmark_group("run");
     runs.sample_size(10);
     let catalogue = &catalogues[0].1;
-    for name in ["greedy", "packing"] {
+    for name in ["greedy", "packing", "paced"] {
         let router = policy(name).unwrap();
         let settings = quotaroute::sim::Settings {
             runs: 1,

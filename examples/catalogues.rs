@@ -1,12 +1,14 @@
 //! Checks that routing is not tuned to one file: generates random catalogues (other sizes,
 //! incidences, lengths, eligibility rules and targets) and reports, per policy, the median
 //! respondents over N* and over N*₅₀ (the stochastic floor of the median: no policy's median
-//! can be below it), and the p95 over N*₉₅.
+//! can be below it), and the p95 over N*₉₅; and the best median over N_LP, the LP bound over
+//! respondent types, which also sees what one demographic group's time allows.
 //!
 //! ```text
 //! cargo run --release --example catalogues -- [--catalogues K] [--runs N] [--seed S] [--policy NAME]...
 //! ```
 
+use quotaroute::bound::{LpOptions, lower_bound_lp};
 use quotaroute::catalogue::{Catalogue, Category};
 use quotaroute::route::policy;
 use quotaroute::schema::{Rule, Schema};
@@ -38,7 +40,7 @@ fn main() {
         }
     }
     if policies.is_empty() {
-        policies = vec!["greedy".into(), "packing".into()];
+        policies = vec!["greedy".into(), "packing".into(), "paced".into()];
     }
     println!(
         "{:>3} {:>5} {:>9} {:>9} {:>9}  {}",
@@ -62,6 +64,9 @@ fn main() {
             ..Settings::default()
         };
         let bound = catalogue.lower_bound(settings.hard_cap, None);
+        // The LP over respondent types also sees what one demographic group's time allows.
+        let bound_lp = lower_bound_lp(&catalogue, &LpOptions::for_run(&settings, &catalogue))
+            .map_or(bound, |b| b.respondents);
         let bound95 = lower_bound_p95(&catalogue, settings.hard_cap, None, 4000, settings.seed);
         let bound50 = stochastic_floor(
             &catalogue,
@@ -72,10 +77,12 @@ fn main() {
             0.5,
         );
         let mut cells = Vec::new();
+        let mut best_median = f64::INFINITY;
         for (i, name) in policies.iter().enumerate() {
             let router = policy(name).unwrap_or_else(|e| fail(&e.to_string()));
             let s = monte_carlo(&catalogue, router.as_ref(), &settings, &|_| {})
                 .unwrap_or_else(|e| fail(&e.to_string()));
+            best_median = best_median.min(s.respondents_median as f64);
             let (m, f, p) = (
                 s.respondents_median as f64 / bound,
                 s.respondents_median as f64 / bound50,
@@ -88,11 +95,12 @@ fn main() {
             f64::from(catalogue.category(c).target)
         });
         println!(
-            "{k:>3} {:>5} {bound:>9.1} {bound50:>9.1} {bound95:>9.1}  {}   (time {:.0}, rarest {:.0})",
+            "{k:>3} {:>5} {bound:>9.1} {bound50:>9.1} {bound95:>9.1}  {}   (time {:.0}, rarest {:.0}, LP {bound_lp:.1}: best median / N_LP {:.4})",
             catalogue.len(),
             cells.join(" "),
             terms.time,
-            terms.rarest
+            terms.rarest,
+            best_median / bound_lp
         );
     }
     println!(

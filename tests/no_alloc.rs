@@ -17,7 +17,7 @@ fn routing_allocates_nothing_after_warm_up() {
     let text = include_str!("../examples/data/fake_category_data.csv");
     let catalogue = Catalogue::from_csv(Schema::default_survey(), text).unwrap();
     let supply = Supply::new(catalogue.schema());
-    for name in ["greedy", "seed-greedy", "random", "packing"] {
+    for name in ["greedy", "seed-greedy", "random", "packing", "paced"] {
         let router = policy(name).unwrap();
         let mut state = QuotaState::new(&catalogue);
         let mut interview = Interview::new();

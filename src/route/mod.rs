@@ -57,7 +57,7 @@ pub use factor::{
     believed_incidence,
 };
 pub use interview::{CapRisk, Interview, OfferError};
-pub use packing::Packing;
+pub use packing::{Pace, Packing};
 pub use policy::{
     Greedy, POLICY_NAMES, PolicyOptions, RandomRouter, UnknownPolicy, policy, policy_with,
 };

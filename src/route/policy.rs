@@ -25,6 +25,7 @@ pub const POLICY_NAMES: &[&str] = &[
     "random",
     "packing",
     "weighted",
+    "paced",
 ];
 
 /// A policy name [`policy`] does not know.
@@ -71,10 +72,15 @@ pub fn policy_with(name: &str, options: &PolicyOptions) -> Result<Box<dyn Router
                     .with_demographic(weight)
                     .named("seed-greedy-squared"),
             ),
-            "packing" => {
+            "packing" | "paced" => {
+                let packing = if name == "paced" {
+                    super::Packing::paced()
+                } else {
+                    super::Packing::new()
+                };
                 let packing = match options.learning {
-                    Some(k) => super::Packing::new().learning(k),
-                    None => super::Packing::new(),
+                    Some(k) => packing.learning(k),
+                    None => packing,
                 };
                 Box::new(packing.with_demographic(weight))
             }
@@ -88,6 +94,7 @@ pub fn policy_with(name: &str, options: &PolicyOptions) -> Result<Box<dyn Router
                 .named("greedy"),
         ),
         ("packing", Some(k)) => Box::new(super::Packing::new().learning(k)),
+        ("paced", Some(k)) => Box::new(super::Packing::paced().learning(k)),
         _ => policy(name)?,
     })
 }
@@ -101,6 +108,7 @@ pub fn policy_with(name: &str, options: &PolicyOptions) -> Result<Box<dyn Router
 /// | `seed-greedy-squared` | the seed notebook's variant, urgency squared |
 /// | `random` | [`RandomRouter`]: uniform over offerable categories |
 /// | `packing` | [`Packing`](super::Packing): `greedy` with an end-of-interview look-ahead |
+/// | `paced` | [`Packing::paced`](super::Packing::paced): `packing` with each category priced by its pace against the month |
 /// | `weighted` | [`Weighted::by_target`](super::Weighted::by_target): the stream of offers split by the dispatcher in proportion to the targets |
 ///
 /// # Errors
@@ -113,6 +121,7 @@ pub fn policy(name: &str) -> Result<Box<dyn Router>, UnknownPolicy> {
         "random" => Box::new(RandomRouter),
         "packing" => Box::new(super::Packing::new()),
         "weighted" => Box::new(super::Weighted::by_target()),
+        "paced" => Box::new(super::Packing::paced()),
         _ => {
             return Err(UnknownPolicy {
                 name: name.to_owned(),

@@ -421,6 +421,7 @@ pub const DEFAULT_POLICIES: &[&str] = &[
     "seed-greedy-squared",
     "random",
     "packing",
+    "paced",
 ];
 
 /// Why a simulation could not run.
