@@ -23,16 +23,11 @@
 //! exactly those of an exact structure; an early certificate only causes a rescan that finds
 //! the same winner.
 
-use super::kinetic::{Line, MAX_LIFETIME, SENTINEL_LINE, SPAN, overtake};
+use super::kinetic::{
+    Line, MAX_LIFETIME, NEVER, NONE, REL, REL4, SENTINEL_F, SENTINEL_LINE, SPAN, error_bounds,
+    intercept_at, overtake,
+};
 use super::wide::approx_f64;
-
-const NONE: u32 = u32::MAX;
-const NEVER: u32 = u32::MAX;
-/// A sentinel member's f64 intercept: far below every real line, differences stay finite.
-const SENTINEL_F: f64 = 1e300;
-/// 2⁻⁵⁰ and 2⁻⁴⁸, for error bounds (as in the binary tournament).
-const REL: f64 = 1.0 / (1u64 << 50) as f64;
-const REL4: f64 = 4.0 * REL;
 /// Lanes of the hand-vectorised reductions (independent accumulators the compiler maps to
 /// SIMD registers).
 const LANES: usize = 4;
@@ -187,10 +182,8 @@ impl Groups {
             s_sum += s;
             s_max = s_max.max(s);
         }
-        // The binary tournament's bounds (see `kinetic::Tournament::rebuild`).
-        let spread = s_max * SPAN as f64;
-        self.bound = 4.0 * c_max + 8.0 * s_sum + 2.0 * spread;
-        self.eps = (spread + self.bound) * REL4;
+        // The binary tournament's bounds and their proof.
+        (self.bound, self.eps) = error_bounds(c_max, s_sum, s_max);
         let b = 1usize << self.shift;
         // Scratch kept in the structure: a rebuild forced mid-stream (a line escaping the
         // bound) allocates nothing.
@@ -210,7 +203,7 @@ impl Groups {
 
     #[inline(always)]
     fn c_of(&self, line: Line) -> f64 {
-        approx_f64(line.base - (u128::from(line.slope) * u128::from(self.origin)) as i128)
+        intercept_at(line, self.origin)
     }
 
     #[inline(always)]

@@ -36,8 +36,8 @@ use std::hint::select_unpredictable;
 
 use super::wide::approx_f64;
 
-const NONE: u32 = u32::MAX;
-const NEVER: u32 = u32::MAX;
+pub(crate) const NONE: u32 = u32::MAX;
+pub(crate) const NEVER: u32 = u32::MAX;
 /// Certificates at or beyond this step are recorded as [`NEVER`].
 pub(crate) const MAX_LIFETIME: u64 = 1 << 30;
 /// A tournament is used at most this many steps after it was built: the dispatcher rebuilds it
@@ -47,10 +47,31 @@ pub(crate) const SPAN: u64 = 1 << 21;
 /// stay within ±2¹¹⁹, see the dispatcher's limits), and differences stay within `i128`.
 const SENTINEL: i128 = 1 << 125;
 /// The sentinel's f64 intercept: far below every real line, and differences stay finite.
-const SENTINEL_F: f64 = 1e300;
+pub(crate) const SENTINEL_F: f64 = 1e300;
 /// 2⁻⁵⁰ and 2⁻⁴⁸, for error bounds.
-const REL: f64 = 1.0 / (1u64 << 50) as f64;
-const REL4: f64 = 4.0 * REL;
+pub(crate) const REL: f64 = 1.0 / (1u64 << 50) as f64;
+pub(crate) const REL4: f64 = 4.0 * REL;
+
+/// The f64 intercept of `line` relative to step `origin` (`X ≈ slope·(t − origin) − c`).
+#[inline(always)]
+pub(crate) fn intercept_at(line: Line, origin: u64) -> f64 {
+    approx_f64(line.base - (u128::from(line.slope) * u128::from(origin)) as i128)
+}
+
+/// `(bound, eps)` for lines whose f64 intercepts are at most `c_max` in magnitude, with slopes
+/// summing to `s_sum` and at most `s_max`: the bound on |c| a line may reach before the
+/// structure must be rebuilt, and the bound on the error of a difference of two f64 line
+/// values over a structure's [`SPAN`].
+pub(crate) fn error_bounds(c_max: f64, s_sum: f64, s_max: f64) -> (f64, f64) {
+    // Lines move by about one sum of rates per item handed out and stay within a few items of
+    // the rest: room for that, and a rebuild if one escapes anyway.
+    let spread = s_max * SPAN as f64;
+    let bound = 4.0 * c_max + 8.0 * s_sum + 2.0 * spread;
+    // |X̃ − X| ≤ (|slope·τ| + |c|)·(2⁻⁵³ + a few ulp of the conversion + 2⁻⁵³) for each line,
+    // so a difference is off by at most twice that, plus its own rounding (which the f64
+    // contests allow for separately).
+    (bound, (spread + bound) * REL4)
+}
 
 const _: () = assert!(
     super::REBASE_AT < SPAN && SPAN < MAX_LIFETIME && MAX_LIFETIME < NEVER as u64,
@@ -298,14 +319,7 @@ impl Tournament {
             s_sum += s;
             s_max = s_max.max(s);
         }
-        // Lines move by about one sum of rates per item handed out and stay within a few
-        // items of the rest: room for that, and a rebuild if one escapes anyway.
-        let spread = s_max * SPAN as f64;
-        self.bound = 4.0 * c_max + 8.0 * s_sum + 2.0 * spread;
-        // |X̃ − X| ≤ (|slope·τ| + |c|)·(2⁻⁵³ + a few ulp of the conversion + 2⁻⁵³) for each
-        // line, so a difference is off by at most twice that, plus its own rounding (which
-        // `contest_fast` allows for separately).
-        self.eps = (spread + self.bound) * REL4;
+        (self.bound, self.eps) = error_bounds(c_max, s_sum, s_max);
         for v in (1..self.leaves).rev() {
             self.recompute(v);
         }
@@ -314,7 +328,7 @@ impl Tournament {
     /// The f64 intercept of `line` relative to the origin.
     #[inline(always)]
     fn c_of(&self, line: Line) -> f64 {
-        approx_f64(line.base - (u128::from(line.slope) * u128::from(self.origin)) as i128)
+        intercept_at(line, self.origin)
     }
 
     #[inline(always)]

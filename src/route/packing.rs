@@ -275,11 +275,19 @@ impl Packing {
     }
 
     /// The order of `paced`: categories every respondent still needed must nearly all see
-    /// first, then scarcity over respondents needed plus the pace boost.
+    /// first, then scarcity over respondents needed plus the pace boost. `scarcity` is the
+    /// category's scarcity value, which every caller has at hand.
     #[inline]
-    fn paced_priority(&self, pace: &Pace, ask: &Ask<'_>, t: &PackingTable, c: CategoryId) -> f64 {
-        let x = self.scarcity.value(ask, c) / t.needed;
-        if x >= self.critical_share {
+    fn paced_priority(
+        &self,
+        pace: &Pace,
+        ask: &Ask<'_>,
+        t: &PackingTable,
+        c: CategoryId,
+        scarcity: f64,
+    ) -> f64 {
+        let x = scarcity / t.needed;
+        if scarcity >= t.critical {
             // Above every paced priority: shares and boosts are bounded far below this.
             1e9 + x
         } else {
@@ -538,7 +546,7 @@ impl Packing {
         let mut first = f64::NEG_INFINITY;
         interview.for_each_candidate(|c| {
             if quotas.is_open(c) && interview.fits(catalogue, c) {
-                let rank = self.paced_priority(pace, ask, table, c);
+                let rank = self.paced_priority(pace, ask, table, c, self.scarcity.value(ask, c));
                 if rank > first {
                     first = rank;
                     chosen = Some(c);
@@ -562,13 +570,13 @@ impl Packing {
         let near_end = left <= self.ordered_horizon;
         let mut best = f64::NEG_INFINITY;
         for c in &mut e.candidates {
-            let rank = self.paced_priority(pace, ask, table, c.category);
+            let scarcity = self.scarcity.value(ask, c.category);
+            let rank = self.paced_priority(pace, ask, table, c.category, scarcity);
             c.factors.push(("pace_priority".to_owned(), rank));
             if near_end {
                 let v = self.look_ahead(table, ask, c.category);
                 c.factors.push(("look_ahead".to_owned(), v));
-                let critical = self.scarcity.value(ask, c.category) >= table.critical;
-                if -v <= left || critical {
+                if -v <= left || scarcity >= table.critical {
                     best = best.max(v);
                 }
             }
@@ -630,16 +638,16 @@ impl Router for Packing {
         let left = ask.interview.budget() - ask.interview.seconds_used();
         let kind = Self::kind(ask.catalogue, ask.interview.max_qualifiers());
         let paced = self.paced_here(kind);
-        if let Some(pace) = paced {
-            // The table also tracks the month's progress, so it is consulted at every step.
-            let table = self.table(ask, state);
-            if left > self.ordered_horizon {
-                return self.paced_order(&pace, ask, table);
-            }
-        } else if kind == TableKind::Ordered && left > self.ordered_horizon {
+        if paced.is_none() && kind == TableKind::Ordered && left > self.ordered_horizon {
             return self.greedy.next_offer(ask, state, rng);
         }
-        self.table(ask, state);
+        // Paced, the table also tracks the month's progress, so it is consulted at every step.
+        let table = self.table(ask, state);
+        if let Some(pace) = &paced
+            && left > self.ordered_horizon
+        {
+            return self.paced_order(pace, ask, table);
+        }
         if paced.is_none()
             && kind == TableKind::Ordered
             && !ask.catalogue.has_any_exposure_targets()
@@ -683,7 +691,7 @@ impl Router for Packing {
             let x = self.scarcity.value(ask, c);
             if v >= best_value - tolerance || x >= table.critical {
                 let rank = match &paced {
-                    Some(pace) => self.paced_priority(pace, ask, table, c),
+                    Some(pace) => self.paced_priority(pace, ask, table, c, x),
                     None => x,
                 };
                 if rank > first {
