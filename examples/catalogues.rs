@@ -4,12 +4,18 @@
 //! can be below it), and the p95 over N*₉₅; and the best median over N_LP, the LP bound over
 //! respondent types, which also sees what one demographic group's time allows.
 //!
+//! With `--fill-bound`, catalogues whose respondent types have at most 22 categories also get
+//! the respondent fill bound (`quotaroute::fill`): what no policy beats on average once the end
+//! of each interview must be filled from the categories that respondent has not yet seen. It
+//! needs up to 8 GiB and a few minutes per catalogue.
+//!
 //! ```text
-//! cargo run --release --example catalogues -- [--catalogues K] [--runs N] [--seed S] [--policy NAME]...
+//! cargo run --release --example catalogues -- [--catalogues K] [--runs N] [--seed S] [--policy NAME]... [--fill-bound]
 //! ```
 
 use quotaroute::bound::{LpOptions, lower_bound_lp};
 use quotaroute::catalogue::{Catalogue, Category};
+use quotaroute::fill::{FillOptions, respondent_fill};
 use quotaroute::route::policy;
 use quotaroute::schema::{Rule, Schema};
 use quotaroute::sim::{Settings, lower_bound_p95, monte_carlo, run_rng, stochastic_floor};
@@ -21,8 +27,13 @@ fn main() {
     let mut runs = 100u32;
     let mut seed = 7u64;
     let mut policies: Vec<String> = Vec::new();
+    let mut fill_bound = false;
     let mut it = args.iter();
     while let Some(flag) = it.next() {
+        if flag == "--fill-bound" {
+            fill_bound = true;
+            continue;
+        }
         let value = it
             .next()
             .unwrap_or_else(|| fail(&format!("{flag} needs a value")));
@@ -94,8 +105,27 @@ fn main() {
         let terms = catalogue.bound_terms(settings.hard_cap, None, |c| {
             f64::from(catalogue.category(c).target)
         });
+        // The fill bound's table has 2^n rows for a type with n categories: small catalogues only.
+        let fill = if fill_bound {
+            let options = FillOptions {
+                max_cells: 1 << 31,
+                ..FillOptions::new(settings.hard_cap)
+            };
+            match respondent_fill(&catalogue, &options) {
+                Ok(f) => format!(
+                    "; fill {:.1} s, N_fill {:.1} = {:.4} N*: best median / N_fill {:.4}",
+                    f.seconds,
+                    f.respondents,
+                    f.respondents / bound,
+                    best_median / f.respondents
+                ),
+                Err(e) => format!("; no fill bound: {e}"),
+            }
+        } else {
+            String::new()
+        };
         println!(
-            "{k:>3} {:>5} {bound:>9.1} {bound50:>9.1} {bound95:>9.1}  {}   (time {:.0}, rarest {:.0}, LP {bound_lp:.1}: best median / N_LP {:.4})",
+            "{k:>3} {:>5} {bound:>9.1} {bound50:>9.1} {bound95:>9.1}  {}   (time {:.0}, rarest {:.0}, LP {bound_lp:.1}: best median / N_LP {:.4}{fill})",
             catalogue.len(),
             cells.join(" "),
             terms.time,

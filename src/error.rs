@@ -14,6 +14,7 @@ pub use crate::dispatch::{
     AddError, ConfigureError, DispatchError, InvalidWeight, NextError, RemoveError,
     RestoreError as DispatchRestoreError, SetErrorError, SetWeightError,
 };
+pub use crate::fill::FillError;
 pub use crate::live::{
     AnswerError, ConfigError as LiveConfigError, LiveRestoreError, NextOfferError, SlotError,
     WaveError,

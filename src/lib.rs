@@ -58,6 +58,7 @@
 //! | [`route`] | the [`Router`](route::Router) trait, the [`Interview`](route::Interview), the policies and their factors, explanations |
 //! | [`live`] | the engine a survey server embeds: many threads, reservations that never overfill (pending slots with timeouts, quota cells), consistent snapshots, waves |
 //! | [`sim`] | seeded Monte-Carlo fieldwork: respondents needed per policy, lower bounds |
+//! | [`fill`] | the respondent fill bound: the most seconds one respondent can fill when each category is offered once, exact for small catalogues, and the respondents it implies |
 //! | [`bound`] | the fluid LP lower bound over respondent types × categories: eligibility, per-respondent limits, exposure, exclusions (feature `lp`) |
 //! | [`quota`] | typed quota trees with Askia-style queries |
 //! | [`dispatch`] | cumulative-error weighted dispatch of batches among recipients |
@@ -92,6 +93,7 @@ pub mod bound;
 pub mod catalogue;
 pub mod dispatch;
 pub mod error;
+pub mod fill;
 pub mod live;
 pub mod quota;
 pub mod risk;

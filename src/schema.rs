@@ -410,6 +410,28 @@ impl Schema {
         index
     }
 
+    /// Every demographic cell with every question answered, with its share of the supply
+    /// (the product of the answers' shares), in row-major schema order (the last question
+    /// varies fastest). Empty when the cells would overflow `usize`.
+    pub fn complete_cells(&self) -> impl Iterator<Item = (Answers, f64)> + '_ {
+        let count = self
+            .questions
+            .iter()
+            .try_fold(1usize, |acc, q| acc.checked_mul(q.responses.len()))
+            .unwrap_or(0);
+        (0..count).map(move |cell| {
+            let (mut rest, mut share) = (cell, 1.0);
+            let mut answers = Answers::unknown(self);
+            for (q, question) in self.questions.iter().enumerate().rev() {
+                let radix = question.responses.len();
+                answers.set(QuestionId(q as u16), ResponseId((rest % radix) as u16));
+                share *= question.shares[rest % radix];
+                rest /= radix;
+            }
+            (answers, share)
+        })
+    }
+
     /// The answers of a cell numbered as in [`cell_index`](Self::cell_index).
     pub fn answers_of_cell(&self, mut cell: usize) -> Answers {
         let mut answers = Answers::unknown(self);
