@@ -568,7 +568,9 @@ impl Packing {
     ) -> Explanation {
         let table = self.table(ask, state);
         let near_end = left <= self.ordered_horizon;
-        let mut best = f64::NEG_INFINITY;
+        // As in `next_offer`: priced-out candidates only when every candidate is.
+        let priced_out = |v: f64, scarcity: f64| -v > left && scarcity < table.critical;
+        let (mut best_kept, mut best_any) = (f64::NEG_INFINITY, f64::NEG_INFINITY);
         for c in &mut e.candidates {
             let scarcity = self.scarcity.value(ask, c.category);
             let rank = self.paced_priority(pace, ask, table, c.category, scarcity);
@@ -576,11 +578,14 @@ impl Packing {
             if near_end {
                 let v = self.look_ahead(table, ask, c.category);
                 c.factors.push(("look_ahead".to_owned(), v));
-                if -v <= left || scarcity >= table.critical {
-                    best = best.max(v);
+                best_any = best_any.max(v);
+                if !priced_out(v, scarcity) {
+                    best_kept = best_kept.max(v);
                 }
             }
         }
+        let any_kept = best_kept > f64::NEG_INFINITY;
+        let best = if any_kept { best_kept } else { best_any };
         let tolerance = self.ordered_tolerance;
         e.chosen = e
             .candidates
@@ -590,8 +595,11 @@ impl Packing {
                     return true;
                 }
                 let v = c.factors.last().map_or(f64::NEG_INFINITY, |f| f.1);
-                let critical = self.scarcity.value(ask, c.category) >= table.critical;
-                critical || (-v <= left && v >= best - tolerance)
+                let scarcity = self.scarcity.value(ask, c.category);
+                if any_kept && priced_out(v, scarcity) {
+                    return false;
+                }
+                scarcity >= table.critical || v >= best - tolerance
             })
             .max_by(|a, b| {
                 let rank = |c: &super::Candidate| {
@@ -669,26 +677,32 @@ impl Router for Packing {
         let (interview, catalogue, quotas) = (ask.interview, ask.catalogue, &ask.quotas);
         let mut candidates = std::mem::take(&mut table.candidates);
         candidates.clear();
-        let mut best_value = f64::NEG_INFINITY;
+        // Paced: a category whose value after its cost is below ending the interview here
+        // (waste `left`) is priced out: offered only when every candidate is (the router never
+        // ends an interview while something is offerable), unless it is critical.
+        let priced_out =
+            |v: f64, scarcity: f64| paced.is_some() && -v > left && scarcity < table.critical;
+        let (mut best_kept, mut best_any) = (f64::NEG_INFINITY, f64::NEG_INFINITY);
         interview.for_each_candidate(|c| {
             if quotas.is_open(c) && interview.fits(catalogue, c) {
                 let v = self.look_ahead(table, ask, c);
-                // Paced: a category whose value after its cost is below ending the interview
-                // here (waste `left`) is not offered, unless it is critical.
-                if paced.is_some() && -v > left && self.scarcity.value(ask, c) < table.critical {
-                    return;
-                }
-                if v > best_value {
-                    best_value = v;
+                best_any = best_any.max(v);
+                if v > best_kept && !priced_out(v, self.scarcity.value(ask, c)) {
+                    best_kept = v;
                 }
                 candidates.push((v, c.index() as u32));
             }
         });
+        let any_kept = best_kept > f64::NEG_INFINITY;
+        let best_value = if any_kept { best_kept } else { best_any };
         let mut chosen = None;
         let mut first = f64::NEG_INFINITY;
         for &(v, c) in &candidates {
             let c = CategoryId::from_index(c as usize);
             let x = self.scarcity.value(ask, c);
+            if any_kept && priced_out(v, x) {
+                continue;
+            }
             if v >= best_value - tolerance || x >= table.critical {
                 let rank = match &paced {
                     Some(pace) => self.paced_priority(pace, ask, table, c, x),
