@@ -21,8 +21,10 @@
 //! - hard cap, per type: Σ_c x(t, c) · (q(c) + p(c) · L(c)) ≤ cap (every respondent's seconds are
 //!   at most the cap, so their expectation over a type is too);
 //! - qualifier cap, per type: Σ_c x(t, c) ≤ K;
-//! - exclusion groups, per type: Σ_{c ∈ G} p(c) · x(t, c) ≤ 1 (a respondent completes at most one
-//!   category of the group: a valid relaxation of "never both");
+//! - exclusion groups, per type: Σ_{c ∈ G} p(c) · x(t, c) ≤ 1 − Π_{c ∈ G} (1 − p(c)) over the
+//!   members the type can be shown (a respondent completes at most one category of the group,
+//!   and only one whose coin comes up: see [Incompatibility cuts](#incompatibility-cuts); a
+//!   right side of 1 would be valid too, but weaker);
 //! - exposure: for every category and question, the L1 distance between the category's expected
 //!   exposure mix and its reference mix ([`reference_shares`]: the exposure target, else the
 //!   eligible *population's* shares) is at most the tolerance — linear with one auxiliary
@@ -55,6 +57,69 @@
 //! // ... but A and B share the women, one qualifier each: 400 respondents at least.
 //! let lp = lower_bound_lp(&catalogue, &options)?;
 //! assert!((lp.respondents - 400.0).abs() < 1e-6);
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
+//!
+//! ## Incompatibility cuts
+//!
+//! Under a hard cap H the rows above only bound a type's *expected* seconds, so they cannot see
+//! that two categories whose interviews do not fit together can never both be completed by one
+//! respondent. Call a and b *incompatible* when
+//! [`seconds_if_qualified`](Catalogue::seconds_if_qualified)(a) + `seconds_if_qualified`(b) > H
+//! (the router offers a category only when qualifier + LOI fit the seconds left), or when one
+//! exclusion group holds both. For a set U of pairwise incompatible categories (a clique) and
+//! every type t:
+//!
+//! > Σ_{c∈U} p(c) · x(t, c) ≤ 1 − Π_{c∈U} (1 − p(c)).
+//!
+//! *Proof.* Draw every category's qualifying coin (heads with probability p(c)) in advance,
+//! independently of everything else, and read it when c is shown. A respondent completes c
+//! only if shown c with room to complete it — what x(t, c) counts — and c's coin is heads; and
+//! completes at most one category of U. So the number of U-completes is at most
+//! 1[some coin of U is heads], whose expectation is 1 − Π(1 − p). The decision to show c reads
+//! only other coins, so it is independent of c's: P(complete c) = p(c) · x(t, c), and the left
+//! side is the expected number of U-completes. Both sides are linear in the distribution of
+//! respondents, so the row holds for the LP's month-average x(t, c). ∎
+//!
+//! For a pair it is exactly the convex hull of what showing orders achieve: a first, then b to
+//! those who did not qualify, gives (x_a, x_b) = (1, 1 − p_a); the other order
+//! (1 − p_b, 1); both lie on p_a·x_a + p_b·x_b = 1 − (1 − p_a)(1 − p_b). An exclusion group is
+//! a clique by definition, so its row takes the same right side (always, not only with the
+//! option).
+//!
+//! There are exponentially many cliques, so [`LpOptions::incompatibility_cuts`] adds them as
+//! cutting planes: solve; for each type, grow a clique greedily from every category the plan
+//! shows it (among the categories incompatible with every member, add the one with the largest
+//! gain p(d) · (x(t, d) − Π_members(1 − p)); stop when none gains), keep the cliques violated
+//! by more than 1e-9, add the most violated few per type, re-solve warm; stop when none is
+//! violated or after [`MAX_CUT_ROUNDS`] rounds ([`LpBound::cut_rounds`], [`LpBound::cuts`],
+//! [`LpBound::cuts_converged`]). Every round's LP is a relaxation of the fluid problem, so every
+//! round's value is a valid bound; the last is the tightest. The cuts hold x only: the scaling
+//! of s does not enter them.
+//!
+//! The cuts bite where a scarce group must be shown nearly every long category it is eligible
+//! for; where time binds (x small) they are slack. They take the cap as certain: with an
+//! uncertain LOI ([`Category::loi_spread`](crate::catalogue::Category::loi_spread)) a short
+//! draw can let two "incompatible" categories both complete, as it can let a category longer
+//! than the cap complete, which the LP also excludes.
+//!
+//! ```
+//! use quotaroute::bound::{lower_bound_lp, Limit, LpOptions};
+//! use quotaroute::catalogue::{Catalogue, Category};
+//! use quotaroute::schema::Schema;
+//!
+//! // Two 300 s categories, half qualify for each, 100 completes each, a 480 s hard cap.
+//! let catalogue = Catalogue::new(Schema::default_survey(), vec![
+//!     Category::new("a", "A", 0.5, 300.0).with_target(100),
+//!     Category::new("b", "B", 0.5, 300.0).with_target(100),
+//! ])?;
+//! let capped = LpOptions { hard_cap_seconds: Some(480.0), ..LpOptions::new(480.0) };
+//! // Without the cut: everyone is shown both (300 expected seconds), N = 100 / 0.5 = 200.
+//! assert!((lower_bound_lp(&catalogue, &capped)?.respondents - 200.0).abs() < 1e-6);
+//! // With it: 0.5 x_a + 0.5 x_b ≤ 0.75 completes per respondent, N ≥ 200 / 0.75.
+//! let cut = lower_bound_lp(&catalogue, &LpOptions { incompatibility_cuts: true, ..capped })?;
+//! assert!((cut.respondents - 200.0 / 0.75).abs() < 1e-6);
+//! assert!(cut.limits.contains(&Limit::Incompatibility));
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 
@@ -362,6 +427,13 @@ struct Type {
 /// catalogue a solve takes about 2 ms; with exposure constraints (18 cell types, about 2,000
 /// variables) about 160 ms (see `benches/bound.rs`). For planning and reports, not for
 /// the decision path.
+///
+/// With [`incompatibility_cuts`](LpOptions::incompatibility_cuts) each round adds up to 3 cuts
+/// per type, one warm (dual simplex) re-solve per cut, and separation costs about
+/// types × shown² × clique size; the k × k incompatibility matrix is built once. On the bundled
+/// catalogue no clique is violated (time binds, every x is small): 1.7 ms with or without. On
+/// random catalogue 4 of seed 11 of the `catalogues` example (61 categories, 10 types) 3 rounds
+/// and 37 cuts take the solve from 4.8 ms to 11.8 ms. Single-threaded (microlp).
 pub fn lower_bound_lp(catalogue: &Catalogue, options: &LpOptions) -> Result<LpBound, LpBoundError> {
     validate(catalogue, options)?;
     let k = catalogue.len();
