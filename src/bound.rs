@@ -430,7 +430,7 @@ struct Type {
 ///
 /// With [`incompatibility_cuts`](LpOptions::incompatibility_cuts) each round adds up to 3 cuts
 /// per type, one warm (dual simplex) re-solve per cut, and separation costs about
-/// types × shown² × clique size; the k × k incompatibility matrix is built once. On the bundled
+/// types × shown² × clique size per round (shown: the categories a type's plan shows). On the bundled
 /// catalogue no clique is violated (time binds, every x is small): 1.7 ms with or without. On
 /// random catalogue 4 of seed 11 of the `catalogues` example (61 categories, 10 types) 3 rounds
 /// and 37 cuts take the solve from 4.8 ms to 11.8 ms. Single-threaded (microlp).
@@ -650,7 +650,7 @@ pub fn lower_bound_lp(catalogue: &Catalogue, options: &LpOptions) -> Result<LpBo
     if options.incompatibility_cuts
         && (options.hard_cap_seconds.is_some() || !options.exclusion_groups.is_empty())
     {
-        let conflict = conflicts(catalogue, options, &open, &fits);
+        let conflict = Conflicts::new(catalogue, options, &open, &fits);
         let mut seen: BTreeSet<(usize, Vec<usize>)> = BTreeSet::new();
         let mut solution = Some(solution);
         loop {
@@ -826,42 +826,56 @@ fn clique_rhs(incidences: impl Iterator<Item = f64>) -> f64 {
     1.0 - incidences.map(|p| 1.0 - p).product::<f64>()
 }
 
-/// The incompatibility graph as a k × k row-major matrix: `true` where no respondent can
-/// complete both categories — qualifier + LOI of the two pass the hard cap, or an exclusion
-/// group holds both. Categories the LP has no variable for have no edges.
-fn conflicts(
-    catalogue: &Catalogue,
-    options: &LpOptions,
-    open: &[bool],
-    fits: &dyn Fn(CategoryId) -> bool,
-) -> Vec<bool> {
-    let k = catalogue.len();
-    let live: Vec<bool> = catalogue
-        .ids()
-        .map(|c| open[c.index()] && fits(c))
-        .collect();
-    let seconds: Vec<f64> = catalogue
-        .ids()
-        .map(|c| catalogue.seconds_if_qualified(c))
-        .collect();
-    let mut conflict = vec![false; k * k];
-    if let Some(cap) = options.hard_cap_seconds {
-        for a in (0..k).filter(|&a| live[a]) {
-            for b in (0..k).filter(|&b| b != a && live[b]) {
-                // The router offers a category only when qualifier + LOI fit the seconds left
-                // (`Interview::fits`: ≤), so a pair is incompatible exactly when the sum passes.
-                conflict[a * k + b] = seconds[a] + seconds[b] > cap;
+/// The incompatibility graph: no respondent can complete both categories when qualifier + LOI
+/// of the two pass the hard cap, or when an exclusion group holds both. Categories the LP has
+/// no variable for have no edges. Edges are answered on demand (no k × k matrix: catalogues of
+/// many categories stay linear in memory).
+struct Conflicts {
+    seconds: Vec<f64>,
+    cap: Option<f64>,
+    live: Vec<bool>,
+    /// The exclusion groups each category is in, ascending.
+    groups: Vec<Vec<usize>>,
+}
+
+impl Conflicts {
+    fn new(
+        catalogue: &Catalogue,
+        options: &LpOptions,
+        open: &[bool],
+        fits: &dyn Fn(CategoryId) -> bool,
+    ) -> Conflicts {
+        let mut groups = vec![Vec::new(); catalogue.len()];
+        for (g, group) in options.exclusion_groups.iter().enumerate() {
+            for c in group {
+                groups[c.index()].push(g);
             }
         }
-    }
-    for group in &options.exclusion_groups {
-        for &a in group.iter().filter(|a| live[a.index()]) {
-            for &b in group.iter().filter(|b| **b != a && live[b.index()]) {
-                conflict[a.index() * k + b.index()] = true;
-            }
+        Conflicts {
+            seconds: catalogue
+                .ids()
+                .map(|c| catalogue.seconds_if_qualified(c))
+                .collect(),
+            cap: options.hard_cap_seconds,
+            live: catalogue
+                .ids()
+                .map(|c| open[c.index()] && fits(c))
+                .collect(),
+            groups,
         }
     }
-    conflict
+
+    fn between(&self, a: usize, b: usize) -> bool {
+        // The router offers a category only when qualifier + LOI fit the seconds left
+        // (`Interview::fits`: ≤), so a pair is incompatible exactly when the sum passes.
+        a != b
+            && self.live[a]
+            && self.live[b]
+            && (self
+                .cap
+                .is_some_and(|cap| self.seconds[a] + self.seconds[b] > cap)
+                || self.groups[a].iter().any(|g| self.groups[b].contains(g)))
+    }
 }
 
 /// Violated cliques of the incompatibility graph, per type: at most [`CUTS_PER_TYPE`] each,
@@ -876,10 +890,9 @@ fn separate(
     x: &[Vec<Option<Variable>>],
     values: &[f64],
     incidence: &[f64],
-    conflict: &[bool],
+    conflict: &Conflicts,
     seen: &BTreeSet<(usize, Vec<usize>)>,
 ) -> Vec<(usize, Vec<usize>, f64)> {
-    let k = incidence.len();
     let mut found = Vec::new();
     for (t, row) in x.iter().enumerate() {
         let candidates: Vec<(usize, f64)> = row
@@ -897,7 +910,7 @@ fn separate(
             let mut members = vec![start];
             let (mut lhs, mut none) = (incidence[start] * xs, 1.0 - incidence[start]);
             for (o, &(d, _)) in open.iter_mut().zip(&candidates) {
-                *o = conflict[start * k + d];
+                *o = conflict.between(start, d);
             }
             loop {
                 let best = candidates
@@ -914,7 +927,7 @@ fn separate(
                 lhs += incidence[d] * xd;
                 none *= 1.0 - incidence[d];
                 for (o, &(e, _)) in open.iter_mut().zip(&candidates) {
-                    *o = *o && conflict[d * k + e];
+                    *o = *o && conflict.between(d, e);
                 }
             }
             let rhs = 1.0 - none;

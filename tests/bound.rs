@@ -197,9 +197,11 @@ fn the_bundled_catalogue_with_every_extra_solves() {
         max_qualifiers: Some(8),
         exclusion_groups: vec![vec![id(0), id(1)], vec![id(5), id(6), id(7)]],
         exposure_tolerance: Some(0.05),
+        incompatibility_cuts: true,
         ..LpOptions::new(480.0)
     };
     let lp = lower_bound_lp(&catalogue, &options).unwrap();
+    assert!(lp.cuts_converged);
     let closed = catalogue.lower_bound(480.0, Some(8));
     assert!(lp.respondents >= closed * (1.0 - 1e-9));
     assert_eq!(lp.types, 18);
@@ -228,6 +230,16 @@ fn options_and_bounds_round_trip_through_json() {
     let lp = lower_bound_lp(&bundled(), &options).unwrap();
     let text = serde_json::to_string(&lp).unwrap();
     assert_eq!(serde_json::from_str::<LpBound>(&text).unwrap(), lp);
+    // A bound saved before the cuts existed reads as computed without them.
+    let mut old: serde_json::Value = serde_json::to_value(&lp).unwrap();
+    for field in ["cut_rounds", "cuts", "cuts_converged"] {
+        old.as_object_mut().unwrap().remove(field);
+    }
+    let read: LpBound = serde_json::from_value(old).unwrap();
+    assert_eq!(
+        (read.cut_rounds, read.cuts, read.cuts_converged),
+        (0, 0, true)
+    );
 }
 
 #[test]
