@@ -1,6 +1,7 @@
 //! The fluid LP bound on the bundled 77-category catalogue: one solve per iteration, with no
-//! extras (one respondent type), with the per-respondent caps and two exclusion groups, and with
-//! exposure constraints (18 cell types and about 600 auxiliary variables).
+//! extras (one respondent type), with the per-respondent caps and two exclusion groups (also
+//! with incompatibility cuts), and with exposure constraints (18 cell types and about 600
+//! auxiliary variables).
 
 use std::hint::black_box;
 
@@ -23,13 +24,22 @@ fn solve(c: &mut Criterion) {
         exclusion_groups: vec![vec![id(0), id(1)], vec![id(5), id(6), id(7)]],
         ..plain.clone()
     };
+    let cuts = LpOptions {
+        incompatibility_cuts: true,
+        ..caps.clone()
+    };
     let exposure = LpOptions {
         exposure_tolerance: Some(0.05),
         ..caps.clone()
     };
     let mut group = c.benchmark_group("lower_bound_lp");
     group.throughput(Throughput::Elements(catalogue.len() as u64));
-    for (name, options) in [("plain", &plain), ("caps", &caps), ("exposure", &exposure)] {
+    for (name, options) in [
+        ("plain", &plain),
+        ("caps", &caps),
+        ("caps+cuts", &cuts),
+        ("exposure", &exposure),
+    ] {
         group.bench_with_input(BenchmarkId::new("bundled", name), options, |b, o| {
             b.iter(|| lower_bound_lp(black_box(&catalogue), black_box(o)).expect("solves"))
         });

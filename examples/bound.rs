@@ -40,8 +40,8 @@ fn run() -> Result<(), Box<dyn std::error::Error>> {
     let gendered = Catalogue::new(schema.clone(), categories)?;
 
     println!(
-        "{:<52} {:>9} {:>9} {:>7}  limits",
-        "scenario (480 s, bundled 77 categories)", "N*", "LP", "LP/N*"
+        "{:<52} {:>9} {:>9} {:>7} {:>8}  limits",
+        "scenario (480 s, bundled 77 categories)", "N*", "LP", "LP/N*", "rnd/cuts"
     );
     let row = |label: &str,
                catalogue: &Catalogue,
@@ -56,8 +56,18 @@ fn run() -> Result<(), Box<dyn std::error::Error>> {
             .collect::<Vec<_>>()
             .join(", ");
         let more = limits.len().saturating_sub(3);
+        let cuts = if options.incompatibility_cuts {
+            format!(
+                "{}/{}{}",
+                lp.cut_rounds,
+                lp.cuts,
+                if lp.cuts_converged { "" } else { "+" }
+            )
+        } else {
+            "-".to_owned()
+        };
         println!(
-            "{label:<52} {:>9.1} {:>9.1} {:>7.3}  {shown}{}",
+            "{label:<52} {:>9.1} {:>9.1} {:>7.3} {cuts:>8}  {shown}{}",
             lp.closed_form,
             lp.respondents,
             lp.gain(),
@@ -79,7 +89,14 @@ fn run() -> Result<(), Box<dyn std::error::Error>> {
         &bundled,
         &mean,
     )?;
+    // Incompatibility cuts: no respondent completes two categories whose qualifier + LOI pass
+    // the hard cap together.
+    let cut = LpOptions {
+        incompatibility_cuts: true,
+        ..capped.clone()
+    };
     row("hard cap per respondent", &bundled, &capped)?;
+    row("hard cap, incompatibility cuts", &bundled, &cut)?;
     row(
         "hard cap, at most 8 qualifiers",
         &bundled,
@@ -88,23 +105,61 @@ fn run() -> Result<(), Box<dyn std::error::Error>> {
             ..capped.clone()
         },
     )?;
+    row(
+        "hard cap, at most 8 qualifiers, cuts",
+        &bundled,
+        &LpOptions {
+            max_qualifiers: Some(8),
+            ..cut.clone()
+        },
+    )?;
+    // A shorter cap makes more pairs incompatible.
+    for cap in [360.0, 240.0] {
+        let short = LpOptions {
+            hard_cap_seconds: Some(cap),
+            ..LpOptions::new(cap)
+        };
+        row(
+            &format!("hard cap {cap} s (mean {cap} s)"),
+            &bundled,
+            &short,
+        )?;
+        row(
+            &format!("hard cap {cap} s (mean {cap} s), cuts"),
+            &bundled,
+            &LpOptions {
+                incompatibility_cuts: true,
+                ..short
+            },
+        )?;
+    }
     row("gender-only categories, mean budget only", &gendered, &mean)?;
     row(
         "gender-only categories, hard cap per respondent",
         &gendered,
         &capped,
     )?;
+    row("gender-only categories, hard cap, cuts", &gendered, &cut)?;
     let beer = |key: &str| {
         bundled
             .find(key)
             .ok_or("the bundled catalogue has categories 17 and 34")
     };
+    let beers = vec![vec![beer("17")?, beer("34")?]];
     row(
         "exclusion: Craft Beer / Alcohol Free Beer",
         &bundled,
         &LpOptions {
-            exclusion_groups: vec![vec![beer("17")?, beer("34")?]],
+            exclusion_groups: beers.clone(),
             ..capped.clone()
+        },
+    )?;
+    row(
+        "exclusion: Craft Beer / Alcohol Free Beer, cuts",
+        &bundled,
+        &LpOptions {
+            exclusion_groups: beers,
+            ..cut.clone()
         },
     )?;
 
@@ -157,6 +212,7 @@ fn limit(catalogue: &Catalogue, limit: &Limit) -> String {
         Limit::Qualifiers => "qualifier cap".into(),
         Limit::Supply(c) => format!("supply of {}", name(*c)),
         Limit::Exclusion(g) => format!("exclusion group {g}"),
+        Limit::Incompatibility => "incompatibility cut".into(),
         Limit::Exposure(c, q) => format!(
             "exposure of {} on {}",
             name(*c),

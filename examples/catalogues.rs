@@ -77,8 +77,14 @@ fn main() {
         };
         let bound = catalogue.lower_bound(settings.hard_cap, None);
         // The LP over respondent types also sees what one demographic group's time allows.
-        let bound_lp = lower_bound_lp(&catalogue, &LpOptions::for_run(&settings, &catalogue))
-            .map_or(bound, |b| b.respondents);
+        let bound_lp = lower_bound_lp(
+            &catalogue,
+            &LpOptions {
+                incompatibility_cuts: true,
+                ..LpOptions::for_run(&settings, &catalogue)
+            },
+        )
+        .map_or(bound, |b| b.respondents);
         let bound95 = lower_bound_p95(&catalogue, settings.hard_cap, None, 4000, settings.seed);
         let bound50 = stochastic_floor(
             &catalogue,

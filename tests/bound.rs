@@ -4,10 +4,11 @@
 #![cfg(feature = "lp")]
 
 use proptest::prelude::*;
-use quotaroute::bound::{Limit, LpBound, LpBoundError, LpOptions, lower_bound_lp};
+use quotaroute::bound::{Limit, LpBound, LpBoundError, LpOptions, MAX_CUT_ROUNDS, lower_bound_lp};
 use quotaroute::catalogue::{Catalogue, Category, CategoryId};
+use quotaroute::route::policy;
 use quotaroute::schema::{Rule, Schema};
-use quotaroute::sim::Settings;
+use quotaroute::sim::{Settings, monte_carlo};
 use quotaroute::testing;
 
 fn rel(a: f64, b: f64) -> f64 {
@@ -196,9 +197,11 @@ fn the_bundled_catalogue_with_every_extra_solves() {
         max_qualifiers: Some(8),
         exclusion_groups: vec![vec![id(0), id(1)], vec![id(5), id(6), id(7)]],
         exposure_tolerance: Some(0.05),
+        incompatibility_cuts: true,
         ..LpOptions::new(480.0)
     };
     let lp = lower_bound_lp(&catalogue, &options).unwrap();
+    assert!(lp.cuts_converged);
     let closed = catalogue.lower_bound(480.0, Some(8));
     assert!(lp.respondents >= closed * (1.0 - 1e-9));
     assert_eq!(lp.types, 18);
@@ -216,6 +219,7 @@ fn options_and_bounds_round_trip_through_json() {
         exposure_tolerance: Some(0.05),
         remaining: Some(vec![10.0; 77]),
         max_completes: Some(5),
+        incompatibility_cuts: true,
     };
     let text = serde_json::to_string(&options).unwrap();
     assert_eq!(serde_json::from_str::<LpOptions>(&text).unwrap(), options);
@@ -226,6 +230,16 @@ fn options_and_bounds_round_trip_through_json() {
     let lp = lower_bound_lp(&bundled(), &options).unwrap();
     let text = serde_json::to_string(&lp).unwrap();
     assert_eq!(serde_json::from_str::<LpBound>(&text).unwrap(), lp);
+    // A bound saved before the cuts existed reads as computed without them.
+    let mut old: serde_json::Value = serde_json::to_value(&lp).unwrap();
+    for field in ["cut_rounds", "cuts", "cuts_converged"] {
+        old.as_object_mut().unwrap().remove(field);
+    }
+    let read: LpBound = serde_json::from_value(old).unwrap();
+    assert_eq!(
+        (read.cut_rounds, read.cuts, read.cuts_converged),
+        (0, 0, true)
+    );
 }
 
 #[test]
@@ -255,6 +269,159 @@ fn errors_name_what_is_wrong() {
     assert!(
         message.contains("3 entries given, the catalogue has 77"),
         "{message}"
+    );
+}
+
+/// Categories everyone is eligible for, no qualifier seconds, one incidence and LOI, 100
+/// completes each.
+fn alike(n: usize, incidence: f64, loi: f64) -> Catalogue {
+    let categories = (0..n)
+        .map(|i| Category::new(i.to_string(), format!("c{i}"), incidence, loi).with_target(100))
+        .collect();
+    Catalogue::new(Schema::default_survey(), categories).unwrap()
+}
+
+fn capped(cuts: bool) -> LpOptions {
+    LpOptions {
+        hard_cap_seconds: Some(480.0),
+        incompatibility_cuts: cuts,
+        ..LpOptions::new(480.0)
+    }
+}
+
+/// Two 300 s categories, p = 0.5, 100 completes each, under a 480 s hard cap: no respondent
+/// completes both. N* = max(60,000 / 480, 100 / 0.5) = 200, and the LP without cuts agrees
+/// (x = 1 for both costs 2 × 150 = 300 expected seconds, under the cap). With the cut
+/// 0.5 x_a + 0.5 x_b ≤ 1 − 0.5 · 0.5 = 0.75 and 0.5 x ≥ 100 / N for each: N ≥ 200 / 0.75.
+#[test]
+fn an_incompatible_pair_is_cut() {
+    let catalogue = alike(2, 0.5, 300.0);
+    assert!(rel(catalogue.lower_bound(480.0, None), 200.0) < 1e-12);
+    let plain = lower_bound_lp(&catalogue, &capped(false)).unwrap();
+    assert!(rel(plain.respondents, 200.0) < 1e-9, "{plain:?}");
+    assert_eq!((plain.cut_rounds, plain.cuts), (0, 0));
+    let cut = lower_bound_lp(&catalogue, &capped(true)).unwrap();
+    assert!(rel(cut.respondents, 200.0 / 0.75) < 1e-6, "{cut:?}");
+    assert_eq!((cut.cut_rounds, cut.cuts), (1, 1));
+    assert!(cut.cuts_converged);
+    assert!(cut.limits.contains(&Limit::Incompatibility), "{cut:?}");
+    check_plan(&catalogue, &capped(true), &cut);
+    // Without a hard cap (and without groups) nothing is incompatible: the option is inert.
+    let mean = LpOptions {
+        incompatibility_cuts: true,
+        ..LpOptions::new(480.0)
+    };
+    let lp = lower_bound_lp(&catalogue, &mean).unwrap();
+    assert!(rel(lp.respondents, 200.0) < 1e-9);
+    assert_eq!(lp.cuts, 0);
+}
+
+/// Three mutually incompatible 300 s categories, p = 0.4, 100 completes each. Each pair's cut
+/// gives 0.4 (x_a + x_b) ≤ 1 − 0.6² = 0.64, so N ≥ 200 / 0.64 = 312.5; the triangle's gives
+/// 0.4 (x_a + x_b + x_c) ≤ 1 − 0.6³ = 0.784, so N ≥ 300 / 0.784 = 382.65 (symmetric plan
+/// x = 250 / N each). N* is 250 (the supply of each: 100 / 0.4), and the per-type hard cap
+/// (Σ 120 x ≤ 480) does not bind.
+#[test]
+fn an_incompatible_triangle_is_cut() {
+    let catalogue = alike(3, 0.4, 300.0);
+    assert!(rel(catalogue.lower_bound(480.0, None), 250.0) < 1e-12);
+    let plain = lower_bound_lp(&catalogue, &capped(false)).unwrap();
+    assert!(rel(plain.respondents, 250.0) < 1e-9, "{plain:?}");
+    let cut = lower_bound_lp(&catalogue, &capped(true)).unwrap();
+    assert!(rel(cut.respondents, 300.0 / 0.784) < 1e-6, "{cut:?}");
+    assert!(cut.cuts >= 1 && cut.cuts_converged);
+    for &shows in &cut.shows {
+        assert!(rel(shows, 250.0 / cut.respondents) < 1e-6, "{cut:?}");
+    }
+}
+
+/// Two 200 s categories fit together under 480 s: no cut applies and the LP stays N* = 200.
+#[test]
+fn compatible_categories_are_not_cut() {
+    let catalogue = alike(2, 0.5, 200.0);
+    let cut = lower_bound_lp(&catalogue, &capped(true)).unwrap();
+    assert!(rel(cut.respondents, 200.0) < 1e-9, "{cut:?}");
+    assert_eq!((cut.cut_rounds, cut.cuts), (0, 0));
+    assert!(!cut.limits.contains(&Limit::Incompatibility));
+}
+
+/// Two 30 s categories in one exclusion group, p = 0.5, 100 completes each, everyone
+/// eligible, no hard cap. The old group row 0.5 x_a + 0.5 x_b ≤ 1 allowed x = 1 for both
+/// (LP 200 = N*); the tightened row's right side is 1 − 0.5 · 0.5 = 0.75: N ≥ 200 / 0.75. It
+/// applies whether or not the cuts are on.
+#[test]
+fn the_exclusion_group_row_is_tightened() {
+    let catalogue = alike(2, 0.5, 30.0);
+    assert!(rel(catalogue.lower_bound(480.0, None), 200.0) < 1e-12);
+    for cuts in [false, true] {
+        let options = LpOptions {
+            exclusion_groups: vec![vec![id(0), id(1)]],
+            incompatibility_cuts: cuts,
+            ..LpOptions::new(480.0)
+        };
+        let lp = lower_bound_lp(&catalogue, &options).unwrap();
+        assert!(rel(lp.respondents, 200.0 / 0.75) < 1e-6, "{cuts}: {lp:?}");
+        assert_eq!(lp.limits, vec![Limit::Exclusion(0)]);
+        // The group row already is the pair's clique: nothing is left to cut.
+        assert_eq!(lp.cuts, 0);
+    }
+}
+
+/// A three-member group whose third member is rare: the group row (right side
+/// 1 − 0.5 · 0.5 · 0.9 = 0.775) is weaker than the pair's clique (0.75), which the cuts find
+/// even without a hard cap.
+#[test]
+fn cuts_find_cliques_inside_a_group() {
+    let categories = vec![
+        Category::new("a", "A", 0.5, 30.0).with_target(100),
+        Category::new("b", "B", 0.5, 30.0).with_target(100),
+        Category::new("c", "C", 0.1, 30.0).with_target(1),
+    ];
+    let catalogue = Catalogue::new(Schema::default_survey(), categories).unwrap();
+    let options = |cuts| LpOptions {
+        exclusion_groups: vec![vec![id(0), id(1), id(2)]],
+        incompatibility_cuts: cuts,
+        ..LpOptions::new(480.0)
+    };
+    let group_only = lower_bound_lp(&catalogue, &options(false)).unwrap();
+    let cut = lower_bound_lp(&catalogue, &options(true)).unwrap();
+    // Group row only: 0.5 (x_a + x_b) + 0.1 x_c ≤ 0.775 with 0.1 x_c ≥ 1 / N.
+    assert!(
+        rel(group_only.respondents, 201.0 / 0.775) < 1e-6,
+        "{group_only:?}"
+    );
+    // Pair cut: 0.5 (x_a + x_b) ≤ 0.75 gives N ≥ 266.67, and then the group row has room for
+    // 0.1 x_c = 1 / N.
+    assert!(rel(cut.respondents, 200.0 / 0.75) < 1e-6, "{cut:?}");
+    assert!(cut.cuts >= 1);
+}
+
+/// The cut is not over-tight: on the pair above, greedy routing (show one, and the other only
+/// to those who did not qualify) needs at least the bound on average.
+#[test]
+fn the_cut_bound_is_below_what_greedy_needs() {
+    let catalogue = alike(2, 0.5, 300.0);
+    let bound = lower_bound_lp(&catalogue, &capped(true))
+        .unwrap()
+        .respondents;
+    let settings = Settings {
+        runs: 200,
+        seed: 5,
+        threads: Some(1),
+        ..Settings::default()
+    };
+    let router = policy("greedy").unwrap();
+    let summary = monte_carlo(&catalogue, router.as_ref(), &settings, &|_| {}).unwrap();
+    // Greedy completes 0.75 per respondent until one quota fills: about 267 + a short tail.
+    assert!(
+        summary.respondents_mean >= bound,
+        "{} < {bound}",
+        summary.respondents_mean
+    );
+    assert!(
+        summary.respondents_mean < bound * 1.15,
+        "{} vs {bound}",
+        summary.respondents_mean
     );
 }
 
@@ -315,5 +482,34 @@ proptest! {
         prop_assert!(tight.respondents >= lp.respondents * (1.0 - 1e-6), "{} < {}", tight.respondents, lp.respondents);
         prop_assert!(tight.respondents >= catalogue.lower_bound(budget, k) * (1.0 - 1e-6));
         check_plan(&catalogue, &extras, &tight);
+    }
+
+    /// The cuts only raise the bound, and the plan still fills every quota.
+    #[test]
+    fn cuts_only_raise_the_bound(
+        catalogue in testing::catalogues(10),
+        cap in 100.0f64..600.0,
+        k in prop::option::of(1u32..6),
+        group in prop::collection::vec(any::<prop::sample::Index>(), 0..4),
+    ) {
+        let mut members: Vec<CategoryId> = group.iter().map(|i| id(i.index(catalogue.len()))).collect();
+        members.sort();
+        members.dedup();
+        let without = LpOptions {
+            hard_cap_seconds: Some(cap),
+            max_qualifiers: k,
+            exclusion_groups: vec![members],
+            ..LpOptions::new(cap)
+        };
+        let with = LpOptions { incompatibility_cuts: true, ..without.clone() };
+        let a = lower_bound_lp(&catalogue, &without).unwrap();
+        let b = lower_bound_lp(&catalogue, &with).unwrap();
+        if a.respondents.is_infinite() {
+            prop_assert!(b.respondents.is_infinite());
+        } else {
+            prop_assert!(b.respondents >= a.respondents * (1.0 - 1e-9), "{} < {}", b.respondents, a.respondents);
+        }
+        prop_assert!(b.cut_rounds <= MAX_CUT_ROUNDS);
+        check_plan(&catalogue, &with, &b);
     }
 }
