@@ -1060,18 +1060,7 @@ fn build_types(
             }
             s.iter().map(|w| w / total).collect()
         }
-        None => (0..cells)
-            .map(|cell| {
-                let mut rest = cell;
-                let mut weight = 1.0;
-                for q in schema.questions().iter().rev() {
-                    let radix = q.responses().len();
-                    weight *= q.shares()[rest % radix];
-                    rest /= radix;
-                }
-                weight
-            })
-            .collect(),
+        None => schema.complete_cells().map(|(_, share)| share).collect(),
     };
     let keep_answers = options.exposure_tolerance.is_some();
     let mut types: Vec<Type> = Vec::new();
