@@ -19,7 +19,7 @@ use quotaroute::catalogue::{Catalogue, Category};
 use quotaroute::fill::{FillOptions, respondent_fill};
 use quotaroute::route::policy;
 use quotaroute::schema::{Rule, Schema};
-use quotaroute::sim::{Settings, lower_bound_p95, monte_carlo, run_rng, stochastic_floor};
+use quotaroute::sim::{FloorOptions, Settings, monte_carlo, run_rng, stochastic_floors};
 use rand::RngExt;
 
 fn main() {
@@ -85,15 +85,20 @@ fn main() {
             },
         )
         .map_or(bound, |b| b.respondents);
-        let bound95 = lower_bound_p95(&catalogue, settings.hard_cap, None, 4000, settings.seed);
-        let bound50 = stochastic_floor(
+        // Quantile floors from one sample, with the terms of categories that cannot share a
+        // respondent under the cap.
+        let floors = stochastic_floors(
             &catalogue,
-            settings.hard_cap,
-            None,
-            4000,
-            settings.seed,
-            0.5,
+            &FloorOptions {
+                budget_seconds: settings.hard_cap,
+                hard_cap_seconds: Some(settings.hard_cap),
+                max_qualifiers: None,
+                draws: 4000,
+                seed: settings.seed,
+            },
+            &[0.5, 0.95],
         );
+        let (bound50, bound95) = (floors[0], floors[1]);
         let mut cells = Vec::new();
         let mut best_median = f64::INFINITY;
         let mut best_mean = f64::INFINITY;

@@ -29,7 +29,9 @@ use quotaroute::catalogue::Catalogue;
 use quotaroute::risk::{Entity, RequirementKind, RiskModel};
 use quotaroute::route::{POLICY_NAMES, policy_with};
 use quotaroute::schema::Schema;
-use quotaroute::sim::{Scenario, Settings, Summary, checkpoints, lower_bound_p95, monte_carlo};
+use quotaroute::sim::{
+    FloorOptions, Scenario, Settings, Summary, checkpoints, monte_carlo, stochastic_floors,
+};
 use serde_json::{Value, json};
 
 #[path = "support/plot.rs"]
@@ -208,13 +210,18 @@ fn run() -> Result<(), String> {
         .map_err(|e| e.to_string())?;
 
     let bound = catalogue.lower_bound(settings.budget_for_bound(), settings.max_qualifiers);
-    let bound_p95 = lower_bound_p95(
+    // With the terms of categories that cannot share a respondent under the hard cap.
+    let bound_p95 = stochastic_floors(
         &catalogue,
-        settings.budget_for_bound(),
-        settings.max_qualifiers,
-        4000,
-        settings.seed,
-    );
+        &FloorOptions {
+            budget_seconds: settings.budget_for_bound(),
+            hard_cap_seconds: Some(settings.hard_cap),
+            max_qualifiers: settings.max_qualifiers,
+            draws: 4000,
+            seed: settings.seed,
+        },
+        &[0.95],
+    )[0];
     let bound_lp = lower_bound_lp(&catalogue, &LpOptions::for_run(&settings, &catalogue))
         .map_err(|e| e.to_string())?
         .respondents;

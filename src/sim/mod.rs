@@ -1289,7 +1289,7 @@ pub fn lower_bound_p95(
 
 /// A floor under the `share` quantile of the respondents any policy needs: the larger of the
 /// time term of the fluid bound and the `share` quantile of max_c τ_c (see
-/// [`lower_bound_p95`]).
+/// [`lower_bound_p95`]). [`stochastic_floors`] without a hard cap, at one quantile.
 ///
 /// Every run needs at least max_c τ_c respondents (no policy completes c before its T_c-th
 /// qualifying respondent arrives) and at least the time term (the completes' interview
@@ -1304,50 +1304,294 @@ pub fn stochastic_floor(
     seed: u64,
     share: f64,
 ) -> f64 {
+    let options = FloorOptions {
+        budget_seconds,
+        hard_cap_seconds: None,
+        max_qualifiers,
+        draws,
+        seed,
+    };
+    stochastic_floors(catalogue, &options, &[share])[0]
+}
+
+/// What [`stochastic_floors`] is computed for.
+#[derive(Clone, Debug, PartialEq)]
+pub struct FloorOptions {
+    /// Mean seconds per respondent: the budget of the time term.
+    pub budget_seconds: f64,
+    /// Seconds no respondent passes: with it, cliques of categories that do not fit together
+    /// add their own terms (`None`: no such terms).
+    pub hard_cap_seconds: Option<f64>,
+    /// Cap on qualifiers per respondent, for the time term (`None`: no cap).
+    pub max_qualifiers: Option<u32>,
+    /// Seeded runs sampled.
+    pub draws: u32,
+    /// Seed of the samples.
+    pub seed: u64,
+}
+
+/// Floors under the given quantiles (`shares`, each in (0, 1]) of the respondents any policy
+/// needs, from one sample of `draws` runs.
+///
+/// Each sampled run draws its respondents from the schema's supply, one at a time, with each
+/// category's qualifying coin; its floor is the largest of
+///
+/// - τ_c for every category: the position of its T_c-th eligible respondent whose coin is
+///   heads (no policy completes c earlier);
+/// - with a hard cap, τ_U for sets U of categories no two of which fit together under the cap
+///   (qualifier + LOI each): the position of the (Σ_{c∈U} T_c)-th respondent with heads on a
+///   category of U they are eligible for. U's completes need distinct respondents, each with
+///   such a head, so no policy finishes U earlier;
+///
+/// and the floor of a quantile is the larger of the time term of the fluid bound (every run
+/// needs it: each respondent's seconds are within the budget) and that quantile of the runs'
+/// floors. The runs draw the demographic cell of each respondent, so categories that share
+/// eligible respondents move together as they do in fieldwork (sampling each τ_c on its own
+/// overstates the maximum of such categories).
+///
+/// Only terms that can set a floor are sampled: those whose mean + 8 sd reaches the time term
+/// and every term's mean − 8 sd. Schemas with more than 100,000 complete cells sample each category's
+/// τ_c on its own and add no set terms.
+///
+/// # Performance
+/// O(draws × floor × terms sampled): about the respondents of `draws` runs, with a coin per
+/// sampled category each. Infinite when a category has a target but no eligible supply.
+pub fn stochastic_floors(
+    catalogue: &Catalogue,
+    options: &FloorOptions,
+    shares: &[f64],
+) -> Vec<f64> {
     let fluid_time = catalogue
-        .bound_terms(budget_seconds, max_qualifiers, |c| {
+        .bound_terms(options.budget_seconds, options.max_qualifiers, |c| {
             f64::from(catalogue.category(c).target)
         })
         .time_and_qualifiers();
-    // Categories that can set the maximum: mean + 8 sd reaches the largest mean − 8 sd.
-    let stats: Vec<(CategoryId, f64, f64)> = catalogue
+    let schema = catalogue.schema();
+    let cells: Vec<(Answers, f64)> = if schema
+        .questions()
+        .iter()
+        .try_fold(1usize, |acc, q| acc.checked_mul(q.responses().len()))
+        .is_some_and(|n| n <= 100_000)
+    {
+        schema.complete_cells().collect()
+    } else {
+        Vec::new()
+    };
+    let floors = |maxima: &mut Vec<u64>| -> Vec<f64> {
+        maxima.sort_unstable();
+        shares
+            .iter()
+            .map(|&share| fluid_time.max(nearest_rank(maxima, share) as f64))
+            .collect()
+    };
+    let with_targets: Vec<CategoryId> = catalogue
         .ids()
         .filter(|&c| catalogue.category(c).target > 0)
-        .map(|c| {
-            let t = f64::from(catalogue.category(c).target);
-            let p = catalogue.incidence(c) * catalogue.eligible_share(c);
-            let mean = t / p;
-            let sd = (t * (1.0 - p)).sqrt() / p;
-            (c, mean, sd)
+        .collect();
+    if with_targets
+        .iter()
+        .any(|&c| catalogue.incidence(c) * catalogue.eligible_share(c) <= 0.0)
+    {
+        return vec![f64::INFINITY; shares.len()];
+    }
+    let draws = options.draws.max(1);
+    let mut rng = run_rng(options.seed, u32::MAX);
+    if cells.is_empty() {
+        let mut maxima = independent_maxima(catalogue, &with_targets, fluid_time, draws, &mut rng);
+        return floors(&mut maxima);
+    }
+    // Terms: (members, completes needed); a category alone is a set of one.
+    let mut terms: Vec<(Vec<CategoryId>, u64)> = with_targets
+        .iter()
+        .map(|&c| (vec![c], u64::from(catalogue.category(c).target)))
+        .collect();
+    if let Some(cap) = options.hard_cap_seconds {
+        let apart = |a: CategoryId, b: CategoryId| {
+            catalogue.seconds_if_qualified(a) + catalogue.seconds_if_qualified(b) > cap
+        };
+        // Sets grown greedily from each pair that does not fit together, by the member that
+        // most raises the set's mean τ: exponentially many sets exist, and the heaviest are
+        // the ones that can set a maximum.
+        let mut seen = std::collections::BTreeSet::new();
+        for (i, &a) in with_targets.iter().enumerate() {
+            for &b in &with_targets[i + 1..] {
+                if !apart(a, b) {
+                    continue;
+                }
+                let mut members = vec![a, b];
+                loop {
+                    let now = set_mean(catalogue, &cells, &members);
+                    let mut trial = members.clone();
+                    let best = with_targets
+                        .iter()
+                        .filter(|&&d| !members.contains(&d) && members.iter().all(|&m| apart(m, d)))
+                        .map(|&d| {
+                            trial.push(d);
+                            let mean = set_mean(catalogue, &cells, &trial);
+                            trial.pop();
+                            (mean, d)
+                        })
+                        .filter(|&(mean, _)| mean > now)
+                        .max_by(|x, y| x.0.total_cmp(&y.0));
+                    match best {
+                        Some((_, d)) => members.push(d),
+                        None => break,
+                    }
+                }
+                members.sort_unstable();
+                if seen.insert(members.clone()) {
+                    let needed = members
+                        .iter()
+                        .map(|&c| u64::from(catalogue.category(c).target))
+                        .sum();
+                    terms.push((members, needed));
+                }
+            }
+        }
+    }
+    // Keep the terms that can set a run's maximum (normal approximation, 8 sd either side).
+    let stats: Vec<(f64, f64)> = terms
+        .iter()
+        .map(|(members, needed)| {
+            let p = set_head_share(catalogue, &cells, members);
+            let t = *needed as f64;
+            (t / p, (t * (1.0 - p)).sqrt() / p)
         })
         .collect();
-    if stats.iter().any(|s| !s.1.is_finite()) {
-        return f64::INFINITY;
-    }
-    let floor = stats.iter().map(|s| s.1 - 8.0 * s.2).fold(0.0, f64::max);
-    let contenders: Vec<(u32, f64)> = stats
+    // A term below the time term in every plausible run cannot move a floor.
+    let low = stats
         .iter()
-        .filter(|s| s.1 + 8.0 * s.2 >= floor)
-        .map(|s| {
+        .map(|s| s.0 - 8.0 * s.1)
+        .fold(fluid_time, f64::max);
+    let terms: Vec<&(Vec<CategoryId>, u64)> = terms
+        .iter()
+        .zip(&stats)
+        .filter(|(_, s)| s.0 + 8.0 * s.1 >= low)
+        .map(|(t, _)| t)
+        .collect();
+    // The categories whose coins the sampled terms read, and each term's members among them.
+    let mut involved: Vec<CategoryId> = terms.iter().flat_map(|t| t.0.iter().copied()).collect();
+    involved.sort_unstable();
+    involved.dedup();
+    let members: Vec<Vec<usize>> = terms
+        .iter()
+        .map(|t| {
+            t.0.iter()
+                .map(|c| {
+                    involved
+                        .binary_search(c)
+                        .expect("involved holds every member")
+                })
+                .collect()
+        })
+        .collect();
+    let eligible: Vec<bool> = cells
+        .iter()
+        .flat_map(|(answers, _)| involved.iter().map(|&c| catalogue.is_eligible(c, answers)))
+        .collect();
+    let mut cdf: Vec<f64> = cells
+        .iter()
+        .scan(0.0, |sum, (_, share)| {
+            *sum += share;
+            Some(*sum)
+        })
+        .collect();
+    let total = cdf.last().copied().unwrap_or(1.0);
+    cdf.iter_mut().for_each(|x| *x /= total);
+    let incidence: Vec<f64> = involved.iter().map(|&c| catalogue.incidence(c)).collect();
+    let m = involved.len();
+    let mut heads = vec![false; m];
+    let mut counts = vec![0u64; terms.len()];
+    let mut maxima: Vec<u64> = (0..draws)
+        .map(|_| {
+            counts.iter_mut().for_each(|c| *c = 0);
+            let mut open = terms.len();
+            let mut n = 0u64;
+            while open > 0 {
+                n += 1;
+                let u: f64 = rng.random();
+                let cell = cdf.partition_point(|&x| x <= u).min(cells.len() - 1);
+                let row = &eligible[cell * m..(cell + 1) * m];
+                for j in 0..m {
+                    heads[j] = row[j] && rng.random::<f64>() < incidence[j];
+                }
+                for (k, term) in members.iter().enumerate() {
+                    if counts[k] < terms[k].1 && term.iter().any(|&j| heads[j]) {
+                        counts[k] += 1;
+                        if counts[k] == terms[k].1 {
+                            open -= 1;
+                        }
+                    }
+                }
+            }
+            n
+        })
+        .collect();
+    floors(&mut maxima)
+}
+
+/// Share of the supply with heads on some category of `members` they are eligible for.
+fn set_head_share(catalogue: &Catalogue, cells: &[(Answers, f64)], members: &[CategoryId]) -> f64 {
+    let total: f64 = cells.iter().map(|c| c.1).sum();
+    cells
+        .iter()
+        .map(|(answers, share)| {
+            let none: f64 = members
+                .iter()
+                .filter(|&&c| catalogue.is_eligible(c, answers))
+                .map(|&c| 1.0 - catalogue.incidence(c))
+                .product();
+            share * (1.0 - none)
+        })
+        .sum::<f64>()
+        / total
+}
+
+/// Mean respondents a set of mutually exclusive categories needs: Σ T / head share.
+fn set_mean(catalogue: &Catalogue, cells: &[(Answers, f64)], members: &[CategoryId]) -> f64 {
+    let needed: f64 = members
+        .iter()
+        .map(|&c| f64::from(catalogue.category(c).target))
+        .sum();
+    needed / set_head_share(catalogue, cells, members)
+}
+
+/// Each category's τ_c sampled on its own (schemas too large to sample cells from).
+fn independent_maxima<R: Rng + ?Sized>(
+    catalogue: &Catalogue,
+    with_targets: &[CategoryId],
+    low: f64,
+    draws: u32,
+    rng: &mut R,
+) -> Vec<u64> {
+    let stats: Vec<(u32, f64, f64, f64)> = with_targets
+        .iter()
+        .map(|&c| {
+            let t = f64::from(catalogue.category(c).target);
+            let p = catalogue.incidence(c) * catalogue.eligible_share(c);
             (
-                catalogue.category(s.0).target,
-                catalogue.incidence(s.0) * catalogue.eligible_share(s.0),
+                catalogue.category(c).target,
+                p,
+                t / p,
+                (t * (1.0 - p)).sqrt() / p,
             )
         })
         .collect();
-    let mut rng = run_rng(seed, u32::MAX);
-    let mut maxima: Vec<u64> = (0..draws.max(1))
+    let low = stats.iter().map(|s| s.2 - 8.0 * s.3).fold(low, f64::max);
+    let contenders: Vec<(u32, f64)> = stats
+        .iter()
+        .filter(|s| s.2 + 8.0 * s.3 >= low)
+        .map(|s| (s.0, s.1))
+        .collect();
+    (0..draws)
         .map(|_| {
             contenders
                 .iter()
-                .map(|&(t, p)| u64::from(t) + negative_binomial(&mut rng, t, p))
+                .map(|&(t, p)| u64::from(t) + negative_binomial(rng, t, p))
                 .max()
                 .unwrap_or(0)
         })
-        .collect();
-    maxima.sort_unstable();
-    let quantile = nearest_rank(&maxima, share) as f64;
-    fluid_time.max(quantile)
+        .collect()
 }
 
 /// Failures before the `successes`-th success in Bernoulli(p) trials.
