@@ -125,3 +125,11 @@ fn a_category_without_supply_has_no_finite_floor() {
     .unwrap();
     assert!(stochastic_floors(&c, &options(None), &[0.5])[0].is_infinite());
 }
+
+#[cfg(feature = "serde")]
+#[test]
+fn floor_options_round_trip_through_json() {
+    let o = options(Some(600.0));
+    let text = serde_json::to_string(&o).unwrap();
+    assert_eq!(serde_json::from_str::<FloorOptions>(&text).unwrap(), o);
+}

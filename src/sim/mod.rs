@@ -1316,13 +1316,16 @@ pub fn stochastic_floor(
 
 /// What [`stochastic_floors`] is computed for.
 #[derive(Clone, Debug, PartialEq)]
+#[cfg_attr(feature = "serde", derive(Serialize, Deserialize))]
 pub struct FloorOptions {
     /// Mean seconds per respondent: the budget of the time term.
     pub budget_seconds: f64,
     /// Seconds no respondent passes: with it, cliques of categories that do not fit together
     /// add their own terms (`None`: no such terms).
+    #[cfg_attr(feature = "serde", serde(default))]
     pub hard_cap_seconds: Option<f64>,
     /// Cap on qualifiers per respondent, for the time term (`None`: no cap).
+    #[cfg_attr(feature = "serde", serde(default))]
     pub max_qualifiers: Option<u32>,
     /// Seeded runs sampled.
     pub draws: u32,
