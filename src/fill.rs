@@ -228,7 +228,12 @@ pub fn respondent_fill(
     }
     let budget = options.mean_budget_seconds.map_or(cap, |b| b.min(cap));
     let terms = catalogue.bound_terms(budget, None, |c| f64::from(catalogue.category(c).target));
-    let time = terms.time * budget / mean.min(budget);
+    // No seconds to do needs no fill (and 0 / 0 must not become NaN).
+    let time = if terms.time > 0.0 {
+        terms.time * budget / mean.min(budget)
+    } else {
+        0.0
+    };
     Ok(RespondentFill {
         seconds: mean,
         respondents: time.max(terms.rarest),

@@ -79,6 +79,14 @@ fn a_banked_mean_budget_below_the_fill_sets_the_time_term() {
 }
 
 #[test]
+fn nothing_to_do_needs_no_respondents() {
+    let c = catalogue(vec![Category::new("a", "A", 0.5, 100.0).with_target(0)]);
+    let fill = respondent_fill(&c, &FillOptions::new(480.0)).unwrap();
+    assert_eq!(fill.respondents, 0.0);
+    assert_eq!(fill.seconds, 0.0);
+}
+
+#[test]
 fn bad_options_name_the_field() {
     let c = catalogue(vec![Category::new("a", "A", 0.5, 100.0)]);
     for (options, field) in [
