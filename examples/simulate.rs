@@ -210,12 +210,13 @@ fn run() -> Result<(), String> {
         .map_err(|e| e.to_string())?;
 
     let bound = catalogue.lower_bound(settings.budget_for_bound(), settings.max_qualifiers);
-    // With the terms of categories that cannot share a respondent under the hard cap.
+    // With the terms of categories that cannot share a respondent under the hard cap, where
+    // lengths are certain (a short draw could let two of them share one).
     let bound_p95 = stochastic_floors(
         &catalogue,
         &FloorOptions {
             budget_seconds: settings.budget_for_bound(),
-            hard_cap_seconds: Some(settings.hard_cap),
+            hard_cap_seconds: (!settings.uncertain_loi(&catalogue)).then_some(settings.hard_cap),
             max_qualifiers: settings.max_qualifiers,
             draws: 4000,
             seed: settings.seed,

@@ -69,6 +69,9 @@ use crate::catalogue::{Catalogue, CategoryId};
 /// The most categories one type may have for the exact table (its rows are `2^n`).
 pub const MAX_CATEGORIES: usize = 30;
 
+/// The most demographic cells (every question answered) the types are built from.
+pub const MAX_CELLS: usize = 100_000;
+
 /// What the fill bound is computed for.
 #[derive(Clone, Debug, PartialEq)]
 #[cfg_attr(feature = "serde", derive(Serialize, Deserialize))]
@@ -133,6 +136,22 @@ pub enum FillError {
         /// Its value.
         value: f64,
     },
+    /// The schema has more demographic cells than [`MAX_CELLS`].
+    #[error(
+        "the schema has {cells} demographic cells, more than the {MAX_CELLS} the fill bound enumerates"
+    )]
+    TooManyCells {
+        /// Its cells (saturating).
+        cells: usize,
+    },
+    /// The catalogue gives some category a spread of lengths: with a short draw two categories
+    /// that do not fit together on average may both complete, so the fixed-length table is no
+    /// bound.
+    #[error("category `{category}` has a length spread; the fill bound assumes fixed lengths")]
+    LoiSpread {
+        /// The first such category's id.
+        category: String,
+    },
     /// A type has more categories than the table can hold.
     #[error(
         "a respondent type has {categories} categories: the table needs {cells} cells, more than the {max} allowed (at most {MAX_CATEGORIES} categories, and `max_cells`)"
@@ -151,8 +170,9 @@ pub enum FillError {
 ///
 /// # Errors
 /// [`FillError::Option`] for a cap, mean budget or grid that is not positive and finite;
-/// [`FillError::TooLarge`] when a type has more than [`MAX_CATEGORIES`] categories or its table
-/// more than `max_cells` cells.
+/// [`FillError::LoiSpread`] for a catalogue with a length spread; [`FillError::TooManyCells`]
+/// for a schema of more than [`MAX_CELLS`] cells; [`FillError::TooLarge`] when a type has more
+/// than [`MAX_CATEGORIES`] categories or its table more than `max_cells` cells.
 ///
 /// # Performance
 /// One table per distinct type, `2^n × (cap / grid + 1)` cells of 4 bytes, each row computed
@@ -175,6 +195,23 @@ pub fn respondent_fill(
         positive("mean_budget_seconds", b)?;
     }
     let cap = options.hard_cap_seconds;
+    if let Some(c) = catalogue
+        .ids()
+        .find(|&c| catalogue.category(c).loi_spread > 0.0)
+    {
+        return Err(FillError::LoiSpread {
+            category: catalogue.category(c).key.clone(),
+        });
+    }
+    let cells = catalogue
+        .schema()
+        .questions()
+        .iter()
+        .try_fold(1usize, |acc, q| acc.checked_mul(q.responses().len()))
+        .unwrap_or(usize::MAX);
+    if cells > MAX_CELLS {
+        return Err(FillError::TooManyCells { cells });
+    }
     let mut types: BTreeMap<Vec<CategoryId>, f64> = BTreeMap::new();
     for (answers, share) in catalogue.schema().complete_cells() {
         if share <= 0.0 {
@@ -224,6 +261,18 @@ pub fn respondent_fill(
             share: share / total_share,
             categories,
             seconds,
+        });
+    }
+    // A category no respondent can complete (too long for the cap, or nobody eligible) is
+    // never filled: no number of respondents is enough.
+    let unfillable = catalogue.ids().any(|c| {
+        catalogue.category(c).target > 0 && !fills.iter().any(|t| t.categories.contains(&c))
+    });
+    if unfillable {
+        return Ok(RespondentFill {
+            seconds: mean,
+            respondents: f64::INFINITY,
+            types: fills,
         });
     }
     let budget = options.mean_budget_seconds.map_or(cap, |b| b.min(cap));
@@ -284,8 +333,10 @@ fn best_fill(items: &[Item], cap: f64, grid: f64) -> f64 {
         }
         table[set * width..(set + 1) * width].copy_from_slice(&row);
     }
-    // f32 sums carry a relative error far below 1e-5; widen by that so the bound stays one.
-    f64::from(table[((1 << n) - 1) * width + width - 1]) * (1.0 + 1e-5)
+    // Each of the n levels of the recursion rounds a handful of f32 operations, a relative
+    // error of at most 8 · 2^-24 per level: widen by that so the bound stays one.
+    f64::from(table[((1 << n) - 1) * width + width - 1])
+        * (1.0 + 8.0 * n as f64 * f64::powi(2.0, -24))
 }
 
 #[cfg(test)]

@@ -87,6 +87,33 @@ fn nothing_to_do_needs_no_respondents() {
 }
 
 #[test]
+fn a_category_nobody_can_complete_needs_infinitely_many() {
+    let c = catalogue(vec![
+        Category::new("a", "A", 0.5, 100.0).with_target(10),
+        Category::new("long", "Long", 0.5, 500.0).with_target(10),
+    ]);
+    let fill = respondent_fill(&c, &FillOptions::new(480.0)).unwrap();
+    assert!(fill.respondents.is_infinite());
+    assert!((fill.seconds - 50.0).abs() < 0.01);
+}
+
+#[test]
+fn lengths_that_vary_are_refused() {
+    let c = catalogue(vec![
+        Category::new("a", "A", 0.5, 100.0),
+        Category::new("b", "B", 0.5, 100.0).with_loi_spread(0.3),
+    ]);
+    let err = respondent_fill(&c, &FillOptions::new(480.0)).unwrap_err();
+    assert_eq!(
+        err,
+        FillError::LoiSpread {
+            category: "b".into()
+        }
+    );
+    assert!(err.to_string().contains("`b`"), "{err}");
+}
+
+#[test]
 fn bad_options_name_the_field() {
     let c = catalogue(vec![Category::new("a", "A", 0.5, 100.0)]);
     for (options, field) in [
@@ -236,5 +263,22 @@ fn options_and_results_round_trip_through_json() {
     assert_eq!(
         serde_json::from_str::<quotaroute::fill::RespondentFill>(&text).unwrap(),
         fill
+    );
+}
+
+#[test]
+fn a_schema_with_too_many_cells_is_refused() {
+    let mut builder = Schema::builder();
+    for q in 0..17 {
+        builder = builder.question(format!("q{q}"), ["yes", "no"]);
+    }
+    let c = Catalogue::new(
+        builder.build().unwrap(),
+        vec![Category::new("a", "A", 0.5, 100.0)],
+    )
+    .unwrap();
+    assert_eq!(
+        respondent_fill(&c, &FillOptions::new(480.0)),
+        Err(FillError::TooManyCells { cells: 1 << 17 })
     );
 }

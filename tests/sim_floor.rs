@@ -133,3 +133,37 @@ fn floor_options_round_trip_through_json() {
     let text = serde_json::to_string(&o).unwrap();
     assert_eq!(serde_json::from_str::<FloorOptions>(&text).unwrap(), o);
 }
+
+#[test]
+fn a_qualifier_cap_floors_each_run_by_its_own_shows() {
+    // One qualifier per respondent: a run needs one respondent per show, and the shows that
+    // give 100 completes of each category are 200 + NegativeBinomial(200, 1/2) in all: 400 on
+    // average, sd 20. Its 5% quantile is near 367, not the fluid 400.
+    let c = Catalogue::new(
+        Schema::default_survey(),
+        vec![
+            Category::new("a", "A", 0.5, 30.0).with_target(100),
+            Category::new("b", "B", 0.5, 30.0).with_target(100),
+        ],
+    )
+    .unwrap();
+    let options = FloorOptions {
+        max_qualifiers: Some(1),
+        ..options(None)
+    };
+    let floors = stochastic_floors(&c, &options, &[0.05, 0.5, 0.95]);
+    assert!((floors[0] - 367.0).abs() <= 10.0, "{floors:?}");
+    assert!((floors[1] - 400.0).abs() <= 6.0, "{floors:?}");
+    assert!((floors[2] - 433.0).abs() <= 10.0, "{floors:?}");
+}
+
+#[test]
+fn a_category_that_never_fits_the_cap_has_no_finite_floor() {
+    let c = Catalogue::new(
+        Schema::default_survey(),
+        vec![Category::new("a", "A", 0.5, 500.0).with_target(10)],
+    )
+    .unwrap();
+    assert!(stochastic_floors(&c, &options(Some(480.0)), &[0.5])[0].is_infinite());
+    assert!(stochastic_floors(&c, &options(None), &[0.5])[0].is_finite());
+}

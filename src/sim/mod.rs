@@ -1320,8 +1320,9 @@ pub fn stochastic_floor(
 pub struct FloorOptions {
     /// Mean seconds per respondent: the budget of the time term.
     pub budget_seconds: f64,
-    /// Seconds no respondent passes: with it, cliques of categories that do not fit together
-    /// add their own terms (`None`: no such terms).
+    /// Seconds no respondent passes: with it, sets of categories that do not fit together add
+    /// their own terms, and a category that never fits makes the floors infinite (`None`: no
+    /// such terms; the only valid choice where lengths vary).
     #[cfg_attr(feature = "serde", serde(default))]
     pub hard_cap_seconds: Option<f64>,
     /// Cap on qualifiers per respondent, for the time term (`None`: no cap).
@@ -1346,15 +1347,24 @@ pub struct FloorOptions {
 ///   category of U they are eligible for. U's completes need distinct respondents, each with
 ///   such a head, so no policy finishes U earlier;
 ///
-/// and the floor of a quantile is the larger of the time term of the fluid bound (every run
-/// needs it: each respondent's seconds are within the budget) and that quantile of the runs'
-/// floors. The runs draw the demographic cell of each respondent, so categories that share
+/// and the floor of a quantile is the larger of that quantile of the runs' floors and that
+/// quantile of the run's time term: its completes' seconds, with each category's qualifier paid
+/// on at least T_c + NegativeBinomial(T_c, p_c) shows, over the budget (each respondent's
+/// seconds are within it, on average where time is banked), and those shows over the cap on
+/// qualifiers. With free, uncapped qualifiers the time term is Σ T·L / B in every run. Each of
+/// the two is a floor of every run, so each quantile of either is a floor of that quantile. The runs draw the demographic cell of each respondent, so categories that share
 /// eligible respondents move together as they do in fieldwork (sampling each τ_c on its own
 /// overstates the maximum of such categories).
 ///
-/// Only terms that can set a floor are sampled: those whose mean + 8 sd reaches the time term
-/// and every term's mean − 8 sd. Schemas with more than 100,000 complete cells sample each category's
-/// τ_c on its own and add no set terms.
+/// Only terms that can set a floor are sampled: those whose mean + 8 sd reaches the least time
+/// term of a run and every term's mean − 8 sd (dropping a term can only lower a floor). With
+/// more than 100,000 complete cells categories cannot be sampled together: the floor is then
+/// the largest of each τ_c's own quantile, with no set terms.
+///
+/// The floors assume what N* assumes: the catalogue's incidences and fixed lengths, and the
+/// schema's supply shares. Leave `hard_cap_seconds` at `None` where lengths vary (LOI or
+/// speed spread): a short draw can let two categories that do not fit on average both
+/// complete.
 ///
 /// # Performance
 /// O(draws × floor × terms sampled): about the respondents of `draws` runs, with a coin per
@@ -1364,11 +1374,6 @@ pub fn stochastic_floors(
     options: &FloorOptions,
     shares: &[f64],
 ) -> Vec<f64> {
-    let fluid_time = catalogue
-        .bound_terms(options.budget_seconds, options.max_qualifiers, |c| {
-            f64::from(catalogue.category(c).target)
-        })
-        .time_and_qualifiers();
     let schema = catalogue.schema();
     let cells: Vec<(Answers, f64)> = if schema
         .questions()
@@ -1380,28 +1385,54 @@ pub fn stochastic_floors(
     } else {
         Vec::new()
     };
-    let floors = |maxima: &mut Vec<u64>| -> Vec<f64> {
-        maxima.sort_unstable();
-        shares
-            .iter()
-            .map(|&share| fluid_time.max(nearest_rank(maxima, share) as f64))
-            .collect()
-    };
     let with_targets: Vec<CategoryId> = catalogue
         .ids()
         .filter(|&c| catalogue.category(c).target > 0)
         .collect();
-    if with_targets
-        .iter()
-        .any(|&c| catalogue.incidence(c) * catalogue.eligible_share(c) <= 0.0)
-    {
+    let never = |c: CategoryId| {
+        catalogue.incidence(c) * catalogue.eligible_share(c) <= 0.0
+            || options
+                .hard_cap_seconds
+                .is_some_and(|cap| catalogue.seconds_if_qualified(c) > cap)
+    };
+    if with_targets.iter().any(|&c| never(c)) {
         return vec![f64::INFINITY; shares.len()];
     }
     let draws = options.draws.max(1);
+    // The time term, per run: the completes' seconds, each category's qualifier paid on its
+    // T_c + NegativeBinomial(T_c, p_c) shows at least (its coins are read in the order it is
+    // shown, whoever sees it), over the budget; and those shows over the qualifier cap.
+    let time = run_time_floors(catalogue, options, shares, draws);
+    // What every run needs at the least: each complete's qualifier and survey, and one show.
+    let certain_time = {
+        let (seconds, shows) = with_targets.iter().fold((0.0, 0.0), |(s, n), &c| {
+            let t = f64::from(catalogue.category(c).target);
+            (s + t * catalogue.seconds_if_qualified(c), n + t)
+        });
+        (seconds / options.budget_seconds).max(
+            options
+                .max_qualifiers
+                .map_or(0.0, |k| shows / f64::from(k.max(1))),
+        )
+    };
     let mut rng = run_rng(options.seed, u32::MAX);
+    let floors = |maxima: &mut Vec<u64>| -> Vec<f64> {
+        maxima.sort_unstable();
+        shares
+            .iter()
+            .zip(&time)
+            .map(|(&share, &t)| t.max(nearest_rank(maxima, share) as f64))
+            .collect()
+    };
     if cells.is_empty() {
-        let mut maxima = independent_maxima(catalogue, &with_targets, fluid_time, draws, &mut rng);
-        return floors(&mut maxima);
+        // Without the cells, categories cannot be sampled together: each quantile of each τ_c
+        // is a floor on its own, so their largest is one.
+        let quantiles = independent_quantiles(catalogue, &with_targets, shares, draws, &mut rng);
+        return quantiles
+            .iter()
+            .zip(&time)
+            .map(|(&q, &t)| q.max(t))
+            .collect();
     }
     // Terms: (members, completes needed); a category alone is a set of one.
     let mut terms: Vec<(Vec<CategoryId>, u64)> = with_targets
@@ -1465,7 +1496,7 @@ pub fn stochastic_floors(
     let low = stats
         .iter()
         .map(|s| s.0 - 8.0 * s.1)
-        .fold(fluid_time, f64::max);
+        .fold(certain_time, f64::max);
     let terms: Vec<&(Vec<CategoryId>, u64)> = terms
         .iter()
         .zip(&stats)
@@ -1559,41 +1590,74 @@ fn set_mean(catalogue: &Catalogue, cells: &[(Answers, f64)], members: &[Category
     needed / set_head_share(catalogue, cells, members)
 }
 
-/// Each category's τ_c sampled on its own (schemas too large to sample cells from).
-fn independent_maxima<R: Rng + ?Sized>(
+/// The largest over categories of each quantile of τ_c, each sampled on its own (schemas too
+/// large to sample cells from).
+fn independent_quantiles<R: Rng + ?Sized>(
     catalogue: &Catalogue,
     with_targets: &[CategoryId],
-    low: f64,
+    shares: &[f64],
     draws: u32,
     rng: &mut R,
-) -> Vec<u64> {
-    let stats: Vec<(u32, f64, f64, f64)> = with_targets
-        .iter()
-        .map(|&c| {
-            let t = f64::from(catalogue.category(c).target);
-            let p = catalogue.incidence(c) * catalogue.eligible_share(c);
-            (
-                catalogue.category(c).target,
-                p,
-                t / p,
-                (t * (1.0 - p)).sqrt() / p,
-            )
-        })
-        .collect();
-    let low = stats.iter().map(|s| s.2 - 8.0 * s.3).fold(low, f64::max);
-    let contenders: Vec<(u32, f64)> = stats
-        .iter()
-        .filter(|s| s.2 + 8.0 * s.3 >= low)
-        .map(|s| (s.0, s.1))
-        .collect();
-    (0..draws)
+) -> Vec<f64> {
+    let mut best = vec![0.0f64; shares.len()];
+    let mut samples = Vec::with_capacity(draws as usize);
+    for &c in with_targets {
+        let t = catalogue.category(c).target;
+        let p = catalogue.incidence(c) * catalogue.eligible_share(c);
+        samples.clear();
+        samples.extend((0..draws).map(|_| u64::from(t) + negative_binomial(rng, t, p)));
+        samples.sort_unstable();
+        for (b, &share) in best.iter_mut().zip(shares) {
+            *b = b.max(nearest_rank(&samples, share) as f64);
+        }
+    }
+    best
+}
+
+/// Each quantile of the run's time term: (Σ T_c L_c + Σ q_c · shows_c) / budget, and Σ shows_c
+/// over the qualifier cap, with shows_c = T_c + NegativeBinomial(T_c, p_c), the fewest shows
+/// that give T_c completes. Exact (no sampling) when qualifiers are free and uncapped.
+fn run_time_floors(
+    catalogue: &Catalogue,
+    options: &FloorOptions,
+    shares: &[f64],
+    draws: u32,
+) -> Vec<f64> {
+    let budget = options.budget_seconds;
+    let with_targets = || {
+        catalogue
+            .ids()
+            .filter(|&c| catalogue.category(c).target > 0)
+    };
+    let interviews: f64 = with_targets()
+        .map(|c| f64::from(catalogue.category(c).target) * catalogue.loi_seconds(c))
+        .sum();
+    let sampled = options.max_qualifiers.is_some()
+        || with_targets().any(|c| catalogue.qualifier_seconds(c) > 0.0);
+    if !sampled {
+        return vec![interviews / budget; shares.len()];
+    }
+    let k = options.max_qualifiers.map(|k| f64::from(k.max(1)));
+    let mut rng = run_rng(options.seed, u32::MAX - 1);
+    let mut runs: Vec<u64> = (0..draws)
         .map(|_| {
-            contenders
-                .iter()
-                .map(|&(t, p)| u64::from(t) + negative_binomial(rng, t, p))
-                .max()
-                .unwrap_or(0)
+            let (mut seconds, mut shows) = (interviews, 0.0);
+            for c in with_targets() {
+                let t = catalogue.category(c).target;
+                let n =
+                    f64::from(t) + negative_binomial(&mut rng, t, catalogue.incidence(c)) as f64;
+                seconds += catalogue.qualifier_seconds(c) * n;
+                shows += n;
+            }
+            let floor = (seconds / budget).max(k.map_or(0.0, |k| shows / k));
+            // Whole respondents: the floor rounds up, as the run's count does.
+            floor.ceil() as u64
         })
+        .collect();
+    runs.sort_unstable();
+    shares
+        .iter()
+        .map(|&share| nearest_rank(&runs, share) as f64)
         .collect()
 }
 
