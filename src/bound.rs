@@ -136,7 +136,7 @@ use crate::schema::{Answers, QuestionId, ResponseId};
 use crate::sim::{Settings, reference_shares};
 
 /// The most demographic cells the LP enumerates.
-pub const MAX_CELLS: usize = 100_000;
+pub const MAX_CELLS: usize = crate::schema::MAX_ENUMERATED_CELLS;
 
 /// The most solver variables the LP builds (types × categories plus auxiliaries).
 pub const MAX_VARIABLES: usize = 1_000_000;
@@ -396,11 +396,7 @@ pub fn cell_answers(catalogue: &Catalogue, cell: usize) -> Option<Answers> {
 
 /// Π response counts, or `None` when it overflows.
 fn complete_cells(catalogue: &Catalogue) -> Option<usize> {
-    catalogue
-        .schema()
-        .questions()
-        .iter()
-        .try_fold(1usize, |acc, q| acc.checked_mul(q.responses().len()))
+    catalogue.schema().complete_cell_count()
 }
 
 /// One respondent type: its weight, eligibility per open category, and its answers (only kept

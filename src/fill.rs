@@ -70,7 +70,7 @@ use crate::catalogue::{Catalogue, CategoryId};
 pub const MAX_CATEGORIES: usize = 30;
 
 /// The most demographic cells (every question answered) the types are built from.
-pub const MAX_CELLS: usize = 100_000;
+pub const MAX_CELLS: usize = crate::schema::MAX_ENUMERATED_CELLS;
 
 /// What the fill bound is computed for.
 #[derive(Clone, Debug, PartialEq)]
@@ -205,9 +205,7 @@ pub fn respondent_fill(
     }
     let cells = catalogue
         .schema()
-        .questions()
-        .iter()
-        .try_fold(1usize, |acc, q| acc.checked_mul(q.responses().len()))
+        .complete_cell_count()
         .unwrap_or(usize::MAX);
     if cells > MAX_CELLS {
         return Err(FillError::TooManyCells { cells });

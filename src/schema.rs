@@ -56,6 +56,10 @@ impl ResponseId {
 /// Ids are `u16` with one value reserved for "unknown".
 pub const MAX_ITEMS: usize = u16::MAX as usize - 1;
 
+/// The most complete demographic cells the bounds and the exposure references enumerate
+/// ([`Schema::complete_cells`]); larger schemas take their fallbacks or are refused.
+pub const MAX_ENUMERATED_CELLS: usize = 100_000;
+
 const UNKNOWN: u16 = u16::MAX;
 
 /// One question: a name, its responses in order, and how the supply answers it.
@@ -410,15 +414,19 @@ impl Schema {
         index
     }
 
+    /// The number of demographic cells with every question answered: Π responses, or `None`
+    /// when that overflows `usize`.
+    pub fn complete_cell_count(&self) -> Option<usize> {
+        self.questions
+            .iter()
+            .try_fold(1usize, |acc, q| acc.checked_mul(q.responses.len()))
+    }
+
     /// Every demographic cell with every question answered, with its share of the supply
     /// (the product of the answers' shares), in row-major schema order (the last question
     /// varies fastest). Empty when the cells would overflow `usize`.
     pub fn complete_cells(&self) -> impl Iterator<Item = (Answers, f64)> + '_ {
-        let count = self
-            .questions
-            .iter()
-            .try_fold(1usize, |acc, q| acc.checked_mul(q.responses.len()))
-            .unwrap_or(0);
+        let count = self.complete_cell_count().unwrap_or(0);
         (0..count).map(move |cell| {
             let (mut rest, mut share) = (cell, 1.0);
             let mut answers = Answers::unknown(self);

@@ -569,7 +569,8 @@ impl Packing {
         let table = self.table(ask, state);
         let near_end = left <= self.ordered_horizon;
         // As in `next_offer`: priced-out candidates only when every candidate is.
-        let priced_out = |v: f64, scarcity: f64| -v > left && scarcity < table.critical;
+        let priced_out =
+            |v: f64, scarcity: f64| Self::priced_out(v, left, table.critical, &mut || scarcity);
         let (mut best_kept, mut best_any) = (f64::NEG_INFINITY, f64::NEG_INFINITY);
         for c in &mut e.candidates {
             let scarcity = self.scarcity.value(ask, c.category);
@@ -614,6 +615,14 @@ impl Packing {
             })
             .map(|c| c.category);
         e
+    }
+
+    /// Paced: a candidate whose look-ahead value `v` after its cost is below ending the
+    /// interview here (waste `left`) is priced out, unless it is critical. `scarcity` is read
+    /// only when the value alone does not settle it.
+    #[inline(always)]
+    fn priced_out(v: f64, left: f64, critical: f64, scarcity: &mut dyn FnMut() -> f64) -> bool {
+        -v > left && scarcity() < critical
     }
 
     fn tolerance(&self, t: &PackingTable) -> f64 {
@@ -680,14 +689,16 @@ impl Router for Packing {
         // Paced: a category whose value after its cost is below ending the interview here
         // (waste `left`) is priced out: offered only when every candidate is (the router never
         // ends an interview while something is offerable), unless it is critical.
-        let priced_out =
-            |v: f64, scarcity: f64| paced.is_some() && -v > left && scarcity < table.critical;
+        let priced_out = |v: f64, scarcity: &mut dyn FnMut() -> f64| {
+            paced.is_some() && Self::priced_out(v, left, table.critical, scarcity)
+        };
         let (mut best_kept, mut best_any) = (f64::NEG_INFINITY, f64::NEG_INFINITY);
         interview.for_each_candidate(|c| {
             if quotas.is_open(c) && interview.fits(catalogue, c) {
                 let v = self.look_ahead(table, ask, c);
                 best_any = best_any.max(v);
-                if v > best_kept && !priced_out(v, self.scarcity.value(ask, c)) {
+                // The scarcity is read only where the price can bite: never for `packing`.
+                if v > best_kept && !priced_out(v, &mut || self.scarcity.value(ask, c)) {
                     best_kept = v;
                 }
                 candidates.push((v, c.index() as u32));
@@ -700,7 +711,7 @@ impl Router for Packing {
         for &(v, c) in &candidates {
             let c = CategoryId::from_index(c as usize);
             let x = self.scarcity.value(ask, c);
-            if any_kept && priced_out(v, x) {
+            if any_kept && priced_out(v, &mut || x) {
                 continue;
             }
             if v >= best_value - tolerance || x >= table.critical {

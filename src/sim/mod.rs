@@ -66,7 +66,7 @@ use crate::catalogue::{Catalogue, CatalogueError, Category, CategoryId};
 use crate::route::{
     Ask, CapRisk, DemographicWeight, Interview, OfferError, PolicyOptions, Router, RouterState,
 };
-use crate::schema::{Answers, QuestionId, Respondent, ResponseId, Schema};
+use crate::schema::{Answers, MAX_ENUMERATED_CELLS, QuestionId, Respondent, ResponseId, Schema};
 use crate::state::QuotaState;
 
 /// How a simulation runs.
@@ -1051,10 +1051,8 @@ fn splitmix64(mut x: u64) -> u64 {
 pub fn reference_shares(catalogue: &Catalogue) -> Vec<Vec<f64>> {
     let schema = catalogue.schema();
     let cells: Option<usize> = schema
-        .questions()
-        .iter()
-        .try_fold(1usize, |acc, q| acc.checked_mul(q.responses().len()))
-        .filter(|&n| n <= 100_000);
+        .complete_cell_count()
+        .filter(|&n| n <= MAX_ENUMERATED_CELLS);
     let mut out = Vec::with_capacity(catalogue.len() * schema.len());
     for c in catalogue.ids() {
         let category = catalogue.category(c);
@@ -1376,10 +1374,8 @@ pub fn stochastic_floors(
 ) -> Vec<f64> {
     let schema = catalogue.schema();
     let cells: Vec<(Answers, f64)> = if schema
-        .questions()
-        .iter()
-        .try_fold(1usize, |acc, q| acc.checked_mul(q.responses().len()))
-        .is_some_and(|n| n <= 100_000)
+        .complete_cell_count()
+        .is_some_and(|n| n <= MAX_ENUMERATED_CELLS)
     {
         schema.complete_cells().collect()
     } else {
@@ -1566,6 +1562,8 @@ pub fn stochastic_floors(
 
 /// Share of the supply with heads on some category of `members` they are eligible for.
 fn set_head_share(catalogue: &Catalogue, cells: &[(Answers, f64)], members: &[CategoryId]) -> f64 {
+    // The cells' shares sum to 1 only up to rounding; a share just above 1 would make the
+    // term's spread √(T(1 − p)) NaN and drop a term that is certain.
     let total: f64 = cells.iter().map(|c| c.1).sum();
     cells
         .iter()
