@@ -104,6 +104,9 @@ pub mod state;
 #[cfg(feature = "proptest")]
 pub mod testing;
 
+#[cfg(doctest)]
+mod doctests;
+
 /// The README's example, compiled and run as a doctest.
 #[cfg(doctest)]
 #[doc = include_str!("../README.md")]
