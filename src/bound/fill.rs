@@ -40,7 +40,7 @@
 //!
 //! ```
 //! use quotaroute::catalogue::{Catalogue, Category};
-//! use quotaroute::fill::{respondent_fill, FillOptions};
+//! use quotaroute::bound::fill::{respondent_fill, FillOptions};
 //! use quotaroute::schema::Schema;
 //!
 //! // Two 300 s surveys under a 480 s cap: at most one fits, so a respondent fills
@@ -103,6 +103,7 @@ impl FillOptions {
 /// The fill of one respondent type.
 #[derive(Clone, Debug, PartialEq)]
 #[cfg_attr(feature = "serde", derive(Serialize, Deserialize))]
+#[non_exhaustive]
 pub struct TypeFill {
     /// The type's share of the supply.
     pub share: f64,
@@ -115,6 +116,7 @@ pub struct TypeFill {
 /// The respondent fill bound (see the [module docs](self)).
 #[derive(Clone, Debug, PartialEq)]
 #[cfg_attr(feature = "serde", derive(Serialize, Deserialize))]
+#[non_exhaustive]
 pub struct RespondentFill {
     /// The most seconds a respondent fills in expectation, over the supply: V̄.
     pub seconds: f64,
@@ -274,7 +276,9 @@ pub fn respondent_fill(
         });
     }
     let budget = options.mean_budget_seconds.map_or(cap, |b| b.min(cap));
-    let terms = catalogue.bound_terms(budget, None, |c| f64::from(catalogue.category(c).target));
+    let terms = super::closed_form(catalogue, budget, None, |c| {
+        f64::from(catalogue.category(c).target)
+    });
     // No seconds to do needs no fill (and 0 / 0 must not become NaN).
     let time = if terms.time > 0.0 {
         terms.time * budget / mean.min(budget)
