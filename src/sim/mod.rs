@@ -1,7 +1,7 @@
 //! Monte-Carlo simulation of fieldwork: how many respondents a policy needs.
 //!
 //! A run draws respondents from the schema's supply distribution, routes each with a
-//! [`Router`] under its time budget, draws qualification from the true incidence, and stops when
+//! [`Router`](crate::route::Router) under its time budget, draws qualification from the true incidence, and stops when
 //! every quota is full: the number of respondents drawn is the run's cost N. Run `r` draws from
 //! an RNG seeded by `(seed, r)`, so results do not depend on how many threads run them.
 //!

@@ -10,7 +10,7 @@ use serde::{Deserialize, Serialize};
 use super::realism::{self, DRIFT_QUESTION, SupplyDrift};
 use super::{Settings, SimError};
 use crate::bound::sample::{run_rng, splitmix64};
-use crate::catalogue::{Catalogue, Category, reference_shares};
+use crate::catalogue::{Catalogue, Category, CategoryId, reference_shares};
 use crate::route::{Ask, CapRisk, Interview, Router, RouterState};
 use crate::schema::{Answers, QuestionId, Respondent, ResponseId, Schema};
 use crate::state::{QuotaState, QuotaView};
@@ -203,7 +203,7 @@ pub struct Trace {
 ///
 /// # Performance
 /// Reads every category's counts after each respondent: for pictures and diagnostics, not
-/// for Monte-Carlo loops ([`monte_carlo`] records none of this).
+/// for Monte-Carlo loops ([`monte_carlo`](super::monte_carlo) records none of this).
 pub fn trace(
     catalogue: &Catalogue,
     router: &dyn Router,
@@ -239,6 +239,8 @@ pub fn trace(
     })
 }
 
+/// Routes run `run`, calling `observe` after each respondent with the respondent's number,
+/// the quotas and the finished interview.
 pub(super) fn run_with(
     catalogue: &Catalogue,
     router: &dyn Router,
@@ -272,16 +274,23 @@ pub(super) fn run_with(
     let month = settings.month(catalogue);
     let speed_log_variance = (settings.speed_spread * settings.speed_spread).ln_1p();
     let mut drift = drift(settings, schema)?;
-    let (mut over_cap, mut abandoned, mut most_completes) = (0u64, 0u64, 0u32);
+    let context = Context {
+        settings,
+        catalogue,
+        month,
+        uncertain,
+        speed_log_variance,
+    };
     let mut state = QuotaState::new(catalogue);
-    let mut open_total = state.total_open();
+    let mut tally = Tally {
+        open_total: state.total_open(),
+        ..Tally::default()
+    };
     let mut interview = Interview::new();
     let mut router_state = RouterState::default();
     let mut respondent = Respondent::new(0, Answers::unknown(schema));
-    let (mut seconds_total, mut max_seconds) = (0.0f64, 0.0f64);
-    let (mut qualifiers_total, mut max_qualifiers) = (0u64, 0u32);
     let mut n = 0u64;
-    while open_total > 0 && n < limit {
+    while tally.open_total > 0 && n < limit {
         n += 1;
         respondent.id = n;
         match &mut drift {
@@ -296,19 +305,17 @@ pub(super) fn run_with(
         }
         let budget = match settings.mean_budget {
             // The bank: what the running mean allows, never more than the hard cap.
-            Some(mean) => (mean * n as f64 - seconds_total).clamp(0.0, settings.hard_cap),
+            Some(mean) => (mean * n as f64 - tally.seconds_total).clamp(0.0, settings.hard_cap),
             None => settings.hard_cap,
         };
-        let start = Start {
-            settings,
-            catalogue,
-            quotas: &state.view(),
+        let speed = context.begin(
+            &state.view(),
             n,
-            month,
-            uncertain,
-            speed_log_variance,
-        };
-        let speed = start.begin(&respondent.answers, budget, &mut extra, &mut interview);
+            &respondent.answers,
+            budget,
+            &mut extra,
+            &mut interview,
+        );
         router.on_respondent_start(
             &Ask {
                 catalogue,
@@ -339,33 +346,15 @@ pub(super) fn run_with(
             state.record_shown(c, &respondent.answers);
             interview.record_shown(catalogue, c);
             let qualified = answer_draw(answer_key, n, c.index()) < true_incidence[c.index()];
-            let mut closed = false;
-            if qualified {
-                state.record_qualified(c);
-                let loi = if uncertain {
-                    catalogue.loi_seconds(c)
-                        * speed
-                        * realism::unit_lognormal(&mut extra, catalogue.loi_log_variance(c))
-                } else {
-                    catalogue.loi_seconds(c)
-                };
-                let room = interview.budget() - interview.seconds_used();
-                if settings.abandon_rate > 0.0 && extra.random_bool(settings.abandon_rate) {
-                    // Left part way through the survey: no complete, and no more routing.
-                    abandoned += 1;
-                    interview.add_seconds((extra.random::<f64>() * loi).min(room.max(0.0)));
-                    interview.end();
-                } else if uncertain && loi > room {
-                    // The survey would pass the budget: the interview ends there.
-                    over_cap += 1;
-                    interview.add_seconds(room.max(0.0));
-                    interview.end();
-                } else if state.complete(c).is_ok() {
-                    open_total -= 1;
-                    interview.record_complete_in(catalogue, c, loi);
-                    closed = !state.view().is_open(c);
-                }
-            }
+            let closed = qualified
+                && context.take_survey(
+                    c,
+                    speed,
+                    &mut state,
+                    &mut interview,
+                    &mut extra,
+                    &mut tally,
+                );
             let ask = Ask {
                 catalogue,
                 respondent: &respondent,
@@ -377,11 +366,7 @@ pub(super) fn run_with(
                 router.on_close(catalogue, &mut router_state, c);
             }
         }
-        seconds_total += interview.seconds_used();
-        max_seconds = max_seconds.max(interview.seconds_used());
-        qualifiers_total += u64::from(interview.qualifiers_shown());
-        max_qualifiers = max_qualifiers.max(interview.qualifiers_shown());
-        most_completes = most_completes.max(interview.completes());
+        tally.interview_ended(&interview);
         observe(n, &state.view(), &interview);
     }
     let view = state.view();
@@ -389,16 +374,16 @@ pub(super) fn run_with(
     let denominator = n.max(1) as f64;
     Ok(RunResult {
         respondents: n,
-        filled: open_total == 0,
+        filled: tally.open_total == 0,
         completes: catalogue.ids().map(|c| view.completed(c)).collect(),
-        mean_seconds: seconds_total / denominator,
-        max_seconds,
-        mean_qualifiers: qualifiers_total as f64 / denominator,
-        max_qualifiers,
+        mean_seconds: tally.seconds_total / denominator,
+        max_seconds: tally.max_seconds,
+        mean_qualifiers: tally.qualifiers_total as f64 / denominator,
+        max_qualifiers: tally.max_qualifiers,
         divergence,
-        over_cap,
-        abandoned,
-        most_completes,
+        over_cap: tally.over_cap,
+        abandoned: tally.abandoned,
+        most_completes: tally.most_completes,
     })
 }
 
@@ -449,23 +434,49 @@ fn drift(settings: &Settings, schema: &Schema) -> Result<Drift, SimError> {
     Ok(Some((q, population.clone(), population)))
 }
 
-/// What starting respondent `n`'s interview reads.
-struct Start<'a> {
+/// What a run's respondents are routed under, the same for each.
+struct Context<'a> {
     settings: &'a Settings,
     catalogue: &'a Catalogue,
-    quotas: &'a QuotaView<'a>,
-    n: u64,
     month: u64,
+    /// Interview lengths are uncertain: cap risk applies and lengths are drawn.
     uncertain: bool,
     speed_log_variance: f64,
 }
 
-impl Start<'_> {
-    /// Begins the interview under `budget` with the run's limits, cap risk, cooldown and
-    /// pacing holds; returns the respondent's speed factor (1 with certain lengths). The
-    /// realism draws come from `extra` in a fixed order: speed, then returning.
+/// What a run counts as its respondents go.
+#[derive(Default)]
+struct Tally {
+    /// Completes still to do over all categories.
+    open_total: u64,
+    over_cap: u64,
+    abandoned: u64,
+    most_completes: u32,
+    seconds_total: f64,
+    max_seconds: f64,
+    qualifiers_total: u64,
+    max_qualifiers: u32,
+}
+
+impl Tally {
+    /// Counts one finished interview.
+    fn interview_ended(&mut self, interview: &Interview) {
+        self.seconds_total += interview.seconds_used();
+        self.max_seconds = self.max_seconds.max(interview.seconds_used());
+        self.qualifiers_total += u64::from(interview.qualifiers_shown());
+        self.max_qualifiers = self.max_qualifiers.max(interview.qualifiers_shown());
+        self.most_completes = self.most_completes.max(interview.completes());
+    }
+}
+
+impl Context<'_> {
+    /// Begins respondent `n`'s interview under `budget` with the run's limits, cap risk,
+    /// cooldown and pacing holds; returns the respondent's speed factor (1 with certain
+    /// lengths). The realism draws come from `extra` in a fixed order: speed, then returning.
     fn begin(
         &self,
+        quotas: &QuotaView<'_>,
+        n: u64,
         answers: &Answers,
         budget: f64,
         extra: &mut Xoshiro256PlusPlus,
@@ -486,9 +497,50 @@ impl Start<'_> {
             realism::hold_last_wave(extra, catalogue, self.month, interview);
         }
         if let Some(pacing) = settings.pacing {
-            pacing.hold_ahead(catalogue, self.quotas, self.n, self.month, interview);
+            pacing.hold_ahead(catalogue, quotas, n, self.month, interview);
         }
         speed
+    }
+
+    /// A respondent who qualified for `c` takes its survey: abandons part way, passes the
+    /// budget (uncertain lengths), or completes if the quota still has room. Returns true when
+    /// the complete closed `c`'s quota. The draws come from `extra` in a fixed order: the
+    /// length (uncertain lengths), abandonment, then the share of the survey abandoned.
+    fn take_survey(
+        &self,
+        c: CategoryId,
+        speed: f64,
+        state: &mut QuotaState,
+        interview: &mut Interview,
+        extra: &mut Xoshiro256PlusPlus,
+        tally: &mut Tally,
+    ) -> bool {
+        let (settings, catalogue) = (self.settings, self.catalogue);
+        state.record_qualified(c);
+        let loi = if self.uncertain {
+            catalogue.loi_seconds(c)
+                * speed
+                * realism::unit_lognormal(extra, catalogue.loi_log_variance(c))
+        } else {
+            catalogue.loi_seconds(c)
+        };
+        let room = interview.budget() - interview.seconds_used();
+        if settings.abandon_rate > 0.0 && extra.random_bool(settings.abandon_rate) {
+            // Left part way through the survey: no complete, and no more routing.
+            tally.abandoned += 1;
+            interview.add_seconds((extra.random::<f64>() * loi).min(room.max(0.0)));
+            interview.end();
+        } else if self.uncertain && loi > room {
+            // The survey would pass the budget: the interview ends there.
+            tally.over_cap += 1;
+            interview.add_seconds(room.max(0.0));
+            interview.end();
+        } else if state.complete(c).is_ok() {
+            tally.open_total -= 1;
+            interview.record_complete_in(catalogue, c, loi);
+            return !state.view().is_open(c);
+        }
+        false
     }
 }
 

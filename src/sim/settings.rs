@@ -50,10 +50,10 @@ pub struct Settings {
     /// complete, a uniform share of the survey's seconds spent, and the interview ends.
     pub abandon_rate: f64,
     /// With uncertain LOI (a category's `loi_spread` or a `speed_spread`): the largest accepted
-    /// probability that an interview passes its budget (see [`CapRisk`]); an interview whose
+    /// probability that an interview passes its budget (see [`CapRisk`](crate::route::CapRisk)); an interview whose
     /// survey would pass it ends at the budget and counts as passing the cap.
     pub cap_risk: f64,
-    /// Supply drift D (see [`SupplyDrift`]; 0: the schema's shares all month).
+    /// Supply drift D (see [`SupplyDrift`](super::SupplyDrift); 0: the schema's shares all month).
     pub supply_drift: f64,
     /// Respondents in the month, for drift, pacing and returning respondents (`None`:
     /// ⌈1.05 · N*⌉).
