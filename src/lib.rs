@@ -91,11 +91,7 @@ pub mod bound;
 pub mod catalogue;
 pub mod dispatch;
 pub mod error;
-/// The respondent fill bound, now [`bound::fill`].
-#[deprecated(note = "moved to `quotaroute::bound::fill`")]
-pub mod fill {
-    pub use crate::bound::fill::*;
-}
+pub mod fill;
 pub mod live;
 pub mod quota;
 pub mod risk;

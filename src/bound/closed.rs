@@ -56,6 +56,7 @@ pub(crate) enum Eligible<'a> {
     /// The schema's supply: the catalogue's precomputed 1 / (p·s) per complete.
     Catalogue,
     /// Another supply (or only the categories that fit a cap): s per category, by index.
+    #[cfg_attr(not(feature = "lp"), allow(dead_code))]
     Shares(&'a [f64]),
 }
 

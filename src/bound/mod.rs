@@ -9,7 +9,7 @@
 //!
 //! N* is computed in one place ([`closed_form`]); the LP's scale and the fill bound's terms
 //! call it. The floors and the simulator share their seeded draws (`run_rng`, `nearest_rank`),
-//! which live here: the simulator ([`sim`](crate::sim)) builds on this module, never the
+//! which live here: the simulator (module `sim`) builds on this module, never the
 //! other way round.
 //!
 //! ```

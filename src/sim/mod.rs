@@ -55,7 +55,6 @@ mod summary;
 #[cfg(test)]
 mod tests;
 
-pub use crate::bound::FloorOptions;
 pub use crate::bound::sample::{nearest_rank, run_rng};
 pub use crate::catalogue::reference_shares;
 pub use realism::{DRIFT_QUESTION, Pacing, SupplyDrift};
@@ -65,6 +64,10 @@ pub use summary::{Summary, monte_carlo};
 
 use crate::bound::floors;
 use crate::catalogue::Catalogue;
+
+/// What the floors are computed for: now [`bound::FloorOptions`](crate::bound::FloorOptions).
+#[deprecated(note = "moved to `quotaroute::bound::FloorOptions`")]
+pub type FloorOptions = crate::bound::FloorOptions;
 
 /// The policies a scenario compares unless it names others (`["all"]` means every built-in).
 pub const DEFAULT_POLICIES: &[&str] = &[
@@ -90,7 +93,7 @@ pub fn lower_bound_p95(
 ) -> f64 {
     floors(
         catalogue,
-        &FloorOptions {
+        &crate::bound::FloorOptions {
             budget_seconds,
             hard_cap_seconds: None,
             max_qualifiers,
@@ -112,7 +115,7 @@ pub fn stochastic_floor(
     seed: u64,
     share: f64,
 ) -> f64 {
-    let options = FloorOptions {
+    let options = crate::bound::FloorOptions {
         budget_seconds,
         hard_cap_seconds: None,
         max_qualifiers,
@@ -127,7 +130,7 @@ pub fn stochastic_floor(
 #[deprecated(note = "renamed `bound::floors`")]
 pub fn stochastic_floors(
     catalogue: &Catalogue,
-    options: &FloorOptions,
+    options: &crate::bound::FloorOptions,
     shares: &[f64],
 ) -> Vec<f64> {
     floors(catalogue, options, shares)
