@@ -24,61 +24,16 @@ fn main() -> ExitCode {
     }
 }
 
-fn run() -> Result<(), Box<dyn std::error::Error>> {
+type Error = Box<dyn std::error::Error>;
+
+fn run() -> Result<(), Error> {
     let schema = Schema::default_survey();
     let bundled = Catalogue::from_csv(schema.clone(), BUNDLED)?;
-    // The catalogue names some categories "(Female Only)" or "(Male Only)" without a rule:
-    // give them one.
-    let mut categories = bundled.categories().to_vec();
-    for c in &mut categories {
-        if c.name.contains("Female Only") {
-            c.eligibility = Rule::parse(&schema, "gender=female")?;
-        } else if c.name.contains("Male Only") {
-            c.eligibility = Rule::parse(&schema, "gender=male")?;
-        }
-    }
-    let gendered = Catalogue::new(schema.clone(), categories)?;
-
+    let gendered = gendered(&bundled)?;
     println!(
         "{:<52} {:>9} {:>9} {:>7} {:>8}  limits",
         "scenario (480 s, bundled 77 categories)", "N*", "LP", "LP/N*", "rnd/cuts"
     );
-    let row = |label: &str,
-               catalogue: &Catalogue,
-               options: &LpOptions|
-     -> Result<LpBound, Box<dyn std::error::Error>> {
-        let lp = lower_bound_lp(catalogue, options)?;
-        let limits: Vec<String> = lp.limits.iter().map(|l| limit(catalogue, l)).collect();
-        let shown = limits
-            .iter()
-            .take(3)
-            .cloned()
-            .collect::<Vec<_>>()
-            .join(", ");
-        let more = limits.len().saturating_sub(3);
-        let cuts = if options.incompatibility_cuts {
-            format!(
-                "{}/{}{}",
-                lp.cut_rounds,
-                lp.cuts,
-                if lp.cuts_converged { "" } else { "+" }
-            )
-        } else {
-            "-".to_owned()
-        };
-        println!(
-            "{label:<52} {:>9.1} {:>9.1} {:>7.3} {cuts:>8}  {shown}{}",
-            lp.closed_form,
-            lp.respondents,
-            lp.gain(),
-            if more > 0 {
-                format!(" and {more} more")
-            } else {
-                String::new()
-            }
-        );
-        Ok(lp)
-    };
     let mean = LpOptions::new(480.0);
     let capped = LpOptions {
         hard_cap_seconds: Some(480.0),
@@ -162,14 +117,70 @@ fn run() -> Result<(), Box<dyn std::error::Error>> {
             ..cut.clone()
         },
     )?;
+    drifted_supply(&bundled, &capped)
+}
 
-    // The supply-drift scenario at its start: 18-34 at 1/3 + D, the other bands share the rest.
+/// The catalogue names some categories "(Female Only)" or "(Male Only)" without a rule: give
+/// them one.
+fn gendered(bundled: &Catalogue) -> Result<Catalogue, Error> {
+    let schema = bundled.schema();
+    let mut categories = bundled.categories().to_vec();
+    for c in &mut categories {
+        if c.name.contains("Female Only") {
+            c.eligibility = Rule::parse(schema, "gender=female")?;
+        } else if c.name.contains("Male Only") {
+            c.eligibility = Rule::parse(schema, "gender=male")?;
+        }
+    }
+    Ok(Catalogue::new(schema.clone(), categories)?)
+}
+
+/// Solves one scenario and prints its row: N*, the LP, their ratio, the cut rounds and the
+/// first three limits.
+fn row(label: &str, catalogue: &Catalogue, options: &LpOptions) -> Result<LpBound, Error> {
+    let lp = lower_bound_lp(catalogue, options)?;
+    let limits: Vec<String> = lp.limits.iter().map(|l| limit(catalogue, l)).collect();
+    let shown = limits
+        .iter()
+        .take(3)
+        .cloned()
+        .collect::<Vec<_>>()
+        .join(", ");
+    let more = limits.len().saturating_sub(3);
+    let cuts = if options.incompatibility_cuts {
+        format!(
+            "{}/{}{}",
+            lp.cut_rounds,
+            lp.cuts,
+            if lp.cuts_converged { "" } else { "+" }
+        )
+    } else {
+        "-".to_owned()
+    };
+    println!(
+        "{label:<52} {:>9.1} {:>9.1} {:>7.3} {cuts:>8}  {shown}{}",
+        lp.closed_form,
+        lp.respondents,
+        lp.gain(),
+        if more > 0 {
+            format!(" and {more} more")
+        } else {
+            String::new()
+        }
+    );
+    Ok(lp)
+}
+
+/// The supply-drift scenario at its start: 18-34 at 1/3 + D, the other bands share the rest,
+/// under tighter and tighter exposure tolerances.
+fn drifted_supply(bundled: &Catalogue, capped: &LpOptions) -> Result<(), Error> {
+    let schema = bundled.schema();
     let age = schema.question("age")?;
     let young = schema.response(age, "18-34")?;
     for drift in [0.15] {
         let cells = (0..18)
             .map(|cell| {
-                let answers = cell_answers(&bundled, cell).expect("18 cells");
+                let answers = cell_answers(bundled, cell).expect("18 cells");
                 let age_share = if answers.get(age) == Some(young) {
                     1.0 / 3.0 + drift
                 } else {
@@ -192,7 +203,7 @@ fn run() -> Result<(), Box<dyn std::error::Error>> {
             );
             row(
                 &label,
-                &bundled,
+                bundled,
                 &LpOptions {
                     supply: Some(cells.clone()),
                     exposure_tolerance: tolerance,

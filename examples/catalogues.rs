@@ -6,7 +6,7 @@
 //! allows (N*, N_LP and N_fill bound the mean; the median of a run is close to it).
 //!
 //! With `--fill-bound`, catalogues whose respondent types have at most 22 categories also get
-//! the respondent fill bound (`quotaroute::fill`): what no policy beats on average once the end
+//! the respondent fill bound (`quotaroute::bound::fill`): what no policy beats on average once the end
 //! of each interview must be filled from the categories that respondent has not yet seen. It
 //! needs up to 8 GiB and a few minutes per catalogue.
 //!
@@ -14,12 +14,12 @@
 //! cargo run --release --example catalogues -- [--catalogues K] [--runs N] [--seed S] [--policy NAME]... [--fill-bound]
 //! ```
 
-use quotaroute::bound::{LpOptions, lower_bound_lp};
+use quotaroute::bound::fill::{FillOptions, respondent_fill};
+use quotaroute::bound::{FloorOptions, LpOptions, floors, lower_bound_lp};
 use quotaroute::catalogue::{Catalogue, Category};
-use quotaroute::fill::{FillOptions, respondent_fill};
 use quotaroute::route::policy;
 use quotaroute::schema::{Rule, Schema};
-use quotaroute::sim::{FloorOptions, Settings, monte_carlo, run_rng, stochastic_floors};
+use quotaroute::sim::{Settings, monte_carlo, run_rng};
 use rand::RngExt;
 
 fn main() {
@@ -87,7 +87,7 @@ fn main() {
         .map_or(bound, |b| b.respondents);
         // Quantile floors from one sample, with the terms of categories that cannot share a
         // respondent under the cap.
-        let floors = stochastic_floors(
+        let floors = floors(
             &catalogue,
             &FloorOptions {
                 budget_seconds: settings.hard_cap,

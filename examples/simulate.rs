@@ -29,6 +29,7 @@ use quotaroute::catalogue::Catalogue;
 use quotaroute::risk::{Entity, RequirementKind, RiskModel};
 use quotaroute::route::{POLICY_NAMES, policy_with};
 use quotaroute::schema::Schema;
+#[allow(deprecated)]
 use quotaroute::sim::{
     FloorOptions, Scenario, Settings, Summary, checkpoints, monte_carlo, stochastic_floors,
 };
@@ -212,6 +213,7 @@ fn run() -> Result<(), String> {
     let bound = catalogue.lower_bound(settings.budget_for_bound(), settings.max_qualifiers);
     // With the terms of categories that cannot share a respondent under the hard cap, where
     // lengths are certain (a short draw could let two of them share one).
+    #[allow(deprecated)]
     let bound_p95 = stochastic_floors(
         &catalogue,
         &FloorOptions {

@@ -7,6 +7,7 @@
 
 #[cfg(feature = "lp")]
 pub use crate::bound::LpBoundError;
+pub use crate::bound::fill::FillError;
 pub use crate::catalogue::CatalogueError;
 #[cfg(feature = "serde")]
 pub use crate::dispatch::document::BatchError;
@@ -14,7 +15,6 @@ pub use crate::dispatch::{
     AddError, ConfigureError, DispatchError, InvalidWeight, NextError, RemoveError,
     RestoreError as DispatchRestoreError, SetErrorError, SetWeightError,
 };
-pub use crate::fill::FillError;
 pub use crate::live::{
     AnswerError, ConfigError as LiveConfigError, LiveRestoreError, NextOfferError, SlotError,
     WaveError,

@@ -53,13 +53,12 @@
 //! | module | idea |
 //! |---|---|
 //! | [`schema`] | questions, responses, respondents' answers, eligibility rules: names resolved once to `Copy` ids |
-//! | [`catalogue`] | categories (incidence, length, qualifier cost, target, eligibility) and the CSV format; the fluid lower bound; the pre-flight check |
+//! | [`catalogue`] | categories (incidence, length, qualifier cost, target, eligibility), the CSV reader and the pre-flight check |
 //! | [`state`] | live quota counts and the read-only [`QuotaView`](state::QuotaView) routers decide on; snapshots |
 //! | [`route`] | the [`Router`](route::Router) trait, the [`Interview`](route::Interview), the policies and their factors, explanations |
 //! | [`live`] | the engine a survey server embeds: many threads, reservations that never overfill (pending slots with timeouts, quota cells), consistent snapshots, waves |
-//! | [`sim`] | seeded Monte-Carlo fieldwork: respondents needed per policy, lower bounds |
-//! | [`fill`] | the respondent fill bound: the most seconds one respondent can fill when each category is offered once, exact for small catalogues, and the respondents it implies |
-//! | [`bound`] | the fluid LP lower bound over respondent types × categories: eligibility, per-respondent limits, exposure, exclusions (feature `lp`) |
+//! | [`sim`] | seeded Monte-Carlo fieldwork: settings, runs, summaries of the respondents each policy needs |
+//! | [`bound`] | every lower bound: the closed form N*, the stochastic floors, the respondent fill bound, the fluid LP with its cuts (feature `lp`) |
 //! | [`quota`] | typed quota trees with Askia-style queries |
 //! | [`dispatch`] | cumulative-error weighted dispatch of batches among recipients |
 //! | [`risk`] | risk ranking of quota cells, categories and sources |
@@ -84,11 +83,10 @@
 //!
 //! - `serde` (default): serde derives on configuration and state types.
 //! - `proptest`: the `testing` module.
-//! - `lp` (default): the `bound` module, the fluid LP lower bound (a pure-Rust simplex solver).
+//! - `lp` (default): `bound::lp`, the fluid LP lower bound (a pure-Rust simplex solver).
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
 
-#[cfg(feature = "lp")]
 pub mod bound;
 pub mod catalogue;
 pub mod dispatch;

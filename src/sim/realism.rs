@@ -161,7 +161,7 @@ pub(crate) fn hold_last_wave<R: Rng + ?Sized>(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::sim::run_rng;
+    use crate::bound::sample::run_rng;
 
     #[test]
     fn drift_moves_the_first_share_linearly_and_keeps_a_distribution() {

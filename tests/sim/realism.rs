@@ -77,7 +77,7 @@ fn abandonment_is_counted_and_costs_respondents() {
 }
 
 #[test]
-fn the_default_settings_draw_what_they_drew_before() {
+fn options_that_are_off_draw_nothing() {
     // Options that are off draw nothing: every one at its default leaves the run as it was,
     // and turning one on that changes nothing here (a completes cap nobody reaches) keeps it.
     let catalogue = small();

@@ -2,8 +2,8 @@
 //! (no policy fills more than the bound, so no policy needs fewer respondents on average).
 
 use proptest::prelude::*;
+use quotaroute::bound::fill::{FillError, FillOptions, respondent_fill};
 use quotaroute::catalogue::{Catalogue, Category};
-use quotaroute::fill::{FillError, FillOptions, respondent_fill};
 use quotaroute::route::policy;
 use quotaroute::schema::{Rule, Schema};
 use quotaroute::sim::{Settings, monte_carlo};
@@ -261,7 +261,7 @@ fn options_and_results_round_trip_through_json() {
     let fill = respondent_fill(&small_catalogue(), &options).unwrap();
     let text = serde_json::to_string(&fill).unwrap();
     assert_eq!(
-        serde_json::from_str::<quotaroute::fill::RespondentFill>(&text).unwrap(),
+        serde_json::from_str::<quotaroute::bound::fill::RespondentFill>(&text).unwrap(),
         fill
     );
 }

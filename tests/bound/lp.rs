@@ -16,7 +16,7 @@ fn rel(a: f64, b: f64) -> f64 {
 }
 
 fn bundled() -> Catalogue {
-    let text = include_str!("../examples/data/fake_category_data.csv");
+    let text = include_str!("../../examples/data/fake_category_data.csv");
     Catalogue::from_csv(Schema::default_survey(), text).unwrap()
 }
 

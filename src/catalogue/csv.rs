@@ -1,0 +1,159 @@
+//! The catalogue CSV format: reading it into a [`Catalogue`].
+
+use super::{Catalogue, CatalogueError, Category};
+use crate::schema::{Rule, RuleError, Schema};
+
+impl Catalogue {
+    /// Reads the catalogue CSV format: the columns `category_id`, `category_name`,
+    /// `incidence_rate`, `category_length_seconds`, and optionally `target` (default 200),
+    /// `qualifier_seconds` (default 0) and `eligibility` (`question=resp|resp` clauses joined by
+    /// `;`; empty means everyone), `loi_spread` (the LOI's coefficient of variation, default 0)
+    /// and `exclusion_group` (a name; empty means none). Other columns are ignored; quoted
+    /// fields may hold commas.
+    ///
+    /// # Errors
+    /// A [`CatalogueError`] naming the line and the field; nothing is half-loaded.
+    pub fn from_csv(schema: Schema, text: &str) -> Result<Catalogue, CatalogueError> {
+        let rows = parse_csv(text)?;
+        let mut rows = rows.into_iter();
+        let Some((_, header)) = rows.next() else {
+            return Err(CatalogueError::Empty);
+        };
+        let header: Vec<String> = header.into_iter().map(|h| h.trim().to_owned()).collect();
+        for (i, h) in header.iter().enumerate() {
+            if header[..i].contains(h) {
+                return Err(CatalogueError::DuplicateColumn { column: h.clone() });
+            }
+        }
+        let col = |name: &'static str| header.iter().position(|h| h == name);
+        let need =
+            |name: &'static str| col(name).ok_or(CatalogueError::MissingColumn { column: name });
+        let (id_col, name_col) = (need("category_id")?, need("category_name")?);
+        let (ir_col, loi_col) = (need("incidence_rate")?, need("category_length_seconds")?);
+        let (target_col, q_col, elig_col) =
+            (col("target"), col("qualifier_seconds"), col("eligibility"));
+        let (spread_col, group_col) = (col("loi_spread"), col("exclusion_group"));
+
+        let mut categories = Vec::new();
+        let mut lines = Vec::new();
+        for (line, fields) in rows {
+            if fields.len() == 1 && fields[0].trim().is_empty() {
+                continue; // blank line
+            }
+            if fields.len() != header.len() {
+                return Err(CatalogueError::FieldCount {
+                    line,
+                    found: fields.len(),
+                    expected: header.len(),
+                });
+            }
+            let field = |i: usize| fields[i].trim();
+            let number = |i: usize, name: &'static str| -> Result<f64, CatalogueError> {
+                field(i).parse::<f64>().map_err(|_| CatalogueError::Field {
+                    line,
+                    field: name,
+                    problem: format!("`{}` is not a number", field(i)),
+                })
+            };
+            let key = field(id_col).to_owned();
+            if key.is_empty() {
+                return Err(CatalogueError::Field {
+                    line,
+                    field: "category_id",
+                    problem: "empty id".into(),
+                });
+            }
+            let mut category = Category::new(
+                key,
+                field(name_col),
+                number(ir_col, "incidence_rate")?,
+                number(loi_col, "category_length_seconds")?,
+            );
+            if let Some(i) = target_col.filter(|&i| !field(i).is_empty()) {
+                category.target = field(i).parse::<u32>().map_err(|_| CatalogueError::Field {
+                    line,
+                    field: "target",
+                    problem: format!("`{}` is not a whole number of completes", field(i)),
+                })?;
+            }
+            if let Some(i) = q_col.filter(|&i| !field(i).is_empty()) {
+                category.qualifier_seconds = number(i, "qualifier_seconds")?;
+            }
+            if let Some(i) = spread_col.filter(|&i| !field(i).is_empty()) {
+                category.loi_spread = number(i, "loi_spread")?;
+            }
+            if let Some(i) = group_col.filter(|&i| !field(i).is_empty()) {
+                category.exclusion_group = Some(field(i).to_owned());
+            }
+            if let Some(i) = elig_col {
+                category.eligibility =
+                    Rule::parse(&schema, field(i)).map_err(|e| CatalogueError::Field {
+                        line,
+                        field: "eligibility",
+                        problem: match e {
+                            RuleError::Unknown(e) => e.to_string(),
+                            other => other.to_string(),
+                        },
+                    })?;
+            }
+            categories.push(category);
+            lines.push(line);
+        }
+        Self::with_lines(schema, categories, &lines)
+    }
+}
+
+/// Splits CSV text into records of fields, with the 1-based line each record starts on.
+/// Handles quoted fields (with `""` escapes and embedded commas or newlines) and CRLF.
+fn parse_csv(text: &str) -> Result<Vec<(usize, Vec<String>)>, CatalogueError> {
+    let text = text.strip_prefix('\u{feff}').unwrap_or(text);
+    let mut records = Vec::new();
+    let mut fields = Vec::new();
+    let mut field = String::new();
+    let mut line = 1;
+    let mut record_line = 1;
+    let mut chars = text.chars().peekable();
+    let mut in_quotes = false;
+    let mut quote_line = 0;
+    while let Some(ch) = chars.next() {
+        if in_quotes {
+            match ch {
+                '"' if chars.peek() == Some(&'"') => {
+                    chars.next();
+                    field.push('"');
+                }
+                '"' => in_quotes = false,
+                '\n' => {
+                    line += 1;
+                    field.push('\n');
+                }
+                _ => field.push(ch),
+            }
+            continue;
+        }
+        match ch {
+            '"' if field.trim().is_empty() => {
+                field.clear();
+                in_quotes = true;
+                quote_line = line;
+            }
+            ',' => fields.push(std::mem::take(&mut field)),
+            '\r' if chars.peek() == Some(&'\n') => {}
+            '\n' => {
+                fields.push(std::mem::take(&mut field));
+                records.push((record_line, std::mem::take(&mut fields)));
+                line += 1;
+                record_line = line;
+            }
+            _ => field.push(ch),
+        }
+    }
+    if in_quotes {
+        return Err(CatalogueError::Unterminated { line: quote_line });
+    }
+    if !field.is_empty() || !fields.is_empty() {
+        fields.push(field);
+        records.push((record_line, fields));
+    }
+    Ok(records)
+}

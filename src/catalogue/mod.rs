@@ -1,0 +1,569 @@
+//! Categories (routing targets) and the catalogue that holds them.
+//!
+//! A [`Catalogue`] is immutable configuration: build it once (from code or from the CSV format),
+//! share it by reference between threads, and keep the counts that change during fieldwork in a
+//! [`QuotaState`](crate::state::QuotaState). Building resolves every name and precomputes what
+//! the decision path reads, in flat arrays indexed by [`CategoryId`].
+//!
+//! ```
+//! use quotaroute::catalogue::Catalogue;
+//! use quotaroute::schema::Schema;
+//!
+//! let csv = "category_id,category_name,incidence_rate,category_length_seconds,target,eligibility\n\
+//!            1,Self Tan,0.19,116,150,gender=female\n\
+//!            2,Fresh Coffee,0.32,145,,\n";
+//! let catalogue = Catalogue::from_csv(Schema::default_survey(), csv)?;
+//! assert_eq!(catalogue.len(), 2);
+//! let tan = catalogue.find("1").unwrap();
+//! assert_eq!(catalogue.category(tan).target, 150);
+//! assert!((catalogue.eligible_share(tan) - 0.5).abs() < 1e-12);
+//! // The fluid lower bound on respondents at a 480 s cap.
+//! assert!(catalogue.lower_bound(480.0, None) > 0.0);
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
+
+mod category;
+mod csv;
+mod preflight;
+mod reference;
+#[cfg(test)]
+mod tests;
+
+pub use crate::bound::BoundTerms;
+pub use category::{Category, CategoryId, DEFAULT_TARGET, QuotaCell};
+pub use preflight::{Preflight, PreflightCategory, PreflightProblem};
+pub use reference::reference_shares;
+
+use thiserror::Error;
+
+use crate::schema::{Answers, Schema};
+
+#[cfg(feature = "serde")]
+use serde::{Deserialize, Serialize};
+
+/// Why a set of categories does not make a catalogue.
+#[derive(Clone, Debug, PartialEq, Error)]
+#[non_exhaustive]
+pub enum CatalogueError {
+    /// A CSV line or category has a bad field.
+    #[error("line {line}: field `{field}`: {problem}")]
+    Field {
+        /// 1-based line of the CSV (for categories built in code: position + 1).
+        line: usize,
+        /// The column or field name.
+        field: &'static str,
+        /// What is wrong, quoting the value.
+        problem: String,
+    },
+    /// Two categories share an id.
+    #[error("line {line}: field `category_id`: duplicate id `{key}` (first on line {first_line})")]
+    DuplicateId {
+        /// Line of the repeat.
+        line: usize,
+        /// The id.
+        key: String,
+        /// Line where it first appeared.
+        first_line: usize,
+    },
+    /// The CSV header lacks a required column.
+    #[error("line 1: missing column `{column}`")]
+    MissingColumn {
+        /// The column.
+        column: &'static str,
+    },
+    /// The CSV header names a column twice.
+    #[error("line 1: column `{column}` appears twice")]
+    DuplicateColumn {
+        /// The column.
+        column: String,
+    },
+    /// A CSV line has a different number of fields from the header.
+    #[error("line {line}: {found} fields, the header has {expected}")]
+    FieldCount {
+        /// The line.
+        line: usize,
+        /// Fields found.
+        found: usize,
+        /// Fields in the header.
+        expected: usize,
+    },
+    /// A quoted field is not closed.
+    #[error("line {line}: unterminated quoted field")]
+    Unterminated {
+        /// The line where the field starts.
+        line: usize,
+    },
+    /// The catalogue has no category.
+    #[error("the catalogue has no category")]
+    Empty,
+    /// More categories than ids can number.
+    #[error("too many categories (at most {max})")]
+    TooMany {
+        /// The limit.
+        max: usize,
+    },
+}
+
+/// The immutable set of categories, with everything the decision path reads precomputed.
+///
+/// Serialises as its schema and categories; deserialising validates them as
+/// [`Catalogue::new`] does and recomputes the rest.
+#[derive(Clone, Debug)]
+#[cfg_attr(
+    feature = "serde",
+    derive(Serialize, Deserialize),
+    serde(try_from = "CatalogueDocument", into = "CatalogueDocument")
+)]
+pub struct Catalogue {
+    schema: Schema,
+    categories: Vec<Category>,
+    /// Share of the supply eligible for each category.
+    eligible_share: Vec<f64>,
+    /// What the decision path reads per category, packed so one candidate is one cache line.
+    hot: Vec<Hot>,
+    /// Eligibility bitsets per demographic cell, when the schema's cells are few enough.
+    cell_eligibility: Option<Vec<u64>>,
+    words: usize,
+    /// Distinguishes catalogues (clones share it: their content is the same).
+    instance: u64,
+    /// The least qualifier + LOI of any category.
+    shortest: f64,
+    /// True when no qualifier costs time.
+    qualifiers_free: bool,
+    /// True when some category has exposure targets.
+    any_exposure_targets: bool,
+    /// Global index of each category's first quota cell; one more entry than categories.
+    cell_offsets: Vec<u32>,
+    /// True when some category's LOI is uncertain.
+    any_loi_spread: bool,
+    /// Each category's exclusion group index (`u32::MAX`: none).
+    group_of: Vec<u32>,
+    /// Each exclusion group's members, a bitset of `words` words per group.
+    group_members: Vec<u64>,
+}
+
+static CATALOGUES: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(1);
+
+/// The serialised form of a [`Catalogue`].
+#[cfg(feature = "serde")]
+#[derive(Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct CatalogueDocument {
+    schema: Schema,
+    categories: Vec<Category>,
+}
+
+#[cfg(feature = "serde")]
+impl TryFrom<CatalogueDocument> for Catalogue {
+    type Error = CatalogueError;
+    fn try_from(doc: CatalogueDocument) -> Result<Self, Self::Error> {
+        Catalogue::new(doc.schema, doc.categories)
+    }
+}
+
+#[cfg(feature = "serde")]
+impl From<Catalogue> for CatalogueDocument {
+    fn from(c: Catalogue) -> Self {
+        CatalogueDocument {
+            schema: c.schema,
+            categories: c.categories,
+        }
+    }
+}
+
+/// The per-category numbers the decision path reads, kept together.
+#[derive(Clone, Copy, Debug)]
+struct Hot {
+    /// q + L: the time a qualified respondent spends on the category.
+    seconds_if_qualified: f64,
+    /// 1 / (p · s): respondents that must see the category per complete.
+    respondents_per_complete: f64,
+    incidence: f64,
+    qualifier_seconds: f64,
+    loi_seconds: f64,
+    has_exposure_targets: bool,
+    /// ln(1 + cv²): the variance of the log of a log-normal LOI with this spread.
+    loi_log_variance: f64,
+}
+
+/// Cells × words above which eligibility is evaluated per respondent instead of tabulated.
+const MAX_TABLE_WORDS: usize = 1 << 22;
+
+impl Catalogue {
+    /// Validates the categories against the schema and precomputes the decision path's arrays.
+    ///
+    /// # Errors
+    /// [`CatalogueError::Field`] for an incidence outside (0, 1], a non-positive or non-finite
+    /// LOI, a negative or non-finite qualifier cost, a rule or exposure target that does not fit
+    /// the schema; [`CatalogueError::DuplicateId`]; [`CatalogueError::Empty`].
+    pub fn new(schema: Schema, categories: Vec<Category>) -> Result<Catalogue, CatalogueError> {
+        let lines: Vec<usize> = (2..categories.len() + 2).collect();
+        Self::with_lines(schema, categories, &lines)
+    }
+
+    fn with_lines(
+        schema: Schema,
+        categories: Vec<Category>,
+        lines: &[usize],
+    ) -> Result<Catalogue, CatalogueError> {
+        if categories.is_empty() {
+            return Err(CatalogueError::Empty);
+        }
+        if categories.len() > u32::MAX as usize / 2 {
+            return Err(CatalogueError::TooMany {
+                max: u32::MAX as usize / 2,
+            });
+        }
+        let mut seen = std::collections::HashMap::with_capacity(categories.len());
+        for (c, &line) in categories.iter().zip(lines) {
+            category::validate(c, &schema, line)?;
+            if let Some(&first_line) = seen.get(c.key.as_str()) {
+                return Err(CatalogueError::DuplicateId {
+                    line,
+                    key: c.key.clone(),
+                    first_line,
+                });
+            }
+            seen.insert(c.key.as_str(), line);
+        }
+        let eligible_share: Vec<f64> = categories
+            .iter()
+            .map(|c| c.eligibility.eligible_share(&schema))
+            .collect();
+        let words = categories.len().div_ceil(64);
+        let cell_eligibility = schema
+            .cell_count_with_unknown()
+            .filter(|cells| cells.saturating_mul(words) <= MAX_TABLE_WORDS)
+            .map(|cells| {
+                let mut table = vec![0u64; cells * words];
+                for cell in 0..cells {
+                    let answers = schema.answers_of_cell(cell);
+                    for (i, c) in categories.iter().enumerate() {
+                        if c.eligibility.matches(&answers) {
+                            table[cell * words + i / 64] |= 1 << (i % 64);
+                        }
+                    }
+                }
+                table
+            });
+        let mut cell_offsets = Vec::with_capacity(categories.len() + 1);
+        let mut cells = 0usize;
+        for c in &categories {
+            cell_offsets.push(cells as u32);
+            cells += c.cells.len();
+        }
+        if cells > u32::MAX as usize / 2 {
+            return Err(CatalogueError::TooMany {
+                max: u32::MAX as usize / 2,
+            });
+        }
+        cell_offsets.push(cells as u32);
+        let qualifiers_free = categories.iter().all(|c| c.qualifier_seconds == 0.0);
+        let any_exposure_targets = categories.iter().any(|c| !c.exposure_targets.is_empty());
+        let shortest = categories
+            .iter()
+            .map(Category::seconds_if_qualified)
+            .fold(f64::INFINITY, f64::min);
+        let any_loi_spread = categories.iter().any(|c| c.loi_spread > 0.0);
+        let mut group_names: Vec<&str> = Vec::new();
+        let group_of: Vec<u32> = categories
+            .iter()
+            .map(|c| match &c.exclusion_group {
+                None => u32::MAX,
+                Some(g) => match group_names.iter().position(|n| n == g) {
+                    Some(i) => i as u32,
+                    None => {
+                        group_names.push(g);
+                        (group_names.len() - 1) as u32
+                    }
+                },
+            })
+            .collect();
+        let mut group_members = vec![0u64; group_names.len() * words];
+        for (i, &g) in group_of.iter().enumerate() {
+            if g != u32::MAX {
+                group_members[g as usize * words + i / 64] |= 1 << (i % 64);
+            }
+        }
+        Ok(Catalogue {
+            hot: categories
+                .iter()
+                .zip(&eligible_share)
+                .map(|(c, s)| Hot {
+                    seconds_if_qualified: c.seconds_if_qualified(),
+                    respondents_per_complete: if *s > 0.0 {
+                        1.0 / (c.incidence * s)
+                    } else {
+                        f64::INFINITY
+                    },
+                    incidence: c.incidence,
+                    qualifier_seconds: c.qualifier_seconds,
+                    loi_seconds: c.loi_seconds,
+                    has_exposure_targets: !c.exposure_targets.is_empty(),
+                    loi_log_variance: (c.loi_spread * c.loi_spread).ln_1p(),
+                })
+                .collect(),
+            eligible_share,
+            categories,
+            schema,
+            cell_eligibility,
+            words,
+            instance: CATALOGUES.fetch_add(1, std::sync::atomic::Ordering::Relaxed),
+            shortest,
+            qualifiers_free,
+            any_exposure_targets,
+            cell_offsets,
+            any_loi_spread,
+            group_of,
+            group_members,
+        })
+    }
+
+    /// The number of quota cells over all categories.
+    #[inline]
+    pub fn cell_count(&self) -> usize {
+        self.cell_offsets.last().map_or(0, |&n| n as usize)
+    }
+
+    /// True when some category has quota cells.
+    #[inline]
+    pub fn has_cells(&self) -> bool {
+        self.cell_count() > 0
+    }
+
+    /// The global indices of the category's quota cells (cells are numbered category by
+    /// category, in order).
+    #[inline]
+    pub fn cell_range(&self, id: CategoryId) -> std::ops::Range<usize> {
+        let i = id.index();
+        match (self.cell_offsets.get(i), self.cell_offsets.get(i + 1)) {
+            (Some(&a), Some(&b)) => a as usize..b as usize,
+            _ => 0..0,
+        }
+    }
+
+    /// The quota cell with this global index, with its category.
+    pub fn cell(&self, index: usize) -> Option<(CategoryId, &QuotaCell)> {
+        if index >= self.cell_count() {
+            return None;
+        }
+        let c = self.cell_offsets.partition_point(|&o| o as usize <= index) - 1;
+        let first = self.cell_offsets[c] as usize;
+        Some((
+            CategoryId::from_index(c),
+            &self.categories[c].cells[index - first],
+        ))
+    }
+
+    /// The schema the catalogue was built on.
+    pub fn schema(&self) -> &Schema {
+        &self.schema
+    }
+
+    /// The number of categories.
+    #[inline]
+    pub fn len(&self) -> usize {
+        self.categories.len()
+    }
+
+    /// Always false: a catalogue has at least one category.
+    pub fn is_empty(&self) -> bool {
+        self.categories.is_empty()
+    }
+
+    /// All categories in order.
+    pub fn categories(&self) -> &[Category] {
+        &self.categories
+    }
+
+    /// Ids of all categories, in order.
+    pub fn ids(&self) -> impl ExactSizeIterator<Item = CategoryId> + use<> {
+        (0..self.categories.len() as u32).map(CategoryId)
+    }
+
+    /// The category with this id.
+    ///
+    /// # Panics
+    /// If the id is not from this catalogue.
+    pub fn category(&self, id: CategoryId) -> &Category {
+        &self.categories[id.index()]
+    }
+
+    /// The category whose key is `key`.
+    pub fn find(&self, key: &str) -> Option<CategoryId> {
+        self.categories
+            .iter()
+            .position(|c| c.key == key)
+            .map(|i| CategoryId(i as u32))
+    }
+
+    /// A number distinguishing this catalogue from others built in the process (a clone keeps
+    /// it), so caches keyed on a catalogue are not used on another.
+    #[inline]
+    pub fn instance(&self) -> u64 {
+        self.instance
+    }
+
+    /// Share of the supply eligible for the category.
+    #[inline]
+    pub fn eligible_share(&self, id: CategoryId) -> f64 {
+        self.eligible_share[id.index()]
+    }
+
+    /// Seconds a complete costs (qualifier plus LOI).
+    #[inline]
+    pub fn seconds_if_qualified(&self, id: CategoryId) -> f64 {
+        self.hot[id.index()].seconds_if_qualified
+    }
+
+    /// The least qualifier + LOI of any category: with fewer seconds left, nothing fits.
+    #[inline]
+    pub fn shortest_seconds_if_qualified(&self) -> f64 {
+        self.shortest
+    }
+
+    /// True when some category's LOI has a spread (so interview lengths are uncertain).
+    #[inline]
+    pub fn has_any_loi_spread(&self) -> bool {
+        self.any_loi_spread
+    }
+
+    /// Variance of the log of the category's LOI, `ln(1 + cv²)` (0 when the LOI is certain).
+    #[inline]
+    pub fn loi_log_variance(&self, id: CategoryId) -> f64 {
+        self.hot[id.index()].loi_log_variance
+    }
+
+    /// The members of the category's exclusion group as a bitset (one bit per category, in
+    /// 64-bit words), or `None` when it is in no group.
+    #[inline]
+    pub fn exclusion_group_members(&self, id: CategoryId) -> Option<&[u64]> {
+        let g = *self.group_of.get(id.index())?;
+        (g != u32::MAX)
+            .then(|| &self.group_members[g as usize * self.words..(g as usize + 1) * self.words])
+    }
+
+    /// The exclusion groups, each as its categories in catalogue order, the groups in the
+    /// order their names first appear.
+    pub fn exclusion_groups(&self) -> Vec<Vec<CategoryId>> {
+        let groups = self.group_members.len() / self.words.max(1);
+        (0..groups)
+            .map(|g| {
+                self.ids()
+                    .filter(|c| self.group_of[c.index()] == g as u32)
+                    .collect()
+            })
+            .collect()
+    }
+
+    /// True when some category is in an exclusion group.
+    #[inline]
+    pub fn has_exclusion_groups(&self) -> bool {
+        !self.group_members.is_empty()
+    }
+
+    /// True when some category has exposure targets (so demographic weights apply).
+    #[inline]
+    pub fn has_any_exposure_targets(&self) -> bool {
+        self.any_exposure_targets
+    }
+
+    /// True when no category's qualifier costs time.
+    #[inline]
+    pub fn qualifiers_free(&self) -> bool {
+        self.qualifiers_free
+    }
+
+    /// Seconds the qualifier costs.
+    #[inline]
+    pub fn qualifier_seconds(&self, id: CategoryId) -> f64 {
+        self.hot[id.index()].qualifier_seconds
+    }
+
+    /// Length of the category survey in seconds.
+    #[inline]
+    pub fn loi_seconds(&self, id: CategoryId) -> f64 {
+        self.hot[id.index()].loi_seconds
+    }
+
+    /// True when the category has exposure targets (a demographic weight applies).
+    #[inline]
+    pub fn has_exposure_targets(&self, id: CategoryId) -> bool {
+        self.hot[id.index()].has_exposure_targets
+    }
+
+    /// Catalogue incidence.
+    #[inline]
+    pub fn incidence(&self, id: CategoryId) -> f64 {
+        self.hot[id.index()].incidence
+    }
+
+    /// 1 / (incidence × eligible share): respondents drawn from the supply per complete when
+    /// every eligible one is shown the qualifier (infinite when nobody is eligible).
+    #[inline]
+    pub fn respondents_per_complete(&self, id: CategoryId) -> f64 {
+        self.hot[id.index()].respondents_per_complete
+    }
+
+    /// Writes the respondent's eligibility, one bit per category, into `out`.
+    ///
+    /// # Performance
+    /// A copy from a precomputed per-cell table when the schema's cells are few (the default
+    /// schema has 48 with unknowns); otherwise every rule is evaluated. No allocation when
+    /// `out` already has the catalogue's size.
+    pub(crate) fn eligibility_into(&self, answers: &Answers, out: &mut Vec<u64>) {
+        out.clear();
+        match &self.cell_eligibility {
+            Some(table) if answers.fits(&self.schema) => {
+                let cell = self.schema.cell_index(answers);
+                out.extend_from_slice(&table[cell * self.words..(cell + 1) * self.words]);
+            }
+            _ => {
+                out.resize(self.words, 0);
+                for (i, c) in self.categories.iter().enumerate() {
+                    if c.eligibility.matches(answers) {
+                        out[i / 64] |= 1 << (i % 64);
+                    }
+                }
+            }
+        }
+    }
+
+    /// True when the answers make the respondent eligible for the category.
+    pub fn is_eligible(&self, id: CategoryId, answers: &Answers) -> bool {
+        self.categories[id.index()].eligibility.matches(answers)
+    }
+
+    /// The fluid lower bound N* on the mean number of respondents needed to fill every quota
+    /// from scratch: max(Σ T(L + q/p) / B, max T/(p·s), Σ (T/p) / k), with B the mean budget in
+    /// seconds and k the cap on qualifiers per respondent (`None`: no cap).
+    ///
+    /// Infinite when some category with a positive target has nobody eligible.
+    pub fn lower_bound(&self, budget_seconds: f64, max_qualifiers: Option<u32>) -> f64 {
+        self.lower_bound_for(budget_seconds, max_qualifiers, |c| {
+            f64::from(self.categories[c.index()].target)
+        })
+    }
+
+    /// [`lower_bound`](Self::lower_bound) for the completes `remaining(c)` still to do.
+    pub fn lower_bound_for(
+        &self,
+        budget_seconds: f64,
+        max_qualifiers: Option<u32>,
+        remaining: impl Fn(CategoryId) -> f64,
+    ) -> f64 {
+        self.bound_terms(budget_seconds, max_qualifiers, remaining)
+            .bound()
+    }
+
+    /// The three terms of the fluid bound for the completes `remaining(c)` still to do
+    /// ([`bound::closed_form`](crate::bound::closed_form)).
+    pub fn bound_terms(
+        &self,
+        budget_seconds: f64,
+        max_qualifiers: Option<u32>,
+        remaining: impl Fn(CategoryId) -> f64,
+    ) -> BoundTerms {
+        crate::bound::closed_form(self, budget_seconds, max_qualifiers, remaining)
+    }
+}

@@ -1,0 +1,172 @@
+//! Many runs: [`monte_carlo`] on worker threads, and the [`Summary`] of what they measured.
+
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+#[cfg(feature = "serde")]
+use serde::{Deserialize, Serialize};
+
+use super::run::{RunResult, run_with};
+use super::{Settings, SimError};
+use crate::bound::sample::nearest_rank;
+use crate::catalogue::{Catalogue, reference_shares};
+use crate::route::Router;
+
+/// What many runs measured.
+#[derive(Clone, Debug, PartialEq)]
+#[cfg_attr(feature = "serde", derive(Serialize, Deserialize))]
+#[non_exhaustive]
+pub struct Summary {
+    /// The policy's name.
+    pub policy: String,
+    /// Runs made.
+    pub runs: u32,
+    /// Respondents per run, in run order.
+    pub respondents: Vec<u64>,
+    /// Median respondents (nearest rank: the ⌈0.5·runs⌉-th smallest).
+    pub respondents_median: u64,
+    /// 95th percentile (nearest rank: the ⌈0.95·runs⌉-th smallest).
+    pub respondents_p95: u64,
+    /// Mean respondents.
+    pub respondents_mean: f64,
+    /// Runs that did not fill every quota within the respondent limit.
+    pub failures: u32,
+    /// Whether each run filled every quota, in run order.
+    pub filled: Vec<bool>,
+    /// Mean interview seconds over all respondents of all runs.
+    pub mean_seconds: f64,
+    /// Longest interview in any run.
+    pub max_seconds: f64,
+    /// Mean qualifiers per respondent.
+    pub mean_qualifiers: f64,
+    /// Most qualifiers shown to one respondent in any run.
+    pub max_qualifiers: u32,
+    /// Mean over runs of each category's exposure divergence per question (row-major).
+    pub divergence: Vec<f64>,
+    /// Share of all interviews that would have passed their budget (ended there).
+    #[cfg_attr(feature = "serde", serde(default))]
+    pub over_cap_share: f64,
+    /// Share of all interviews abandoned during a category survey.
+    #[cfg_attr(feature = "serde", serde(default))]
+    pub abandon_share: f64,
+}
+
+impl Summary {
+    /// Share of runs that filled every quota within `respondents`.
+    pub fn success_rate(&self, respondents: u64) -> f64 {
+        let ok = self
+            .respondents
+            .iter()
+            .zip(&self.filled)
+            .filter(|&(&n, &filled)| filled && n <= respondents)
+            .count();
+        ok as f64 / self.respondents.len().max(1) as f64
+    }
+
+    /// The largest mean divergence of any category on any question.
+    pub fn worst_divergence(&self) -> f64 {
+        self.divergence.iter().copied().fold(0.0, f64::max)
+    }
+
+    /// The largest mean divergence of any category on each of `questions` questions.
+    pub fn worst_divergence_by_question(&self, questions: usize) -> Vec<f64> {
+        let mut worst = vec![0.0f64; questions];
+        for (i, d) in self.divergence.iter().enumerate() {
+            let q = i % questions.max(1);
+            worst[q] = worst[q].max(*d);
+        }
+        worst
+    }
+}
+
+/// Runs `settings.runs` seeded runs on worker threads and summarises them. `progress` is called
+/// with the number of runs finished so far, from the worker threads.
+///
+/// # Errors
+/// [`SimError`] from the settings or from the first run whose router misbehaved.
+pub fn monte_carlo(
+    catalogue: &Catalogue,
+    router: &dyn Router,
+    settings: &Settings,
+    progress: &(dyn Fn(u32) + Sync),
+) -> Result<Summary, SimError> {
+    settings.validate()?;
+    let reference = reference_shares(catalogue);
+    let threads = settings
+        .threads
+        .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()))
+        .min(settings.runs as usize)
+        .max(1);
+    let next = AtomicUsize::new(0);
+    let done = AtomicUsize::new(0);
+    let results: Mutex<Vec<Option<Result<RunResult, SimError>>>> =
+        Mutex::new(vec![None; settings.runs as usize]);
+    std::thread::scope(|scope| {
+        for _ in 0..threads {
+            scope.spawn(|| {
+                loop {
+                    let run = next.fetch_add(1, Ordering::Relaxed);
+                    if run >= settings.runs as usize {
+                        break;
+                    }
+                    let result = run_with(
+                        catalogue,
+                        router,
+                        settings,
+                        run as u32,
+                        &reference,
+                        &mut |_, _, _| {},
+                    );
+                    let failed = result.is_err();
+                    results.lock().expect("no worker panics while holding it")[run] = Some(result);
+                    progress(done.fetch_add(1, Ordering::Relaxed) as u32 + 1);
+                    if failed {
+                        next.store(usize::MAX / 2, Ordering::Relaxed);
+                    }
+                }
+            });
+        }
+    });
+    let results = results.into_inner().expect("workers finished");
+    let mut runs = Vec::with_capacity(results.len());
+    for r in results.into_iter().flatten() {
+        runs.push(r?);
+    }
+    Ok(summarise(router.name(), &runs))
+}
+
+fn summarise(policy: &str, runs: &[RunResult]) -> Summary {
+    let respondents: Vec<u64> = runs.iter().map(|r| r.respondents).collect();
+    let total_respondents: f64 = respondents.iter().map(|&n| n as f64).sum();
+    let weighted = |f: &dyn Fn(&RunResult) -> f64| {
+        runs.iter()
+            .map(|r| f(r) * r.respondents as f64)
+            .sum::<f64>()
+            / total_respondents.max(1.0)
+    };
+    let mut divergence = vec![0.0; runs.first().map_or(0, |r| r.divergence.len())];
+    for r in runs {
+        for (d, x) in divergence.iter_mut().zip(&r.divergence) {
+            *d += x / runs.len() as f64;
+        }
+    }
+    Summary {
+        policy: policy.to_owned(),
+        runs: runs.len() as u32,
+        respondents_median: nearest_rank(&respondents, 0.5),
+        respondents_p95: nearest_rank(&respondents, 0.95),
+        respondents_mean: total_respondents / runs.len().max(1) as f64,
+        failures: runs.iter().filter(|r| !r.filled).count() as u32,
+        mean_seconds: weighted(&|r| r.mean_seconds),
+        max_seconds: runs.iter().map(|r| r.max_seconds).fold(0.0, f64::max),
+        mean_qualifiers: weighted(&|r| r.mean_qualifiers),
+        max_qualifiers: runs.iter().map(|r| r.max_qualifiers).max().unwrap_or(0),
+        filled: runs.iter().map(|r| r.filled).collect(),
+        over_cap_share: runs.iter().map(|r| r.over_cap as f64).sum::<f64>()
+            / total_respondents.max(1.0),
+        abandon_share: runs.iter().map(|r| r.abandoned as f64).sum::<f64>()
+            / total_respondents.max(1.0),
+        respondents,
+        divergence,
+    }
+}

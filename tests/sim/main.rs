@@ -1,0 +1,7 @@
+//! The simulator (`quotaroute::sim`): real fieldwork (uncertain lengths, abandonment, drift,
+//! exclusions, returning respondents, pacing), `paced` against `packing`, and the per-respondent
+//! trace.
+
+mod paced;
+mod realism;
+mod trace;
