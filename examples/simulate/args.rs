@@ -19,8 +19,6 @@ pub struct Options {
     pub json: bool,
     /// Where to draw the pictures of run 0 of each policy.
     pub plot: Option<String>,
-    /// Add the risk report to the text report.
-    pub risk: bool,
 }
 
 /// Monte-Carlo fieldwork simulation of quotaroute's routing policies: how many respondents
@@ -69,10 +67,10 @@ pub struct Cli {
     /// qualifier seconds for every category
     #[arg(long, value_name = "S", allow_hyphen_values = true)]
     qualifier_seconds: Option<f64>,
-    /// success = all quotas full within N respondents (default ceil(1.05 N*))
+    /// success = all quotas full within N respondents (default ceil(1.05·N*))
     #[arg(long, value_name = "N", allow_hyphen_values = true)]
     success_at: Option<u64>,
-    /// stop a run there and count it failed (default 10 N*)
+    /// stop a run there and count it failed (default 10·N*)
     #[arg(long, value_name = "N", allow_hyphen_values = true)]
     max_respondents: Option<u64>,
     /// worker threads (results do not depend on it)
@@ -83,7 +81,7 @@ pub struct Cli {
     #[arg(long)]
     robustness: bool,
     /// respondents in the 30-day month: of the risk report, the drift, pacing and returning
-    /// respondents (default ceil(1.05 N*))
+    /// respondents (default ceil(1.05·N*))
     #[arg(long, value_name = "M", allow_hyphen_values = true)]
     month_respondents: Option<u64>,
     /// every category's LOI log-normal around its mean with this CV (or the catalogue's
@@ -133,28 +131,30 @@ pub struct Cli {
     #[arg(long, value_name = "FILE", allow_hyphen_values = true, action = ArgAction::Append,
           help_heading = OUTPUT)]
     scenario: Vec<String>,
-    /// one JSON object on stdout (progress stays on stderr)
+    /// one JSON object on stdout instead of the text report (progress stays on stderr)
     #[arg(long, help_heading = OUTPUT)]
     json: bool,
     /// draw fill curves, interview seconds and exposure mixes (run 0 of each policy)
     #[arg(long, value_name = "FILE.svg", allow_hyphen_values = true, help_heading = OUTPUT)]
     plot: Option<String>,
-    /// add the risk report to the text output: the five categories most at risk after 25%,
-    /// 50% and 75% of a simulated month (run 0 of the first policy)
-    #[arg(long, help_heading = OUTPUT)]
-    risk: bool,
 }
 
 const REAL: &str = "Real fieldwork (each off by default; see docs/guide.md, \"Real fieldwork\")";
 const OUTPUT: &str = "Scenario and output";
 
-/// The help of `--policy`, with the names from the library's list.
+/// The help of `--policy`, with the names from the library's lists.
 fn policy_help() -> String {
-    format!(
-        "{}, or all (default: {})",
-        POLICY_NAMES.join(", "),
-        DEFAULT_POLICIES.join(", ")
-    )
+    let left_out: Vec<&str> = POLICY_NAMES
+        .iter()
+        .filter(|p| !DEFAULT_POLICIES.contains(p))
+        .copied()
+        .collect();
+    let default = if left_out.is_empty() {
+        "all".to_owned()
+    } else {
+        format!("all but {}", left_out.join(", "))
+    };
+    format!("{}, or all (default: {default})", POLICY_NAMES.join(", "))
 }
 
 impl Cli {
@@ -170,12 +170,11 @@ impl Cli {
             }
             None => Scenario::default(),
         };
-        let (json, plot, risk) = (self.json, self.plot.clone(), self.risk);
+        let (json, plot) = (self.json, self.plot.clone());
         Ok(Options {
             scenario: self.apply(scenario),
             json,
             plot,
-            risk,
         })
     }
 

@@ -130,7 +130,7 @@ pub struct Outcome {
     pub baseline: Vec<Summary>,
     /// Per incidence scale, one summary per policy (`--robustness`), or empty.
     pub robustness: Vec<(f64, Vec<Summary>)>,
-    /// The risk report's text (`--risk`, text output only).
+    /// The risk report's text (text output only).
     pub risk: Option<String>,
     /// Seconds the simulations took.
     pub elapsed: f64,
@@ -161,7 +161,8 @@ impl Outcome {
         } else {
             Vec::new()
         };
-        let risk = if options.risk && !options.json {
+        // Cheap (one run to 75% of the month): kept in the default text report.
+        let risk = if !options.json {
             let month = ctx.month();
             Some(crate::risk::report(ctx, ctx.routers[0].as_ref(), month)?)
         } else {
