@@ -146,7 +146,12 @@ impl Outcome {
         let started = Instant::now();
         let mut summaries = Vec::new();
         for router in &ctx.routers {
-            summaries.push(progress.simulate(&ctx.catalogue, router.as_ref(), &ctx.settings, "")?);
+            summaries.push(progress.simulate(
+                &ctx.catalogue,
+                router.as_ref(),
+                &ctx.settings,
+                "",
+            )?);
         }
         if let Some(path) = &options.plot {
             draw(ctx, path)?;
@@ -224,7 +229,12 @@ fn without_rules(ctx: &Context, progress: &Progress) -> Result<Vec<Summary>, Str
         .iter()
         .map(|name| {
             let router = policy_with(name, &plain.policy_options()).map_err(|e| e.to_string())?;
-            progress.simulate(&plain_catalogue, router.as_ref(), &settings, " without rules")
+            progress.simulate(
+                &plain_catalogue,
+                router.as_ref(),
+                &settings,
+                " without rules",
+            )
         })
         .collect()
 }

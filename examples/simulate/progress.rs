@@ -84,7 +84,11 @@ impl Progress {
             };
             if last.elapsed() >= LOG_EVERY {
                 *last = Instant::now();
-                let _ = writeln!(err, "{name}: run {done}/{runs} ({all}/{} in all)", self.total);
+                let _ = writeln!(
+                    err,
+                    "{name}: run {done}/{runs} ({all}/{} in all)",
+                    self.total
+                );
             }
         }
     }

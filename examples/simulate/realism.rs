@@ -18,48 +18,13 @@ pub fn categories_over(s: &Summary, questions: usize, limit: f64) -> usize {
 
 /// What the real-fieldwork options are, and per policy what they did.
 pub fn report(out: &mut String, ctx: &Context, outcome: &Outcome) {
-    let (catalogue, scenario, settings) = (&ctx.catalogue, &ctx.scenario, &ctx.settings);
+    let (catalogue, settings) = (&ctx.catalogue, &ctx.settings);
     let (summaries, baseline) = (&outcome.summaries, &outcome.baseline);
-    let mut what = Vec::new();
-    if settings.uncertain_loi(catalogue) {
-        what.push(format!(
-            "uncertain LOI (spread {}, speed spread {}), P(pass the cap) <= {}",
-            scenario
-                .loi_spread
-                .map_or("from the catalogue".to_owned(), |cv| cv.to_string()),
-            settings.speed_spread,
-            settings.cap_risk
-        ));
-    }
-    if settings.abandon_rate > 0.0 {
-        what.push(format!("abandon rate {}", settings.abandon_rate));
-    }
-    if settings.supply_drift != 0.0 {
-        what.push(format!("supply drift {}", settings.supply_drift));
-    }
-    if let Some(k) = scenario.demographic_weight {
-        what.push(format!("demographic weight power {k}"));
-        if let Some(h) = scenario.demographic_hold {
-            what.push(format!("hold above target + {h}"));
-        }
-    }
-    if catalogue.has_exclusion_groups() {
-        what.push("exclusion groups".to_owned());
-    }
-    if let Some(k) = settings.max_completes {
-        what.push(format!("at most {k} completes"));
-    }
-    if settings.returning_share > 0.0 {
-        what.push(format!("{} returning", settings.returning_share));
-    }
-    if let Some(p) = settings.pacing {
-        what.push(format!("pacing (lead {})", p.lead));
-    }
     let schema = catalogue.schema();
     let _ = writeln!(
         out,
         "\nReal fieldwork: {}; month = {} respondents",
-        what.join(", "),
+        options_on(ctx).join(", "),
         settings.month(catalogue)
     );
     let names: Vec<&str> = schema.questions().iter().map(|q| q.name()).collect();
@@ -97,4 +62,45 @@ pub fn report(out: &mut String, ctx: &Context, outcome: &Outcome) {
             cost
         );
     }
+}
+
+/// The real-fieldwork options in force, in words.
+fn options_on(ctx: &Context) -> Vec<String> {
+    let (catalogue, scenario, settings) = (&ctx.catalogue, &ctx.scenario, &ctx.settings);
+    let mut what = Vec::new();
+    if settings.uncertain_loi(catalogue) {
+        what.push(format!(
+            "uncertain LOI (spread {}, speed spread {}), P(pass the cap) <= {}",
+            scenario
+                .loi_spread
+                .map_or("from the catalogue".to_owned(), |cv| cv.to_string()),
+            settings.speed_spread,
+            settings.cap_risk
+        ));
+    }
+    if settings.abandon_rate > 0.0 {
+        what.push(format!("abandon rate {}", settings.abandon_rate));
+    }
+    if settings.supply_drift != 0.0 {
+        what.push(format!("supply drift {}", settings.supply_drift));
+    }
+    if let Some(k) = scenario.demographic_weight {
+        what.push(format!("demographic weight power {k}"));
+        if let Some(h) = scenario.demographic_hold {
+            what.push(format!("hold above target + {h}"));
+        }
+    }
+    if catalogue.has_exclusion_groups() {
+        what.push("exclusion groups".to_owned());
+    }
+    if let Some(k) = settings.max_completes {
+        what.push(format!("at most {k} completes"));
+    }
+    if settings.returning_share > 0.0 {
+        what.push(format!("{} returning", settings.returning_share));
+    }
+    if let Some(p) = settings.pacing {
+        what.push(format!("pacing (lead {})", p.lead));
+    }
+    what
 }
