@@ -167,11 +167,11 @@ impl Outcome {
             Vec::new()
         };
         // Cheap (one run to 75% of the month): kept in the default text report.
-        let risk = if !options.json {
-            let month = ctx.month();
-            Some(crate::risk::report(ctx, ctx.routers[0].as_ref(), month)?)
-        } else {
-            None
+        let risk = match ctx.routers.first() {
+            Some(first) if !options.json => {
+                Some(crate::risk::report(ctx, first.as_ref(), ctx.month())?)
+            }
+            _ => None,
         };
         Ok(Outcome {
             summaries,
