@@ -6,7 +6,7 @@
 //! (c) for the categories whose exposure mix strays furthest from the target in the first
 //!     policy's run, the observed mix beside the target, response by response.
 //!
-//! Included from `simulate.rs` with `#[path = "support/plot.rs"] mod plot;`.
+//! Included from `simulate/main.rs` with `#[path = "../support/plot.rs"] mod plot;`.
 
 use plotters::prelude::*;
 use quotaroute::catalogue::Catalogue;
