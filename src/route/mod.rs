@@ -2,7 +2,9 @@
 //!
 //! A [`Router`] looks at one respondent, the [`Interview`] so far and a read-only
 //! [`QuotaView`], and returns the next category to offer, or `None` to end the routing. Policies
-//! are types ([`Greedy`], [`RandomRouter`]); [`policy`] builds one by its stable name.
+//! are types ([`Greedy`], [`RandomRouter`]); [`policy`] builds one by its stable name from the
+//! registry ([`POLICIES`]). A [`Turn`] records what happens to a respondent (shown, answered,
+//! completed, abandoned) in the quota counts, the interview and the router's hooks at once.
 //!
 //! ```
 //! use quotaroute::catalogue::{Catalogue, Category};
@@ -39,6 +41,8 @@ mod factor;
 mod interview;
 mod packing;
 mod policy;
+mod record;
+mod registry;
 mod weighted;
 
 use std::any::Any;
@@ -58,8 +62,13 @@ pub use factor::{
 };
 pub use interview::{CapRisk, Interview, OfferError};
 pub use packing::{Pace, Packing};
-pub use policy::{
-    Greedy, POLICY_NAMES, PolicyOptions, RandomRouter, UnknownPolicy, policy, policy_with,
+pub use policy::{Greedy, RandomRouter};
+pub use record::{Outcome, QuotaCounts, Recorded, Turn};
+#[allow(deprecated)]
+pub use registry::POLICY_NAMES;
+pub use registry::{
+    POLICIES, PolicyInfo, PolicyOptions, UnknownPolicy, default_comparison, policies, policy,
+    policy_info, policy_names, policy_with,
 };
 pub use weighted::{DEFAULT_LOOKAHEAD, Weighted, WeightedError};
 
