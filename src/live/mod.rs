@@ -419,5 +419,12 @@ impl<R: Router, C: Clock> Engine<R, C> {
 
 }
 
+// Compile-time check: engines are shared by reference among server threads.
+const _: () = {
+    fn send_sync<T: Send + Sync>() {}
+    let _ = send_sync::<Engine<crate::route::Greedy>>;
+    let _ = send_sync::<Engine<Box<dyn Router>, std::sync::Arc<ManualClock>>>;
+};
+
 #[cfg(test)]
 mod tests;

@@ -1,7 +1,7 @@
 use super::*;
 use crate::catalogue::{Category, QuotaCell};
-use crate::route::{Greedy, RandomRouter};
-use crate::schema::{Rule, Schema};
+use crate::route::{Exclusion, Greedy, RandomRouter};
+use crate::schema::{Answers, Rule, Schema};
 
 fn catalogue(target: u32) -> Catalogue {
     Catalogue::new(
@@ -29,12 +29,6 @@ fn nobody() -> Answers {
 const A: CategoryId = CategoryId::from_index(0);
 const B: CategoryId = CategoryId::from_index(1);
 
-#[test]
-fn engines_are_sync() {
-    fn sync<T: Sync + Send>() {}
-    sync::<Engine<Greedy>>();
-    sync::<Engine<Box<dyn Router>, std::sync::Arc<ManualClock>>>();
-}
 
 #[test]
 fn pending_slots_count_as_taken_and_calls_are_idempotent() {

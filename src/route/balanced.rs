@@ -1,5 +1,5 @@
 //! The `balanced` policy: categories offered in `available_balanced` order for the respondent's
-//! cell of a quota tree (issue 5, item 5).
+//! cell of a quota tree.
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, PoisonError, RwLock, RwLockReadGuard, RwLockWriteGuard};

@@ -64,10 +64,8 @@ pub use interview::{CapRisk, Interview, OfferError};
 pub use packing::{Pace, Packing};
 pub use policy::{Greedy, RandomRouter};
 pub use record::{Outcome, QuotaCounts, Recorded, Turn};
-#[allow(deprecated)]
-pub use registry::POLICY_NAMES;
 pub use registry::{
-    POLICIES, PolicyInfo, PolicyOptions, UnknownPolicy, default_comparison, policies, policy,
+    POLICIES, POLICY_NAMES, PolicyInfo, PolicyOptions, UnknownPolicy, default_comparison, policies, policy,
     policy_info, policy_names, policy_with,
 };
 pub use weighted::{DEFAULT_LOOKAHEAD, Weighted, WeightedError};
@@ -338,16 +336,13 @@ fn respondents_left(ask: &Ask<'_>) -> f64 {
     )
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn _object_safe(_: Box<dyn Router>) {}
-    fn _send_sync<T: Send + Sync>() {}
-    #[test]
-    fn routers_are_send_sync_and_object_safe() {
-        _send_sync::<Box<dyn Router>>();
-        _send_sync::<Greedy>();
-        _send_sync::<RandomRouter>();
-    }
-}
+// Compile-time checks: the trait is object safe, and routers are `Send + Sync` (shareable by
+// reference between threads).
+const _: () = {
+    fn object_safe(_: &dyn Router) {}
+    fn send_sync<T: Send + Sync>() {}
+    let _ = object_safe;
+    let _ = send_sync::<Box<dyn Router>>;
+    let _ = send_sync::<Greedy>;
+    let _ = send_sync::<RandomRouter>;
+};
