@@ -15,10 +15,9 @@ pub use crate::dispatch::{
     RestoreError as DispatchRestoreError, SetErrorError, SetWeightError,
 };
 pub use crate::fill::FillError;
-pub use crate::live::{
-    AnswerError, ConfigError as LiveConfigError, LiveRestoreError, NextOfferError, SlotError,
-    WaveError,
-};
+#[allow(deprecated)]
+pub use crate::live::{AnswerError, NextOfferError, SlotError};
+pub use crate::live::{ConfigError as LiveConfigError, LiveError, LiveRestoreError, WaveError};
 #[cfg(feature = "serde")]
 pub use crate::quota::document::DocumentError as QuotaDocumentError;
 pub use crate::quota::{BindError, CountError, EditError, QueryError, SpecError};

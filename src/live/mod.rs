@@ -169,24 +169,30 @@ pub enum Answer {
     Reserved(Reservation),
 }
 
-/// Why a reservation, complete or abandon could not be made.
+/// Why an engine call could not be made (a reservation, complete or abandon; the next offer;
+/// an answer). Nothing changes when a call fails.
 #[derive(Clone, Debug, PartialEq, Eq, Error)]
 #[non_exhaustive]
-pub enum SlotError {
+pub enum LiveError {
     /// The id is not a category of the engine's catalogue.
     #[error("category {category} is not in the catalogue")]
     UnknownCategory {
         /// The id.
         category: CategoryId,
     },
-}
-
-/// Why the next offer could not be made.
-#[derive(Clone, Debug, PartialEq, Error)]
-#[non_exhaustive]
-pub enum NextOfferError {
+    /// The respondent was not shown the category's qualifier in this session
+    /// ([`Engine::answer`]).
+    #[error("respondent {respondent} was not shown the qualifier of category `{key}` ({category})")]
+    NotShown {
+        /// The respondent.
+        respondent: u64,
+        /// The category.
+        category: CategoryId,
+        /// The category's key in the catalogue.
+        key: String,
+    },
     /// The router returned a category that may not be offered, for a reason other than a
-    /// count that changed under it (a misbehaving policy).
+    /// count that changed under it: a misbehaving policy ([`Engine::next_offer`]).
     #[error("policy `{policy}` offered respondent {respondent} a category it may not: {error}")]
     InvalidOffer {
         /// The policy's name.
@@ -198,29 +204,22 @@ pub enum NextOfferError {
     },
 }
 
-/// Why a qualifier answer could not be recorded.
-#[derive(Clone, Debug, PartialEq, Eq, Error)]
-#[non_exhaustive]
-pub enum AnswerError {
-    /// The id is not a category of the engine's catalogue.
-    #[error("category {category} is not in the catalogue")]
-    UnknownCategory {
-        /// The id.
-        category: CategoryId,
-    },
-    /// The respondent was not shown the category's qualifier in this session.
-    #[error("respondent {respondent} was not shown the qualifier of category {category}")]
-    NotShown {
-        /// The respondent.
-        respondent: u64,
-        /// The category.
-        category: CategoryId,
-    },
-}
+/// The old name of [`LiveError`] for reservations, completes and abandons.
+#[deprecated(note = "renamed `LiveError`: one error type for the engine's calls")]
+pub type SlotError = LiveError;
+
+/// The old name of [`LiveError`] for [`Engine::next_offer`].
+#[deprecated(note = "renamed `LiveError`: one error type for the engine's calls")]
+pub type NextOfferError = LiveError;
+
+/// The old name of [`LiveError`] for [`Engine::answer`].
+#[deprecated(note = "renamed `LiveError`: one error type for the engine's calls")]
+pub type AnswerError = LiveError;
 
 /// Running totals of an engine (since it started, or since the wave began).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 #[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
+#[non_exhaustive]
 pub struct LiveStats {
     /// Qualifiers shown.
     pub shown: u64,

@@ -8,10 +8,7 @@ use crate::route::{Exclusion, Interview, OfferError, Outcome, QuotaCounts, Route
 use crate::schema::{Answers, Respondent};
 use crate::state::QuotaView;
 
-use super::{
-    Answer, AnswerError, Clock, Engine, NextOfferError, Reservation, Session, Worker, bump, lock,
-    shard_of,
-};
+use super::{Answer, Clock, Engine, LiveError, Reservation, Session, Worker, bump, lock, shard_of};
 
 /// A turn's counts in the engine, for one respondent.
 struct EngineCounts<'e, R, C> {
@@ -119,7 +116,7 @@ impl<R: Router, C: Clock> Engine<R, C> {
     /// last slot): the offer is then re-decided, so a full category or cell is never offered.
     ///
     /// # Errors
-    /// [`NextOfferError::InvalidOffer`] when the policy offers a category it may not for any
+    /// [`LiveError::InvalidOffer`] when the policy offers a category it may not for any
     /// other reason (ineligible, already shown, does not fit).
     ///
     /// # Performance
@@ -129,7 +126,7 @@ impl<R: Router, C: Clock> Engine<R, C> {
         &self,
         worker: &mut Worker,
         session: &mut Session,
-    ) -> Result<Option<CategoryId>, NextOfferError> {
+    ) -> Result<Option<CategoryId>, LiveError> {
         let mut counts = EngineCounts::new(self, &session.respondent);
         let mut turn = Turn::new(
             &self.catalogue,
@@ -146,7 +143,7 @@ impl<R: Router, C: Clock> Engine<R, C> {
                     ..
                 }) => continue,
                 Err(error) => {
-                    return Err(NextOfferError::InvalidOffer {
+                    return Err(LiveError::InvalidOffer {
                         policy: self.router.name().to_owned(),
                         respondent: session.respondent.id,
                         error,
@@ -164,7 +161,7 @@ impl<R: Router, C: Clock> Engine<R, C> {
     /// charged the category's length when the slot is taken.
     ///
     /// # Errors
-    /// [`AnswerError::UnknownCategory`]; [`AnswerError::NotShown`] when the qualifier was not
+    /// [`LiveError::UnknownCategory`]; [`LiveError::NotShown`] when the qualifier was not
     /// shown in this session. Nothing changes then.
     pub fn answer(
         &self,
@@ -172,14 +169,15 @@ impl<R: Router, C: Clock> Engine<R, C> {
         session: &mut Session,
         category: CategoryId,
         qualified: bool,
-    ) -> Result<Answer, AnswerError> {
+    ) -> Result<Answer, LiveError> {
         if category.index() >= self.catalogue.len() {
-            return Err(AnswerError::UnknownCategory { category });
+            return Err(LiveError::UnknownCategory { category });
         }
         if !session.interview.was_shown(category) {
-            return Err(AnswerError::NotShown {
+            return Err(LiveError::NotShown {
                 respondent: session.respondent.id,
                 category,
+                key: self.catalogue.category(category).key.clone(),
             });
         }
         let mut counts = EngineCounts::new(self, &session.respondent);

@@ -10,7 +10,7 @@ use crate::catalogue::CategoryId;
 use crate::route::Router;
 use crate::schema::Answers;
 
-use super::{Clock, Completion, Engine, Reservation, SlotError, Timestamp, bump};
+use super::{Clock, Completion, Engine, Reservation, LiveError, Timestamp, bump};
 
 /// One respondent's slot in one category.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -57,7 +57,7 @@ impl<R: Router, C: Clock> Engine<R, C> {
     /// open.
     ///
     /// # Errors
-    /// [`SlotError::UnknownCategory`]; nothing changes then.
+    /// [`LiveError::UnknownCategory`]; nothing changes then.
     ///
     /// # Performance
     /// The respondent's shard lock, one CAS per counter (category and cells), a hash-map
@@ -67,9 +67,9 @@ impl<R: Router, C: Clock> Engine<R, C> {
         respondent: u64,
         category: CategoryId,
         answers: &Answers,
-    ) -> Result<Reservation, SlotError> {
+    ) -> Result<Reservation, LiveError> {
         if category.index() >= self.catalogue.len() {
-            return Err(SlotError::UnknownCategory { category });
+            return Err(LiveError::UnknownCategory { category });
         }
         Ok(self.reserve_with(respondent, category, answers, false))
     }
@@ -162,10 +162,10 @@ impl<R: Router, C: Clock> Engine<R, C> {
     /// A slot past its deadline is released and [`Completion::Expired`] returned.
     ///
     /// # Errors
-    /// [`SlotError::UnknownCategory`]; nothing changes then.
-    pub fn complete(&self, respondent: u64, category: CategoryId) -> Result<Completion, SlotError> {
+    /// [`LiveError::UnknownCategory`]; nothing changes then.
+    pub fn complete(&self, respondent: u64, category: CategoryId) -> Result<Completion, LiveError> {
         if category.index() >= self.catalogue.len() {
-            return Err(SlotError::UnknownCategory { category });
+            return Err(LiveError::UnknownCategory { category });
         }
         let now = self.clock.now();
         let c = category.index() as u32;
@@ -226,14 +226,14 @@ impl<R: Router, C: Clock> Engine<R, C> {
     /// Releases the respondent's pending slot in one category; true when there was one.
     ///
     /// # Errors
-    /// [`SlotError::UnknownCategory`]; nothing changes then.
+    /// [`LiveError::UnknownCategory`]; nothing changes then.
     pub fn abandon_category(
         &self,
         respondent: u64,
         category: CategoryId,
-    ) -> Result<bool, SlotError> {
+    ) -> Result<bool, LiveError> {
         if category.index() >= self.catalogue.len() {
-            return Err(SlotError::UnknownCategory { category });
+            return Err(LiveError::UnknownCategory { category });
         }
         let c = category.index() as u32;
         let mut shard = lock(&self.shards[shard_of(respondent)]);

@@ -260,8 +260,10 @@ impl<R: Router, C: Clock> Engine<R, C> {
                 return Err(invalid(
                     "held",
                     format!(
-                        "respondent {} holds category {} twice",
-                        h.respondent, h.category
+                        "respondent {} holds category `{}` (#{}) twice",
+                        h.respondent,
+                        catalogue_key(&engine.catalogue, category),
+                        h.category
                     ),
                 ));
             }
@@ -281,8 +283,10 @@ impl<R: Router, C: Clock> Engine<R, C> {
                             return Err(invalid(
                                 "held",
                                 format!(
-                                    "respondent {}: cell {cell} is not a distinct cell of category {}",
-                                    h.respondent, h.category
+                                    "respondent {}: cell {cell} is not a distinct cell of category `{}` (#{})",
+                                    h.respondent,
+                                    catalogue_key(&engine.catalogue, category),
+                                    h.category
                                 ),
                             ));
                         }
@@ -292,7 +296,8 @@ impl<R: Router, C: Clock> Engine<R, C> {
                         return Err(invalid(
                             "held",
                             format!(
-                                "category {}: completed + pending passes the target",
+                                "category `{}` (#{}): completed + pending passes the target",
+                                catalogue_key(&engine.catalogue, category),
                                 h.category
                             ),
                         ));
@@ -322,7 +327,8 @@ impl<R: Router, C: Clock> Engine<R, C> {
                 return Err(invalid(
                     "pending",
                     format!(
-                        "category {i}: {} pending, but {} held slots",
+                        "category `{}` (#{i}): {} pending, but {} held slots",
+                        catalogue_key(&engine.catalogue, c),
                         snapshot.pending[i],
                         quotas.pending(c)
                     ),
@@ -362,6 +368,10 @@ impl<R: Router, C: Clock> Engine<R, C> {
         engine.counters.store(s);
         Ok(engine)
     }
+}
+
+fn catalogue_key(catalogue: &Catalogue, category: CategoryId) -> &str {
+    &catalogue.category(category).key
 }
 
 fn check_cells(catalogue: &Catalogue, snapshot: &LiveSnapshot) -> Result<(), LiveRestoreError> {

@@ -75,7 +75,7 @@ fn pending_slots_count_as_taken_and_calls_are_idempotent() {
     assert_eq!(s.pending(), 1);
     assert_eq!(
         e.complete(1, CategoryId::from_index(7)),
-        Err(SlotError::UnknownCategory {
+        Err(LiveError::UnknownCategory {
             category: CategoryId::from_index(7)
         })
     );
@@ -196,9 +196,10 @@ fn answers_reserve_and_charge_the_interview() {
     let mut s = e.start(&mut w, Respondent::new(9, nobody()));
     assert_eq!(
         e.answer(&mut w, &mut s, A, true),
-        Err(AnswerError::NotShown {
+        Err(LiveError::NotShown {
             respondent: 9,
-            category: A
+            category: A,
+            key: "a".into()
         })
     );
     let c = e.next_offer(&mut w, &mut s).unwrap().unwrap();

@@ -7,7 +7,7 @@ use crate::schema::Answers;
 use crate::state::QuotaView;
 
 /// Why an offer may not be made (a misbehaving router, or a caller's mistake).
-#[derive(Clone, Debug, PartialEq, Error)]
+#[derive(Clone, Debug, PartialEq, Eq, Error)]
 #[non_exhaustive]
 pub enum OfferError {
     /// The id is not a category of the catalogue.
@@ -17,10 +17,12 @@ pub enum OfferError {
         category: CategoryId,
     },
     /// The category cannot be offered now, for the reason given.
-    #[error("category {category} cannot be offered: {reason}")]
+    #[error("category `{key}` ({category}) cannot be offered: {reason}")]
     NotOfferable {
         /// The category.
         category: CategoryId,
+        /// The category's key in the catalogue.
+        key: String,
         /// Why.
         reason: super::Exclusion,
     },
@@ -453,7 +455,11 @@ impl Interview {
         }
         match self.exclusion(catalogue, quotas, category) {
             None => Ok(()),
-            Some(reason) => Err(OfferError::NotOfferable { category, reason }),
+            Some(reason) => Err(OfferError::NotOfferable {
+                category,
+                key: catalogue.category(category).key.clone(),
+                reason,
+            }),
         }
     }
 

@@ -281,6 +281,7 @@ impl fmt::Display for Exclusion {
 /// One candidate's priority and the factors it is the product of.
 #[derive(Clone, Debug, PartialEq)]
 #[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
+#[non_exhaustive]
 pub struct Candidate {
     /// The category.
     pub category: CategoryId,
@@ -290,9 +291,24 @@ pub struct Candidate {
     pub factors: SmallVec<[(String, f64); 4]>,
 }
 
+impl Candidate {
+    /// A candidate with its priority and no factors (a custom policy's [`explain`] adds its
+    /// own to `factors`).
+    ///
+    /// [`explain`]: Router::explain
+    pub fn new(category: CategoryId, priority: f64) -> Candidate {
+        Candidate {
+            category,
+            priority,
+            factors: SmallVec::new(),
+        }
+    }
+}
+
 /// A decision laid open: the candidates with their factors, and why the others were excluded.
 #[derive(Clone, Debug, PartialEq, Default)]
 #[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
+#[non_exhaustive]
 pub struct Explanation {
     /// What the policy offers (for a randomised policy: `None`, the draw is not made).
     pub chosen: Option<CategoryId>,

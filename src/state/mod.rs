@@ -27,6 +27,7 @@
 mod snapshot;
 mod view;
 
+use std::sync::Arc;
 use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
 
 pub use snapshot::{QuotaSnapshot, RestoreError};
@@ -46,10 +47,12 @@ use crate::schema::{Answers, QuestionId};
 #[non_exhaustive]
 pub enum CompleteError {
     /// The category has reached its target.
-    #[error("category {category} is full")]
+    #[error("category `{key}` ({category}) is full")]
     Full {
         /// The category.
         category: CategoryId,
+        /// The category's key in the catalogue.
+        key: Arc<str>,
     },
     /// The id is not a category of this state's catalogue.
     #[error("category {category} is not in the catalogue")]
@@ -66,6 +69,9 @@ pub enum CompleteError {
 #[derive(Debug)]
 pub struct QuotaState {
     targets: Vec<u32>,
+    /// The categories' keys, for errors (shared: naming a category in an error allocates
+    /// nothing).
+    keys: Box<[Arc<str>]>,
     /// target − completed − pending: the one word a reservation's check-and-take is a CAS on.
     open: Box<[AtomicU32]>,
     completed: Box<[AtomicU32]>,
@@ -113,6 +119,14 @@ fn counters(n: usize) -> Box<[AtomicU32]> {
 }
 
 impl QuotaState {
+    #[cold]
+    fn full(&self, category: CategoryId) -> CompleteError {
+        CompleteError::Full {
+            category,
+            key: self.keys[category.index()].clone(),
+        }
+    }
+
     /// Fresh counters: nothing shown or completed, every target open.
     pub fn new(catalogue: &Catalogue) -> QuotaState {
         let targets: Vec<u32> = catalogue.categories().iter().map(|c| c.target).collect();
@@ -154,6 +168,11 @@ impl QuotaState {
             qualified: counters(targets.len()),
             exposures: counters(targets.len() * stride),
             targets,
+            keys: catalogue
+                .categories()
+                .iter()
+                .map(|c| Arc::from(c.key.as_str()))
+                .collect(),
             offsets,
             stride,
             instance: INSTANCES.fetch_add(1, Ordering::Relaxed),
@@ -224,7 +243,7 @@ impl QuotaState {
         };
         let open = open.get_mut();
         if *open == 0 {
-            return Err(CompleteError::Full { category });
+            return Err(self.full(category));
         }
         *open -= 1;
         if *open == 0 {
@@ -264,7 +283,7 @@ impl QuotaState {
                 }
                 Ok(())
             }
-            None => Err(CompleteError::Full { category }),
+            None => Err(self.full(category)),
         }
     }
 

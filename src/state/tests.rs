@@ -20,7 +20,14 @@ fn completes_stop_at_the_target_and_leave_state_unchanged() {
     let b = CategoryId::from_index(1);
     s.complete(b).unwrap();
     s.complete(b).unwrap();
-    assert_eq!(s.complete(b), Err(CompleteError::Full { category: b }));
+    assert_eq!(
+        s.complete(b),
+        Err(CompleteError::Full {
+            category: b,
+            key: "b".into()
+        })
+    );
+    assert_eq!(s.complete(b).unwrap_err().to_string(), "category `b` (#1) is full");
     assert_eq!(s.view().completed(b), 2);
     assert_eq!(s.view().open_slots(b), 0);
     assert_eq!(
