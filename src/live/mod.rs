@@ -59,8 +59,8 @@ mod slots;
 mod snapshot;
 mod wave;
 
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Mutex;
+use std::sync::atomic::{AtomicU64, Ordering};
 
 use rand::SeedableRng;
 use rand::rngs::Xoshiro256PlusPlus;
@@ -415,7 +415,6 @@ impl<R: Router, C: Clock> Engine<R, C> {
     pub fn ledger(&self) -> &WaveLedger {
         &self.ledger
     }
-
 }
 
 // Compile-time check: engines are shared by reference among server threads.

@@ -10,7 +10,7 @@ use crate::catalogue::CategoryId;
 use crate::route::Router;
 use crate::schema::Answers;
 
-use super::{Clock, Completion, Engine, Reservation, LiveError, Timestamp, bump};
+use super::{Clock, Completion, Engine, LiveError, Reservation, Timestamp, bump};
 
 /// One respondent's slot in one category.
 #[derive(Clone, Debug, PartialEq, Eq)]

@@ -29,7 +29,6 @@ fn nobody() -> Answers {
 const A: CategoryId = CategoryId::from_index(0);
 const B: CategoryId = CategoryId::from_index(1);
 
-
 #[test]
 fn pending_slots_count_as_taken_and_calls_are_idempotent() {
     let clock = ManualClock::new(Timestamp(10));

@@ -285,8 +285,7 @@ impl<'a, R: Router + ?Sized> Turn<'a, R> {
             interview: self.interview,
             quotas: view,
         };
-        self.router
-            .on_answer(&ask, self.state, category, qualified);
+        self.router.on_answer(&ask, self.state, category, qualified);
         if closed {
             self.router.on_close(self.catalogue, self.state, category);
         }

@@ -27,7 +27,10 @@ fn completes_stop_at_the_target_and_leave_state_unchanged() {
             key: "b".into()
         })
     );
-    assert_eq!(s.complete(b).unwrap_err().to_string(), "category `b` (#1) is full");
+    assert_eq!(
+        s.complete(b).unwrap_err().to_string(),
+        "category `b` (#1) is full"
+    );
     assert_eq!(s.view().completed(b), 2);
     assert_eq!(s.view().open_slots(b), 0);
     assert_eq!(
@@ -44,8 +47,7 @@ fn exposures_count_known_answers_only() {
     let c = catalogue();
     let mut s = QuotaState::new(&c);
     let schema = c.schema();
-    let answers =
-        Answers::from_names(schema, [("gender", "male"), ("region", "south")]).unwrap();
+    let answers = Answers::from_names(schema, [("gender", "male"), ("region", "south")]).unwrap();
     let a = CategoryId::from_index(0);
     s.record_shown(a, &answers);
     s.record_shown(a, &answers);

@@ -182,11 +182,25 @@ fn the_valid_document_restores() {
 /// A call on the engine, on two categories and six respondents.
 #[derive(Clone, Debug)]
 enum Op {
-    Reserve { respondent: u64, category: usize, woman: bool },
-    Complete { respondent: u64, category: usize },
-    Abandon { respondent: u64 },
-    AbandonCategory { respondent: u64, category: usize },
-    Advance { millis: u64 },
+    Reserve {
+        respondent: u64,
+        category: usize,
+        woman: bool,
+    },
+    Complete {
+        respondent: u64,
+        category: usize,
+    },
+    Abandon {
+        respondent: u64,
+    },
+    AbandonCategory {
+        respondent: u64,
+        category: usize,
+    },
+    Advance {
+        millis: u64,
+    },
     Expire,
 }
 
@@ -217,16 +231,27 @@ fn snapshot_after(ops: &[Op]) -> LiveSnapshot {
     let id = CategoryId::from_index;
     for op in ops {
         match *op {
-            Op::Reserve { respondent, category, woman: w } => {
-                e.reserve(respondent, id(category), if w { &woman } else { &man }).unwrap();
+            Op::Reserve {
+                respondent,
+                category,
+                woman: w,
+            } => {
+                e.reserve(respondent, id(category), if w { &woman } else { &man })
+                    .unwrap();
             }
-            Op::Complete { respondent, category } => {
+            Op::Complete {
+                respondent,
+                category,
+            } => {
                 e.complete(respondent, id(category)).unwrap();
             }
             Op::Abandon { respondent } => {
                 e.abandon(respondent);
             }
-            Op::AbandonCategory { respondent, category } => {
+            Op::AbandonCategory {
+                respondent,
+                category,
+            } => {
                 e.abandon_category(respondent, id(category)).unwrap();
             }
             Op::Advance { millis } => {
@@ -269,9 +294,26 @@ enum Mutation {
 fn mutation() -> impl Strategy<Value = Mutation> {
     use Mutation::*;
     prop::sample::select(vec![
-        Format, Pending, CellCompleted, CellPending, CellMax, CellKey, HeldCategory, HeldDeadline,
-        HeldCells, HeldTwice, HeldDropped, HeldRespondent, QuotaCompleted, QuotaTarget, QuotaKey,
-        Accepted, Released, Ttl, Budget, Ledger,
+        Format,
+        Pending,
+        CellCompleted,
+        CellPending,
+        CellMax,
+        CellKey,
+        HeldCategory,
+        HeldDeadline,
+        HeldCells,
+        HeldTwice,
+        HeldDropped,
+        HeldRespondent,
+        QuotaCompleted,
+        QuotaTarget,
+        QuotaKey,
+        Accepted,
+        Released,
+        Ttl,
+        Budget,
+        Ledger,
     ])
 }
 
@@ -404,7 +446,11 @@ fn apply(snap: &mut LiveSnapshot, m: Mutation, pick: usize, value: u32) -> Optio
         }
         Mutation::Ttl => {
             snap.config.ttl_ms = u64::from(value % 3);
-            if snap.config.ttl_ms == 0 { Refuse } else { Accept }
+            if snap.config.ttl_ms == 0 {
+                Refuse
+            } else {
+                Accept
+            }
         }
         Mutation::Budget => {
             snap.config.budget_seconds = match value % 3 {
