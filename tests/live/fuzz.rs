@@ -461,7 +461,7 @@ fn apply(snap: &mut LiveSnapshot, m: Mutation, pick: usize, value: u32) -> Optio
             if value % 3 == 2 { Accept } else { Refuse }
         }
         Mutation::Ledger => {
-            if value % 2 == 0 {
+            if value.is_multiple_of(2) {
                 snap.ledger = quotaroute::live::WaveLedger::new(&catalogue());
                 Accept
             } else {
