@@ -156,6 +156,32 @@ pub const POLICY_NAMES: &[&str] = &{
     names
 };
 
+/// The names of the policies a simulation compares by default ([`PolicyInfo::in_default_comparison`]),
+/// in registry order, as a `const` slice (derived at compile time).
+pub const DEFAULT_COMPARISON: &[&str] = &{
+    let mut names = [""; default_comparison_len()];
+    let (mut i, mut k) = (0, 0);
+    while i < POLICIES.len() {
+        if POLICIES[i].in_default_comparison {
+            names[k] = POLICIES[i].name;
+            k += 1;
+        }
+        i += 1;
+    }
+    names
+};
+
+const fn default_comparison_len() -> usize {
+    let (mut i, mut n) = (0, 0);
+    while i < POLICIES.len() {
+        if POLICIES[i].in_default_comparison {
+            n += 1;
+        }
+        i += 1;
+    }
+    n
+}
+
 /// A policy name [`policy`] does not know.
 #[derive(Clone, Debug, PartialEq, Eq, Error)]
 #[error("unknown policy `{name}` (known: {})", known())]
@@ -281,6 +307,22 @@ mod tests {
         };
         assert_eq!(err.name, "nope");
         assert!(err.to_string().contains("greedy, seed-greedy"), "{err}");
+    }
+
+    #[test]
+    fn the_const_default_comparison_is_the_flagged_policies() {
+        assert!(DEFAULT_COMPARISON.iter().copied().eq(default_comparison()));
+        assert_eq!(
+            DEFAULT_COMPARISON,
+            [
+                "greedy",
+                "seed-greedy",
+                "seed-greedy-squared",
+                "random",
+                "packing",
+                "paced"
+            ]
+        );
     }
 
     #[test]
