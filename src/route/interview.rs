@@ -502,6 +502,9 @@ impl Interview {
     /// Records that the qualifier was shown: it costs its qualifier seconds and a slot, and
     /// the category is no longer a candidate.
     ///
+    /// Low level: a [`Turn`](super::Turn) records the showing here and in the quota counts
+    /// together.
+    ///
     /// # Panics
     /// If the id is not from the catalogue the interview began with.
     #[inline]
@@ -525,6 +528,9 @@ impl Interview {
 
     /// Records a complete of the category survey: its LOI is spent, and the other categories
     /// of its exclusion group are no longer candidates.
+    ///
+    /// Low level: a [`Turn`](super::Turn) records a complete here, in the quota counts and in
+    /// the router's hooks together.
     #[inline]
     pub fn record_complete(&mut self, catalogue: &Catalogue, category: CategoryId) {
         self.record_complete_in(catalogue, category, catalogue.loi_seconds(category));

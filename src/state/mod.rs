@@ -202,6 +202,9 @@ impl QuotaState {
 
     /// Records that a respondent with these answers was shown the category's qualifier.
     ///
+    /// Low level: a [`Turn`](crate::route::Turn) records the showing here and in the
+    /// respondent's interview together.
+    ///
     /// An id outside this state's catalogue is ignored (nothing is counted, no panic), as in
     /// [`record_shown_shared`](Self::record_shown_shared); so is an answer outside the schema.
     #[inline]
