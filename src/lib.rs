@@ -61,7 +61,7 @@
 //! | [`quota`] | typed quota trees with Askia-style queries |
 //! | [`dispatch`] | cumulative-error weighted dispatch of batches among recipients |
 //! | [`risk`] | risk ranking of quota cells, categories and sources |
-//! | [`error`] | every error type, one per operation |
+//! | [`error`] | every error type, re-exported from the module that makes it |
 //! | `testing` | proptest strategies and invariant checks (feature `proptest`) |
 //!
 //! ## Configuration and live state

@@ -8,6 +8,9 @@
 //! quota with one slot left. The slot then becomes a complete, or is released when the
 //! respondent abandons or when its deadline (now + a time-to-live, by an injected [`Clock`])
 //! passes. Routers read the counts without locks and see pending slots as taken.
+//! Every event of a session (shown, answered, slot taken) is recorded through a
+//! [`Turn`](crate::route::Turn), as in the simulation, so the counts, the interview and the
+//! router's hooks move together.
 //!
 //! Every reservation call says what happened ([`Reservation`], [`Completion`]) and is
 //! idempotent by (respondent, category): repeating it never counts twice, and one respondent
