@@ -49,8 +49,8 @@ impl Greedy {
 }
 
 impl Greedy<RemainingShare, BelievedIncidence> {
-    /// The seed documents' prototype policy, registered as `seed-greedy`: (open/target)^power
-    /// × incidence × time fit × demographic weight.
+    /// The prototype policy the crate started from, registered as `seed-greedy`:
+    /// (open/target)^power × incidence × time fit × demographic weight.
     pub fn prototype(power: i32) -> Self {
         Greedy {
             name: Cow::Borrowed("seed-greedy"),

@@ -77,7 +77,7 @@ pub const POLICIES: &[PolicyInfo] = &[
     },
     PolicyInfo {
         name: "seed-greedy",
-        description: "the seed documents' prototype: (open/target) × incidence × time fit × demographic weight",
+        description: "the prototype policy: (open/target) × incidence × time fit × demographic weight",
         in_default_comparison: true,
         build: build_prototype,
     },
