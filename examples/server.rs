@@ -9,7 +9,8 @@
 //!
 //! Flags: `--threads N` (8), `--interviews N` (20,000, over all threads), `--target N`
 //! (completes per category, 40: tight), `--ttl-ms MS` (simulated milliseconds a slot is held,
-//! 10,000), `--policy NAME` (greedy), `--seed S` (1), `--json` (one JSON object on stdout).
+//! 10,000), `--policy NAME` (greedy; any name of the registry, `quotaroute::route::POLICIES`),
+//! `--seed S` (1), `--json` (one JSON object on stdout).
 //! The bundled 77-category catalogue is used, each category split into gender cells of at most
 //! 60% of its target. Time is a shared simulated clock advanced 50 ms per interview, so runs
 //! are fast and timeouts happen. A bad flag prints one line on stderr and exits with code 2;

@@ -1,9 +1,9 @@
 //! Every error type of the crate in one place.
 //!
-//! Each operation has its own `#[non_exhaustive]` enum, defined beside the operation and
-//! re-exported here, so a caller matches only the failures that operation can have, and every
-//! message names what is wrong and where (the line and field of a CSV, the setting, the
-//! category).
+//! Each module has its error enums (one where its operations share failures, one per
+//! operation where they do not), `#[non_exhaustive]`, defined beside the code and re-exported
+//! here; every message names what is wrong and where (the line and field of a CSV, the
+//! setting, the category by its own key).
 
 #[cfg(feature = "lp")]
 pub use crate::bound::LpBoundError;
@@ -15,10 +15,9 @@ pub use crate::dispatch::{
     AddError, ConfigureError, DispatchError, InvalidWeight, NextError, RemoveError,
     RestoreError as DispatchRestoreError, SetErrorError, SetWeightError,
 };
-pub use crate::live::{
-    AnswerError, ConfigError as LiveConfigError, LiveRestoreError, NextOfferError, SlotError,
-    WaveError,
-};
+#[allow(deprecated)]
+pub use crate::live::{AnswerError, NextOfferError, SlotError};
+pub use crate::live::{ConfigError as LiveConfigError, LiveError, LiveRestoreError, WaveError};
 #[cfg(feature = "serde")]
 pub use crate::quota::document::DocumentError as QuotaDocumentError;
 pub use crate::quota::{BindError, CountError, EditError, QueryError, SpecError};

@@ -7,7 +7,7 @@
 //!
 //! ```
 //! use quotaroute::catalogue::Catalogue;
-//! use quotaroute::route::{policy, Ask, Interview, RouterState};
+//! use quotaroute::route::{policy, Interview, Outcome, RouterState, Turn};
 //! use quotaroute::schema::{Answers, Respondent, Schema};
 //! use quotaroute::state::QuotaState;
 //! use rand::SeedableRng;
@@ -30,17 +30,15 @@
 //! let mut state = RouterState::default();
 //! let mut rng = rand::rngs::Xoshiro256PlusPlus::seed_from_u64(1);
 //!
+//! // A turn keeps the quota counts, the interview and the router's hooks in step.
+//! let mut turn = Turn::start(&catalogue, &router, &mut state, &respondent, &mut interview, &quotas);
 //! let mut offers = Vec::new();
-//! loop {
-//!     let ask = Ask { catalogue: &catalogue, respondent: &respondent, interview: &interview, quotas: quotas.view() };
-//!     let Some(category) = router.next_offer(&ask, &mut state, &mut rng) else { break };
+//! // Decided, checked and counted as shown.
+//! while let Some(category) = turn.offer(&mut quotas, &mut rng)? {
 //!     offers.push(catalogue.category(category).name.as_str());
-//!     quotas.record_shown(category, &respondent.answers);
-//!     interview.record_shown(&catalogue, category);
 //!     let qualified = offers.len() == 1; // the survey platform tells us
-//!     if qualified && quotas.complete(category).is_ok() {
-//!         interview.record_complete(&catalogue, category);
-//!     }
+//!     let outcome = if qualified { Outcome::completed(&catalogue, category) } else { Outcome::NotQualified };
+//!     turn.answered(&mut quotas, category, outcome);
 //! }
 //! // The rarest category first; Self Tan is for women only.
 //! assert_eq!(offers, ["Fertility or IVF service", "Fresh Coffee"]);
@@ -55,14 +53,14 @@
 //! | [`schema`] | questions, responses, respondents' answers, eligibility rules: names resolved once to `Copy` ids |
 //! | [`catalogue`] | categories (incidence, length, qualifier cost, target, eligibility), the CSV reader and the pre-flight check |
 //! | [`state`] | live quota counts and the read-only [`QuotaView`](state::QuotaView) routers decide on; snapshots |
-//! | [`route`] | the [`Router`](route::Router) trait, the [`Interview`](route::Interview), the policies and their factors, explanations |
+//! | [`route`] | the [`Router`](route::Router) trait, the [`Interview`](route::Interview), the [`Turn`](route::Turn) that records what happened to a respondent, the policy registry ([`POLICIES`](route::POLICIES)), the policies and their factors, explanations |
 //! | [`live`] | the engine a survey server embeds: many threads, reservations that never overfill (pending slots with timeouts, quota cells), consistent snapshots, waves |
 //! | [`sim`] | seeded Monte-Carlo fieldwork: settings, runs, summaries of the respondents each policy needs |
 //! | [`bound`] | every lower bound: the closed form N*, the stochastic floors, the respondent fill bound, the fluid LP with its cuts (feature `lp`) |
 //! | [`quota`] | typed quota trees with Askia-style queries |
 //! | [`dispatch`] | cumulative-error weighted dispatch of batches among recipients |
 //! | [`risk`] | risk ranking of quota cells, categories and sources |
-//! | [`error`] | every error type, one per operation |
+//! | [`error`] | every error type, re-exported from the module that makes it |
 //! | `testing` | proptest strategies and invariant checks (feature `proptest`) |
 //!
 //! ## Configuration and live state
@@ -71,6 +69,9 @@
 //! reference. Counts live in a [`QuotaState`](state::QuotaState); a router sees them only through
 //! a [`QuotaView`](state::QuotaView). What a policy caches between decisions lives in a
 //! [`RouterState`](route::RouterState) that each worker keeps, so one router serves many threads.
+//! A [`Turn`](route::Turn) records each event of a respondent's routing (shown, answered,
+//! completed, abandoned) in the counts, the interview and the router's hooks in one call; the
+//! simulation and the live engine record through it too.
 //!
 //! ## Performance
 //!

@@ -27,7 +27,7 @@ use rand::SeedableRng;
 use rand::rngs::Xoshiro256PlusPlus;
 
 use crate::catalogue::{Catalogue, Category, CategoryId};
-use crate::route::{Ask, Interview, Router, RouterState};
+use crate::route::{Ask, Interview, Outcome, Router, RouterState, Turn};
 use crate::schema::{Answers, QuestionId, Respondent, ResponseId, ResponseSet, Rule, Schema};
 use crate::state::QuotaState;
 
@@ -204,27 +204,42 @@ pub fn route_checked(fieldwork: &Fieldwork, router: &dyn Router, seed: u64) -> R
         fieldwork.budget,
         fieldwork.max_qualifiers,
     );
+    // Every event is recorded through a turn, as the simulation and the live engine do.
+    let mut turn = Turn::start(
+        catalogue,
+        router,
+        &mut rs,
+        respondent,
+        &mut interview,
+        &state,
+    );
     for _ in 0..=catalogue.len() {
+        let offer = turn.next_offer(&state, &mut rng);
         let ask = Ask {
             catalogue,
             respondent,
-            interview: &interview,
+            interview: turn.interview(),
             quotas: state.view(),
         };
-        let offer = router.next_offer(&ask, &mut rs, &mut rng);
         check_offer(&ask, offer)?;
         let Some(c) = offer else {
             return Ok(());
         };
-        state.record_shown(c, &respondent.answers);
-        interview.record_shown(catalogue, c);
+        turn.shown(&mut state, c);
         let qualified = rand::RngExt::random_bool(&mut rng, catalogue.incidence(c));
-        if qualified {
-            state
-                .complete(c)
-                .map_err(|e| format!("offered {c} but completing it failed: {e}"))?;
-            interview.record_complete(catalogue, c);
+        let outcome = if qualified {
+            Outcome::completed(catalogue, c)
+        } else {
+            Outcome::NotQualified
+        };
+        let recorded = turn.answered(&mut state, c, outcome);
+        if qualified && !recorded.completed {
+            let key = &catalogue.category(c).key;
+            return Err(format!(
+                "offered `{key}` ({c}) but completing it failed: it is full"
+            ));
         }
+        let interview = turn.interview();
         if interview.seconds_used() > interview.budget() + 1e-9 {
             return Err(format!(
                 "budget exceeded: {} s used of {} s",
@@ -234,16 +249,12 @@ pub fn route_checked(fieldwork: &Fieldwork, router: &dyn Router, seed: u64) -> R
         }
         for id in catalogue.ids() {
             if state.view().completed(id) > catalogue.category(id).target {
-                return Err(format!("{id} overfilled"));
+                return Err(format!(
+                    "`{}` ({id}) overfilled",
+                    catalogue.category(id).key
+                ));
             }
         }
-        let ask = Ask {
-            catalogue,
-            respondent,
-            interview: &interview,
-            quotas: state.view(),
-        };
-        router.on_answer(&ask, &mut rs, c, qualified);
     }
     Err("the router kept offering after every category was shown".into())
 }
@@ -259,13 +270,17 @@ pub fn check_offer(ask: &Ask<'_>, offer: Option<CategoryId>) -> Result<(), Strin
             if c.index() >= ask.catalogue.len() {
                 return Err(format!("offered {c}, not in the catalogue"));
             }
+            let key = &ask.catalogue.category(c).key;
             match ask.exclusion(c) {
                 None => Ok(()),
-                Some(why) => Err(format!("offered {c}, which is {why}")),
+                Some(why) => Err(format!("offered `{key}` ({c}), which is {why}")),
             }
         }
         None => match ask.catalogue.ids().find(|&c| ask.is_offerable(c)) {
-            Some(c) => Err(format!("offered nothing while {c} was offerable")),
+            Some(c) => Err(format!(
+                "offered nothing while `{}` ({c}) was offerable",
+                ask.catalogue.category(c).key
+            )),
             None => Ok(()),
         },
     }

@@ -243,125 +243,158 @@ impl<R: Router, C: Clock> Engine<R, C> {
             ));
         }
         let mut engine = Engine::new(catalogue, router, clock, snapshot.config.clone())?;
-        let mut seen = HashSet::with_capacity(snapshot.held.len());
-        let mut pending_slots = 0u64;
-        for h in &snapshot.held {
-            let category = CategoryId::from_index(h.category as usize);
-            if h.category as usize >= n {
+        let pending_slots = hold_slots(&mut engine, &mut quotas, &snapshot.held)?;
+        check_pending(&engine.catalogue, &quotas, snapshot, pending_slots)?;
+        engine.quotas = quotas;
+        engine.ledger = ledger.clone();
+        engine.counters = Counters::default();
+        engine.counters.store(&snapshot.stats);
+        Ok(engine)
+    }
+}
+
+/// Puts the held slots in the engine's table, taking their slots in `quotas`; the number of
+/// pending slots.
+fn hold_slots<R: Router, C: Clock>(
+    engine: &mut Engine<R, C>,
+    quotas: &mut QuotaState,
+    held: &[HeldSlot],
+) -> Result<u64, LiveRestoreError> {
+    let n = engine.catalogue.len();
+    let mut seen = HashSet::with_capacity(held.len());
+    let mut pending_slots = 0u64;
+    for h in held {
+        let category = CategoryId::from_index(h.category as usize);
+        if h.category as usize >= n {
+            return Err(invalid(
+                "held",
+                format!(
+                    "respondent {}: category index {} out of range",
+                    h.respondent, h.category
+                ),
+            ));
+        }
+        if !seen.insert((h.respondent, h.category)) {
+            return Err(invalid(
+                "held",
+                format!(
+                    "respondent {} holds category `{}` (#{}) twice",
+                    h.respondent,
+                    catalogue_key(&engine.catalogue, category),
+                    h.category
+                ),
+            ));
+        }
+        let slot = match h.deadline {
+            None if !h.cells.is_empty() => {
                 return Err(invalid(
                     "held",
-                    format!(
-                        "respondent {}: category index {} out of range",
-                        h.respondent, h.category
-                    ),
+                    format!("respondent {}: a completed slot holds cells", h.respondent),
                 ));
             }
-            if !seen.insert((h.respondent, h.category)) {
-                return Err(invalid(
-                    "held",
-                    format!(
-                        "respondent {} holds category {} twice",
-                        h.respondent, h.category
-                    ),
-                ));
-            }
-            let slot = match h.deadline {
-                None if !h.cells.is_empty() => {
-                    return Err(invalid(
-                        "held",
-                        format!("respondent {}: a completed slot holds cells", h.respondent),
-                    ));
-                }
-                None => Slot::Completed,
-                Some(deadline) => {
-                    let range = engine.catalogue.cell_range(category);
-                    let mut cells = smallvec::SmallVec::new();
-                    for &cell in &h.cells {
-                        if !range.contains(&(cell as usize)) || cells.contains(&cell) {
-                            return Err(invalid(
-                                "held",
-                                format!(
-                                    "respondent {}: cell {cell} is not a distinct cell of category {}",
-                                    h.respondent, h.category
-                                ),
-                            ));
-                        }
-                        cells.push(cell);
-                    }
-                    if quotas.try_reserve(category).is_err() {
+            None => Slot::Completed,
+            Some(deadline) => {
+                let range = engine.catalogue.cell_range(category);
+                let mut cells = smallvec::SmallVec::new();
+                for &cell in &h.cells {
+                    if !range.contains(&(cell as usize)) || cells.contains(&cell) {
                         return Err(invalid(
                             "held",
                             format!(
-                                "category {}: completed + pending passes the target",
+                                "respondent {}: cell {cell} is not a distinct cell of category `{}` (#{})",
+                                h.respondent,
+                                catalogue_key(&engine.catalogue, category),
                                 h.category
                             ),
                         ));
                     }
-                    for &cell in &cells {
-                        if !quotas.try_reserve_cell(cell as usize) {
-                            return Err(invalid(
-                                "held",
-                                format!("cell {cell}: completed + pending passes the max"),
-                            ));
-                        }
-                    }
-                    pending_slots += 1;
-                    Slot::Pending { deadline, cells }
+                    cells.push(cell);
                 }
-            };
-            engine.shards[shard_of(h.respondent)]
-                .get_mut()
-                .unwrap_or_else(|e| e.into_inner())
-                .respondents
-                .entry(h.respondent)
-                .or_default()
-                .push((h.category, slot));
-        }
-        for (i, c) in engine.catalogue.ids().enumerate() {
-            if quotas.pending(c) != snapshot.pending[i] {
-                return Err(invalid(
-                    "pending",
-                    format!(
-                        "category {i}: {} pending, but {} held slots",
-                        snapshot.pending[i],
-                        quotas.pending(c)
-                    ),
-                ));
+                if quotas.try_reserve(category).is_err() {
+                    return Err(invalid(
+                        "held",
+                        format!(
+                            "category `{}` (#{}): completed + pending passes the target",
+                            catalogue_key(&engine.catalogue, category),
+                            h.category
+                        ),
+                    ));
+                }
+                for &cell in &cells {
+                    if !quotas.try_reserve_cell(cell as usize) {
+                        return Err(invalid(
+                            "held",
+                            format!("cell {cell}: completed + pending passes the max"),
+                        ));
+                    }
+                }
+                pending_slots += 1;
+                Slot::Pending { deadline, cells }
             }
-        }
-        for (i, cell) in snapshot.cells.iter().enumerate() {
-            if quotas.cell_pending(i) != cell.pending {
-                return Err(invalid(
-                    "cells",
-                    format!(
-                        "cell `{}` of category `{}`: {} pending, but {} held slots",
-                        cell.key,
-                        cell.category,
-                        cell.pending,
-                        quotas.cell_pending(i)
-                    ),
-                ));
-            }
-        }
-        let s = &snapshot.stats;
-        let released = s
-            .completed
-            .checked_add(s.abandoned)
-            .and_then(|x| x.checked_add(s.expired));
-        if released.and_then(|r| s.accepted.checked_sub(r)) != Some(pending_slots) {
+        };
+        engine.shards[shard_of(h.respondent)]
+            .get_mut()
+            .unwrap_or_else(|e| e.into_inner())
+            .respondents
+            .entry(h.respondent)
+            .or_default()
+            .push((h.category, slot));
+    }
+    Ok(pending_slots)
+}
+
+/// The pending counts per category and cell, and the statistics, agree with the held slots.
+fn check_pending(
+    catalogue: &Catalogue,
+    quotas: &QuotaState,
+    snapshot: &LiveSnapshot,
+    pending_slots: u64,
+) -> Result<(), LiveRestoreError> {
+    for (i, c) in catalogue.ids().enumerate() {
+        if quotas.pending(c) != snapshot.pending[i] {
             return Err(invalid(
-                "stats",
+                "pending",
                 format!(
-                    "accepted − completed − abandoned − expired must equal the {pending_slots} pending slots held"
+                    "category `{}` (#{i}): {} pending, but {} held slots",
+                    catalogue_key(catalogue, c),
+                    snapshot.pending[i],
+                    quotas.pending(c)
                 ),
             ));
         }
-        engine.quotas = quotas;
-        engine.ledger = ledger.clone();
-        engine.counters = Counters::default();
-        engine.counters.store(s);
-        Ok(engine)
     }
+    for (i, cell) in snapshot.cells.iter().enumerate() {
+        if quotas.cell_pending(i) != cell.pending {
+            return Err(invalid(
+                "cells",
+                format!(
+                    "cell `{}` of category `{}`: {} pending, but {} held slots",
+                    cell.key,
+                    cell.category,
+                    cell.pending,
+                    quotas.cell_pending(i)
+                ),
+            ));
+        }
+    }
+    let s = &snapshot.stats;
+    let released = s
+        .completed
+        .checked_add(s.abandoned)
+        .and_then(|x| x.checked_add(s.expired));
+    if released.and_then(|r| s.accepted.checked_sub(r)) != Some(pending_slots) {
+        return Err(invalid(
+            "stats",
+            format!(
+                "accepted − completed − abandoned − expired must equal the {pending_slots} pending slots held"
+            ),
+        ));
+    }
+    Ok(())
+}
+
+fn catalogue_key(catalogue: &Catalogue, category: CategoryId) -> &str {
+    &catalogue.category(category).key
 }
 
 fn check_cells(catalogue: &Catalogue, snapshot: &LiveSnapshot) -> Result<(), LiveRestoreError> {

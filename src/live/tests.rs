@@ -1,7 +1,7 @@
 use super::*;
 use crate::catalogue::{Category, QuotaCell};
-use crate::route::{Greedy, RandomRouter};
-use crate::schema::{Rule, Schema};
+use crate::route::{Exclusion, Greedy, RandomRouter};
+use crate::schema::{Answers, Rule, Schema};
 
 fn catalogue(target: u32) -> Catalogue {
     Catalogue::new(
@@ -28,13 +28,6 @@ fn nobody() -> Answers {
 
 const A: CategoryId = CategoryId::from_index(0);
 const B: CategoryId = CategoryId::from_index(1);
-
-#[test]
-fn engines_are_sync() {
-    fn sync<T: Sync + Send>() {}
-    sync::<Engine<Greedy>>();
-    sync::<Engine<Box<dyn Router>, std::sync::Arc<ManualClock>>>();
-}
 
 #[test]
 fn pending_slots_count_as_taken_and_calls_are_idempotent() {
@@ -81,7 +74,7 @@ fn pending_slots_count_as_taken_and_calls_are_idempotent() {
     assert_eq!(s.pending(), 1);
     assert_eq!(
         e.complete(1, CategoryId::from_index(7)),
-        Err(SlotError::UnknownCategory {
+        Err(LiveError::UnknownCategory {
             category: CategoryId::from_index(7)
         })
     );
@@ -202,9 +195,10 @@ fn answers_reserve_and_charge_the_interview() {
     let mut s = e.start(&mut w, Respondent::new(9, nobody()));
     assert_eq!(
         e.answer(&mut w, &mut s, A, true),
-        Err(AnswerError::NotShown {
+        Err(LiveError::NotShown {
             respondent: 9,
-            category: A
+            category: A,
+            key: "a".into()
         })
     );
     let c = e.next_offer(&mut w, &mut s).unwrap().unwrap();

@@ -53,6 +53,7 @@ impl WaveLedger {
 /// One category's line in a [`WaveReport`].
 #[derive(Clone, Debug, PartialEq, Eq)]
 #[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
+#[non_exhaustive]
 pub struct WaveLine {
     /// The category's key.
     pub category: String,
@@ -75,6 +76,7 @@ pub struct WaveLine {
 /// What closing a wave did.
 #[derive(Clone, Debug, PartialEq, Eq)]
 #[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
+#[non_exhaustive]
 pub struct WaveReport {
     /// The wave closed.
     pub wave: u32,

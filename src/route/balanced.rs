@@ -1,5 +1,5 @@
 //! The `balanced` policy: categories offered in `available_balanced` order for the respondent's
-//! cell of a quota tree (issue 5, item 5).
+//! cell of a quota tree.
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, PoisonError, RwLock, RwLockReadGuard, RwLockWriteGuard};
@@ -91,7 +91,7 @@ pub enum BalancedError {
 /// [`RouterState`] would be wrong as soon as two workers route, and a snapshot would go stale.
 ///
 /// Completes are counted by [`on_answer`](Router::on_answer) when the respondent qualified
-/// (the way the simulation and [`testing::route_checked`](crate::testing::route_checked) report
+/// (the way the simulation and `testing::route_checked` report
 /// a complete), with the category question set to the category and the demographics from the
 /// respondent's answers. An engine that counts completes itself (after quality checks, say)
 /// builds the router [`without_counting`](Balanced::without_counting) and calls

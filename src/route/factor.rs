@@ -152,8 +152,8 @@ impl Factor for Scarcity {
     }
 }
 
-/// The seed's quota urgency: `(open slots / target)^power` (power 1 by default; the seed's
-/// notebook squares it).
+/// The prototype's quota urgency ([`Greedy::prototype`](super::Greedy::prototype)):
+/// `(open slots / target)^power` (power 1 by default; `seed-greedy-squared` squares it).
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub struct RemainingShare {
     /// The exponent.

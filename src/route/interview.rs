@@ -7,7 +7,7 @@ use crate::schema::Answers;
 use crate::state::QuotaView;
 
 /// Why an offer may not be made (a misbehaving router, or a caller's mistake).
-#[derive(Clone, Debug, PartialEq, Error)]
+#[derive(Clone, Debug, PartialEq, Eq, Error)]
 #[non_exhaustive]
 pub enum OfferError {
     /// The id is not a category of the catalogue.
@@ -17,10 +17,12 @@ pub enum OfferError {
         category: CategoryId,
     },
     /// The category cannot be offered now, for the reason given.
-    #[error("category {category} cannot be offered: {reason}")]
+    #[error("category `{key}` ({category}) cannot be offered: {reason}")]
     NotOfferable {
         /// The category.
         category: CategoryId,
+        /// The category's key in the catalogue.
+        key: String,
         /// Why.
         reason: super::Exclusion,
     },
@@ -453,7 +455,11 @@ impl Interview {
         }
         match self.exclusion(catalogue, quotas, category) {
             None => Ok(()),
-            Some(reason) => Err(OfferError::NotOfferable { category, reason }),
+            Some(reason) => Err(OfferError::NotOfferable {
+                category,
+                key: catalogue.category(category).key.clone(),
+                reason,
+            }),
         }
     }
 
@@ -496,6 +502,9 @@ impl Interview {
     /// Records that the qualifier was shown: it costs its qualifier seconds and a slot, and
     /// the category is no longer a candidate.
     ///
+    /// Low level: a [`Turn`](super::Turn) records the showing here and in the quota counts
+    /// together.
+    ///
     /// # Panics
     /// If the id is not from the catalogue the interview began with.
     #[inline]
@@ -519,6 +528,9 @@ impl Interview {
 
     /// Records a complete of the category survey: its LOI is spent, and the other categories
     /// of its exclusion group are no longer candidates.
+    ///
+    /// Low level: a [`Turn`](super::Turn) records a complete here, in the quota counts and in
+    /// the router's hooks together.
     #[inline]
     pub fn record_complete(&mut self, catalogue: &Catalogue, category: CategoryId) {
         self.record_complete_in(catalogue, category, catalogue.loi_seconds(category));

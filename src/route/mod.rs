@@ -2,7 +2,9 @@
 //!
 //! A [`Router`] looks at one respondent, the [`Interview`] so far and a read-only
 //! [`QuotaView`], and returns the next category to offer, or `None` to end the routing. Policies
-//! are types ([`Greedy`], [`RandomRouter`]); [`policy`] builds one by its stable name.
+//! are types ([`Greedy`], [`RandomRouter`]); [`policy`] builds one by its stable name from the
+//! registry ([`POLICIES`]). A [`Turn`] records what happens to a respondent (shown, answered,
+//! completed, abandoned) in the quota counts, the interview and the router's hooks at once.
 //!
 //! ```
 //! use quotaroute::catalogue::{Catalogue, Category};
@@ -39,6 +41,8 @@ mod factor;
 mod interview;
 mod packing;
 mod policy;
+mod record;
+mod registry;
 mod weighted;
 
 use std::any::Any;
@@ -58,8 +62,11 @@ pub use factor::{
 };
 pub use interview::{CapRisk, Interview, OfferError};
 pub use packing::{Pace, Packing};
-pub use policy::{
-    Greedy, POLICY_NAMES, PolicyOptions, RandomRouter, UnknownPolicy, policy, policy_with,
+pub use policy::{Greedy, RandomRouter};
+pub use record::{Outcome, QuotaCounts, Recorded, Turn};
+pub use registry::{
+    DEFAULT_COMPARISON, POLICIES, POLICY_NAMES, PolicyInfo, PolicyOptions, UnknownPolicy,
+    default_comparison, policies, policy, policy_info, policy_names, policy_with,
 };
 pub use weighted::{DEFAULT_LOOKAHEAD, Weighted, WeightedError};
 
@@ -274,6 +281,7 @@ impl fmt::Display for Exclusion {
 /// One candidate's priority and the factors it is the product of.
 #[derive(Clone, Debug, PartialEq)]
 #[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
+#[non_exhaustive]
 pub struct Candidate {
     /// The category.
     pub category: CategoryId,
@@ -283,9 +291,24 @@ pub struct Candidate {
     pub factors: SmallVec<[(String, f64); 4]>,
 }
 
+impl Candidate {
+    /// A candidate with its priority and no factors (a custom policy's [`explain`] adds its
+    /// own to `factors`).
+    ///
+    /// [`explain`]: Router::explain
+    pub fn new(category: CategoryId, priority: f64) -> Candidate {
+        Candidate {
+            category,
+            priority,
+            factors: SmallVec::new(),
+        }
+    }
+}
+
 /// A decision laid open: the candidates with their factors, and why the others were excluded.
 #[derive(Clone, Debug, PartialEq, Default)]
 #[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
+#[non_exhaustive]
 pub struct Explanation {
     /// What the policy offers (for a randomised policy: `None`, the draw is not made).
     pub chosen: Option<CategoryId>,
@@ -329,16 +352,13 @@ fn respondents_left(ask: &Ask<'_>) -> f64 {
     )
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn _object_safe(_: Box<dyn Router>) {}
-    fn _send_sync<T: Send + Sync>() {}
-    #[test]
-    fn routers_are_send_sync_and_object_safe() {
-        _send_sync::<Box<dyn Router>>();
-        _send_sync::<Greedy>();
-        _send_sync::<RandomRouter>();
-    }
-}
+// Compile-time checks: the trait is object safe, and routers are `Send + Sync` (shareable by
+// reference between threads).
+const _: () = {
+    fn object_safe(_: &dyn Router) {}
+    fn send_sync<T: Send + Sync>() {}
+    let _ = object_safe;
+    let _ = send_sync::<Box<dyn Router>>;
+    let _ = send_sync::<Greedy>;
+    let _ = send_sync::<RandomRouter>;
+};

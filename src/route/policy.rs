@@ -1,10 +1,9 @@
-//! The built-in policies and the registry of their stable names.
+//! The greedy family of policies and the random baseline (their names are in the registry).
 
 use std::borrow::Cow;
 
 use rand::{Rng, RngExt};
 use smallvec::smallvec;
-use thiserror::Error;
 
 use crate::catalogue::{Catalogue, CategoryId};
 use crate::state::QuotaView;
@@ -13,122 +12,6 @@ use super::factor::{
     BelievedIncidence, DemographicWeight, Factor, Neutral, RemainingShare, Scarcity, TimeFit,
 };
 use super::{Ask, Explanation, Router, RouterState};
-
-/// The stable names [`policy`] knows. Later versions add names, never reuse these.
-///
-/// `balanced` ([`Balanced`](super::Balanced)) is not among them: it routes on a quota tree,
-/// so it is built with [`Balanced::new`](super::Balanced::new), not by name alone.
-pub const POLICY_NAMES: &[&str] = &[
-    "greedy",
-    "seed-greedy",
-    "seed-greedy-squared",
-    "random",
-    "packing",
-    "weighted",
-    "paced",
-];
-
-/// A policy name [`policy`] does not know.
-#[derive(Clone, Debug, PartialEq, Eq, Error)]
-#[error("unknown policy `{name}` (known: {})", POLICY_NAMES.join(", "))]
-#[non_exhaustive]
-pub struct UnknownPolicy {
-    /// The name asked for.
-    pub name: String,
-}
-
-/// Options of the built-in policies.
-#[derive(Clone, Copy, Debug, Default, PartialEq)]
-#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
-pub struct PolicyOptions {
-    /// Route scarcity-based policies (`greedy`, `packing`) on incidence learned from the
-    /// qualifier answers, with a prior worth this many respondents (see [`Scarcity`]).
-    pub learning: Option<f64>,
-    /// The demographic weight of the greedy policies (`greedy`, `seed-greedy`,
-    /// `seed-greedy-squared`, `packing`); `None`: [`DemographicWeight::default`].
-    #[cfg_attr(feature = "serde", serde(default))]
-    pub demographic: Option<DemographicWeight>,
-}
-
-/// [`policy`] with options.
-///
-/// # Errors
-/// [`UnknownPolicy`] naming the unknown name.
-pub fn policy_with(name: &str, options: &PolicyOptions) -> Result<Box<dyn Router>, UnknownPolicy> {
-    if let Some(weight) = options.demographic {
-        let urgency = Scarcity {
-            learning: options.learning,
-        };
-        return Ok(match name {
-            "greedy" => Box::new(
-                Greedy::scarcity()
-                    .with_urgency(urgency)
-                    .with_demographic(weight)
-                    .named("greedy"),
-            ),
-            "seed-greedy" => Box::new(Greedy::seed(1).with_demographic(weight)),
-            "seed-greedy-squared" => Box::new(
-                Greedy::seed(2)
-                    .with_demographic(weight)
-                    .named("seed-greedy-squared"),
-            ),
-            "packing" | "paced" => {
-                let packing = if name == "paced" {
-                    super::Packing::paced()
-                } else {
-                    super::Packing::new()
-                };
-                let packing = match options.learning {
-                    Some(k) => packing.learning(k),
-                    None => packing,
-                };
-                Box::new(packing.with_demographic(weight))
-            }
-            _ => policy(name)?,
-        });
-    }
-    Ok(match (name, options.learning) {
-        ("greedy", Some(k)) => Box::new(
-            Greedy::scarcity()
-                .with_urgency(Scarcity::learning(k))
-                .named("greedy"),
-        ),
-        ("packing", Some(k)) => Box::new(super::Packing::new().learning(k)),
-        ("paced", Some(k)) => Box::new(super::Packing::paced().learning(k)),
-        _ => policy(name)?,
-    })
-}
-
-/// Builds a built-in policy by its stable name:
-///
-/// | name | policy |
-/// |---|---|
-/// | `greedy` | [`Greedy::scarcity`]: scarcity × time fit × demographic weight |
-/// | `seed-greedy` | [`Greedy::seed`] with power 1: (open/target) × incidence × time fit × demographic weight |
-/// | `seed-greedy-squared` | the seed notebook's variant, urgency squared |
-/// | `random` | [`RandomRouter`]: uniform over offerable categories |
-/// | `packing` | [`Packing`](super::Packing): `greedy` with an end-of-interview look-ahead |
-/// | `paced` | [`Packing::paced`](super::Packing::paced): `packing` with each category priced by its pace against the month |
-/// | `weighted` | [`Weighted::by_target`](super::Weighted::by_target): the stream of offers split by the dispatcher in proportion to the targets |
-///
-/// # Errors
-/// [`UnknownPolicy`] naming the unknown name.
-pub fn policy(name: &str) -> Result<Box<dyn Router>, UnknownPolicy> {
-    Ok(match name {
-        "greedy" => Box::new(Greedy::scarcity()),
-        "seed-greedy" => Box::new(Greedy::seed(1)),
-        "seed-greedy-squared" => Box::new(Greedy::seed(2).named("seed-greedy-squared")),
-        "random" => Box::new(RandomRouter),
-        "packing" => Box::new(super::Packing::new()),
-        "weighted" => Box::new(super::Weighted::by_target()),
-        "paced" => Box::new(super::Packing::paced()),
-        _ => {
-            return Err(UnknownPolicy {
-                name: name.to_owned(),
-            });
-        }
-    })
-}
 
 /// Greedy priority routing: offer the offerable category with the highest
 /// `urgency × incidence × time_fit × demographic` product (ties: catalogue order).
@@ -166,9 +49,9 @@ impl Greedy {
 }
 
 impl Greedy<RemainingShare, BelievedIncidence> {
-    /// The seed's form, `seed-greedy`: (open/target)^power × incidence × time fit ×
-    /// demographic weight.
-    pub fn seed(power: i32) -> Self {
+    /// The prototype policy the crate started from, registered as `seed-greedy`:
+    /// (open/target)^power × incidence × time fit × demographic weight.
+    pub fn prototype(power: i32) -> Self {
         Greedy {
             name: Cow::Borrowed("seed-greedy"),
             urgency: RemainingShare { power },
@@ -176,6 +59,12 @@ impl Greedy<RemainingShare, BelievedIncidence> {
             time_fit: TimeFit,
             demographic: DemographicWeight::default(),
         }
+    }
+
+    /// The old name of [`prototype`](Self::prototype) ("seed" now means only an RNG seed).
+    #[deprecated(note = "renamed `Greedy::prototype`")]
+    pub fn seed(power: i32) -> Self {
+        Self::prototype(power)
     }
 }
 

@@ -1,5 +1,5 @@
 //! The `weighted` policy: respondents split among categories by weight, through the
-//! cumulative-error dispatcher's streaming mode (issue 6, item 6).
+//! cumulative-error dispatcher's streaming mode.
 
 use std::sync::atomic::{AtomicU64, Ordering};
 

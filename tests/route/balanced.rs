@@ -19,8 +19,7 @@ use quotaroute::testing;
 use rand::SeedableRng;
 use serde_json::json;
 
-#[path = "support/counting_alloc.rs"]
-mod counting_alloc;
+use crate::counting_alloc;
 
 fn tree_schema() -> Schema {
     Schema::builder()
@@ -30,8 +29,8 @@ fn tree_schema() -> Schema {
         .unwrap()
 }
 
-/// The issue's example document (tests/quota.rs): Product × Gender.
-fn issue_tree() -> QuotaTree {
+/// The quota tests' example document: Product × Gender.
+fn product_by_gender_tree() -> QuotaTree {
     let spec: NodeSpec = serde_json::from_value(json!({"target": 30, "observed": 10, "children": [
         {"question": "Product", "response": "A", "target": 8, "observed": 6, "children": [
             {"question": "Gender", "response": "Male", "target": 6, "observed": 6},
@@ -114,7 +113,7 @@ fn expected(tree: &QuotaTree, gender: &str) -> Vec<String> {
 #[test]
 fn offers_follow_available_balanced_for_the_cell() {
     let catalogue = catalogue(Rule::Everyone);
-    let tree = Arc::new(RwLock::new(issue_tree()));
+    let tree = Arc::new(RwLock::new(product_by_gender_tree()));
     let product = tree.read().unwrap().schema().question("Product").unwrap();
     let router = Balanced::new(&catalogue, tree.clone(), product).unwrap();
     let quotas = QuotaState::new(&catalogue);
@@ -150,7 +149,7 @@ fn never_offers_what_is_not_offerable() {
     // C only for the young; B closed in the quota state.
     let c_rule = Rule::parse(catalogue(Rule::Everyone).schema(), "Age = young").unwrap();
     let catalogue = catalogue(c_rule);
-    let tree = Arc::new(RwLock::new(issue_tree()));
+    let tree = Arc::new(RwLock::new(product_by_gender_tree()));
     let router = Balanced::new(&catalogue, tree.clone(), q0(&tree)).unwrap();
     let mut quotas = QuotaState::new(&catalogue);
     let b = catalogue.find("B").unwrap();
@@ -182,7 +181,7 @@ fn never_offers_what_is_not_offerable() {
 #[test]
 fn offers_follow_the_counts_as_completes_are_recorded() {
     let catalogue = catalogue(Rule::Everyone);
-    let tree = Arc::new(RwLock::new(issue_tree()));
+    let tree = Arc::new(RwLock::new(product_by_gender_tree()));
     let router = Balanced::new(&catalogue, tree.clone(), q0(&tree)).unwrap();
     let mut quotas = QuotaState::new(&catalogue);
     let female = respondent(&catalogue, "Female");
@@ -317,7 +316,7 @@ fn decisions_and_counting_allocate_nothing_after_warm_up() {
 
 #[test]
 fn construction_errors_name_the_mismatch() {
-    let tree = || Arc::new(RwLock::new(issue_tree()));
+    let tree = || Arc::new(RwLock::new(product_by_gender_tree()));
     let two = Catalogue::new(
         Schema::default_survey(),
         vec![
@@ -414,7 +413,7 @@ fn fieldwork_tree(fieldwork: &testing::Fieldwork, sub: &[u32]) -> QuotaTree {
 }
 
 proptest! {
-    #![proptest_config(ProptestConfig::with_cases(96))]
+    #![proptest_config(ProptestConfig { cases: 96, ..crate::support::config() })]
 
     /// Every offer is offerable and is the first offerable category in the query's order; the
     /// router offers nothing only when no offerable category is available in the tree for the

@@ -4,8 +4,7 @@
 use quotaroute::quota::{Condition, NodeId, Query, QueryBuffer, QuotaMethod, QuotaTree, Target};
 use quotaroute::schema::{Answers, QuestionId, Schema};
 
-#[path = "support/counting_alloc.rs"]
-mod counting_alloc;
+use crate::counting_alloc;
 
 use counting_alloc::allocations;
 

@@ -1,4 +1,5 @@
-//! The reservation examples of NOTES, threads racing for the last slots, and snapshots taken
+//! Reservations near a full quota (late arrivals refused, a timeout freeing a slot, three
+//! arrivals racing for the last one), threads racing for the last slots, and snapshots taken
 //! while threads route.
 
 use std::sync::Barrier;
@@ -26,10 +27,10 @@ fn accepted(r: Reservation) -> bool {
     matches!(r, Reservation::Accepted { .. })
 }
 
-/// NOTES: max 50, 47 completed; four arrive: three accepted, the fourth refused; one times
-/// out; another arrives and is accepted; all three complete → 50.
+/// Max 50 with 47 completed: four arrive, three are accepted and the fourth refused; one
+/// times out; another arrives and is accepted; all three complete → 50.
 #[test]
-fn notes_max_50_with_47_completed() {
+fn the_fourth_of_four_arrivals_for_three_slots_is_refused_until_a_timeout() {
     let clock = ManualClock::new(Timestamp(0));
     let config = LiveConfig {
         ttl_ms: 1_000,
@@ -71,10 +72,10 @@ fn notes_max_50_with_47_completed() {
     assert_eq!(e.overfill(), 0);
 }
 
-/// NOTES: a limit of 20 with 19 done and three arriving together ends at 20, not 22 — with
+/// A limit of 20 with 19 done and three arriving together ends at 20, not 22 — with
 /// three real threads released by a barrier, many times over.
 #[test]
-fn notes_limit_20_three_arriving_together() {
+fn three_arrivals_racing_for_the_last_slot_end_at_the_limit() {
     for round in 0..200u64 {
         let clock = ManualClock::new(Timestamp(0));
         let e = Engine::new(

@@ -197,7 +197,8 @@ fn cas_reservations_never_overfill_in_any_interleaving() {
     assert!(!out.overfilled);
     assert!(!out.lost);
 
-    // One slot left, three arriving together (the NOTES case, scaled down).
+    // One slot left, three arriving together (as in the live tests' race for the last slot of
+    // a limit of 20, scaled down).
     let initial = Shared {
         open: 1,
         pending: 0,

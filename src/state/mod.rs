@@ -24,7 +24,14 @@
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 
+mod snapshot;
+mod view;
+
+use std::sync::Arc;
 use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
+
+pub use snapshot::{QuotaSnapshot, RestoreError};
+pub use view::QuotaView;
 
 /// Source of [`QuotaState`] instance numbers, so a cache built on one state is never used on
 /// another.
@@ -33,17 +40,19 @@ static INSTANCES: AtomicU64 = AtomicU64::new(1);
 use thiserror::Error;
 
 use crate::catalogue::{Catalogue, CategoryId};
-use crate::schema::{Answers, QuestionId, ResponseId};
+use crate::schema::{Answers, QuestionId};
 
 /// Why a complete was refused.
 #[derive(Clone, Debug, PartialEq, Eq, Error)]
 #[non_exhaustive]
 pub enum CompleteError {
     /// The category has reached its target.
-    #[error("category {category} is full")]
+    #[error("category `{key}` ({category}) is full")]
     Full {
         /// The category.
         category: CategoryId,
+        /// The category's key in the catalogue.
+        key: Arc<str>,
     },
     /// The id is not a category of this state's catalogue.
     #[error("category {category} is not in the catalogue")]
@@ -53,62 +62,6 @@ pub enum CompleteError {
     },
 }
 
-/// Why a snapshot could not be restored.
-#[derive(Clone, Debug, PartialEq, Eq, Error)]
-#[non_exhaustive]
-pub enum RestoreError {
-    /// The snapshot was written in another format version.
-    #[error("snapshot format {found} is not the supported format {expected}")]
-    Version {
-        /// The snapshot's version.
-        found: u32,
-        /// The version this build reads.
-        expected: u32,
-    },
-    /// The snapshot was taken on a different catalogue or schema.
-    #[error("snapshot does not match the catalogue: {what}")]
-    Mismatch {
-        /// What differs (naming the category or field).
-        what: String,
-    },
-    /// A field is inconsistent (wrong length, completes past the target).
-    #[error("snapshot field `{field}`: {problem}")]
-    Invalid {
-        /// The field.
-        field: &'static str,
-        /// What is wrong.
-        problem: String,
-    },
-}
-
-/// The counts of a [`QuotaState`], as data: serialise it, and [`QuotaState::restore`] it
-/// against the same catalogue.
-#[derive(Clone, Debug, PartialEq, Eq)]
-#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
-pub struct QuotaSnapshot {
-    /// Format version ([`QuotaSnapshot::FORMAT`]).
-    pub format: u32,
-    /// Category keys, in catalogue order (checked on restore).
-    pub categories: Vec<String>,
-    /// Question names and response counts of the schema (checked on restore).
-    pub questions: Vec<(String, usize)>,
-    /// Targets per category.
-    pub targets: Vec<u32>,
-    /// Completes per category.
-    pub completed: Vec<u32>,
-    /// Qualifiers shown per category.
-    pub shown: Vec<u32>,
-    /// Respondents qualified per category.
-    pub qualified: Vec<u32>,
-    /// Exposures per category per (question, response), row-major.
-    pub exposures: Vec<u32>,
-}
-
-impl QuotaSnapshot {
-    /// The format version this build writes and reads.
-    pub const FORMAT: u32 = 1;
-}
-
 /// Per-category counters for one field period.
 ///
 /// Updates take `&mut self` and are plain memory writes; the counters are atomics only so that
@@ -116,6 +69,9 @@ impl QuotaSnapshot {
 #[derive(Debug)]
 pub struct QuotaState {
     targets: Vec<u32>,
+    /// The categories' keys, for errors (shared: naming a category in an error allocates
+    /// nothing).
+    keys: Box<[Arc<str>]>,
     /// target − completed − pending: the one word a reservation's check-and-take is a CAS on.
     open: Box<[AtomicU32]>,
     completed: Box<[AtomicU32]>,
@@ -163,6 +119,14 @@ fn counters(n: usize) -> Box<[AtomicU32]> {
 }
 
 impl QuotaState {
+    #[cold]
+    fn full(&self, category: CategoryId) -> CompleteError {
+        CompleteError::Full {
+            category,
+            key: self.keys[category.index()].clone(),
+        }
+    }
+
     /// Fresh counters: nothing shown or completed, every target open.
     pub fn new(catalogue: &Catalogue) -> QuotaState {
         let targets: Vec<u32> = catalogue.categories().iter().map(|c| c.target).collect();
@@ -204,6 +168,11 @@ impl QuotaState {
             qualified: counters(targets.len()),
             exposures: counters(targets.len() * stride),
             targets,
+            keys: catalogue
+                .categories()
+                .iter()
+                .map(|c| Arc::from(c.key.as_str()))
+                .collect(),
             offsets,
             stride,
             instance: INSTANCES.fetch_add(1, Ordering::Relaxed),
@@ -233,24 +202,35 @@ impl QuotaState {
 
     /// Records that a respondent with these answers was shown the category's qualifier.
     ///
-    /// # Panics
-    /// If the id is not from this state's catalogue.
+    /// Low level: a [`Turn`](crate::route::Turn) records the showing here and in the
+    /// respondent's interview together.
+    ///
+    /// An id outside this state's catalogue is ignored (nothing is counted, no panic), as in
+    /// [`record_shown_shared`](Self::record_shown_shared); so is an answer outside the schema.
     #[inline]
     pub fn record_shown(&mut self, category: CategoryId, answers: &Answers) {
         let c = category.index();
-        *self.shown[c].get_mut() += 1;
+        let Some(shown) = self.shown.get_mut(c) else {
+            return;
+        };
+        *shown.get_mut() += 1;
         let row = c * self.stride;
         for (q, &offset) in self.offsets.iter().enumerate() {
-            if let Some(r) = answers.get(QuestionId(q as u16)) {
-                *self.exposures[row + offset as usize + r.index()].get_mut() += 1;
+            if let Some(r) = answers.get(QuestionId(q as u16))
+                && let Some(e) = self.exposures.get_mut(row + offset as usize + r.index())
+            {
+                *e.get_mut() += 1;
             }
         }
     }
 
-    /// Records a qualifier answer (for observed incidence).
+    /// Records a qualifier answer (for observed incidence). An id outside this state's
+    /// catalogue is ignored, as in [`record_qualified_shared`](Self::record_qualified_shared).
     #[inline]
     pub fn record_qualified(&mut self, category: CategoryId) {
-        *self.qualified[category.index()].get_mut() += 1;
+        if let Some(q) = self.qualified.get_mut(category.index()) {
+            *q.get_mut() += 1;
+        }
     }
 
     /// Counts a complete, refusing one that would pass the target.
@@ -266,7 +246,7 @@ impl QuotaState {
         };
         let open = open.get_mut();
         if *open == 0 {
-            return Err(CompleteError::Full { category });
+            return Err(self.full(category));
         }
         *open -= 1;
         if *open == 0 {
@@ -306,7 +286,7 @@ impl QuotaState {
                 }
                 Ok(())
             }
-            None => Err(CompleteError::Full { category }),
+            None => Err(self.full(category)),
         }
     }
 
@@ -379,7 +359,8 @@ impl QuotaState {
     }
 
     /// [`record_shown`](Self::record_shown) through a shared reference (atomic increments),
-    /// for engines that route from many threads. Ids outside the catalogue are ignored.
+    /// for engines that route from many threads. An id outside the catalogue is ignored, as
+    /// in `record_shown`.
     #[inline]
     pub fn record_shown_shared(&self, category: CategoryId, answers: &Answers) {
         let c = category.index();
@@ -451,125 +432,6 @@ impl QuotaState {
         true
     }
 
-    /// The counts as data.
-    pub fn snapshot(&self, catalogue: &Catalogue) -> QuotaSnapshot {
-        let load = |v: &[AtomicU32]| v.iter().map(|a| a.load(Ordering::Relaxed)).collect();
-        let schema = catalogue.schema();
-        QuotaSnapshot {
-            format: QuotaSnapshot::FORMAT,
-            categories: catalogue
-                .categories()
-                .iter()
-                .map(|c| c.key.clone())
-                .collect(),
-            questions: schema
-                .questions()
-                .iter()
-                .map(|q| (q.name().to_owned(), q.responses().len()))
-                .collect(),
-            targets: self.targets.clone(),
-            completed: load(&self.completed),
-            shown: load(&self.shown),
-            qualified: load(&self.qualified),
-            exposures: load(&self.exposures),
-        }
-    }
-
-    /// Rebuilds the state a snapshot was taken of.
-    ///
-    /// # Errors
-    /// [`RestoreError::Version`] for another format, [`RestoreError::Mismatch`] when the
-    /// catalogue's categories or schema differ, [`RestoreError::Invalid`] for inconsistent
-    /// counts.
-    pub fn restore(
-        catalogue: &Catalogue,
-        snapshot: &QuotaSnapshot,
-    ) -> Result<QuotaState, RestoreError> {
-        if snapshot.format != QuotaSnapshot::FORMAT {
-            return Err(RestoreError::Version {
-                found: snapshot.format,
-                expected: QuotaSnapshot::FORMAT,
-            });
-        }
-        let keys: Vec<&str> = catalogue
-            .categories()
-            .iter()
-            .map(|c| c.key.as_str())
-            .collect();
-        if snapshot.categories.len() != keys.len() {
-            return Err(RestoreError::Mismatch {
-                what: format!(
-                    "{} categories in the snapshot, {} in the catalogue",
-                    snapshot.categories.len(),
-                    keys.len()
-                ),
-            });
-        }
-        if let Some((i, k)) = snapshot
-            .categories
-            .iter()
-            .enumerate()
-            .find(|(i, k)| keys[*i] != k.as_str())
-        {
-            return Err(RestoreError::Mismatch {
-                what: format!(
-                    "category {i} is `{k}` in the snapshot, `{}` in the catalogue",
-                    keys[i]
-                ),
-            });
-        }
-        let mut state = QuotaState::new(catalogue);
-        let schema_now: Vec<(String, usize)> = catalogue
-            .schema()
-            .questions()
-            .iter()
-            .map(|q| (q.name().to_owned(), q.responses().len()))
-            .collect();
-        if snapshot.questions != schema_now {
-            return Err(RestoreError::Mismatch {
-                what: "the schema's questions or responses changed".into(),
-            });
-        }
-        let n = keys.len();
-        for (field, v, len) in [
-            ("targets", &snapshot.targets, n),
-            ("completed", &snapshot.completed, n),
-            ("shown", &snapshot.shown, n),
-            ("qualified", &snapshot.qualified, n),
-            ("exposures", &snapshot.exposures, n * state.stride),
-        ] {
-            if v.len() != len {
-                return Err(RestoreError::Invalid {
-                    field,
-                    problem: format!("{} values, expected {len}", v.len()),
-                });
-            }
-        }
-        for (i, key) in keys.iter().enumerate() {
-            let (target, done) = (snapshot.targets[i], snapshot.completed[i]);
-            if done > target {
-                return Err(RestoreError::Invalid {
-                    field: "completed",
-                    problem: format!(
-                        "category `{key}` has {done} completes over a target of {target}"
-                    ),
-                });
-            }
-            state.targets[i] = target;
-            *state.open[i].get_mut() = target - done;
-            if target == done {
-                *state.closes.get_mut() += 1;
-            }
-            *state.completed[i].get_mut() = done;
-            *state.shown[i].get_mut() = snapshot.shown[i];
-            *state.qualified[i].get_mut() = snapshot.qualified[i];
-        }
-        for (a, &v) in state.exposures.iter_mut().zip(&snapshot.exposures) {
-            *a.get_mut() = v;
-        }
-        Ok(state)
-    }
-
     /// Completes wanted for the category.
     pub fn target(&self, category: CategoryId) -> u32 {
         self.targets[category.index()]
@@ -589,234 +451,5 @@ impl QuotaState {
     }
 }
 
-/// A read-only window over live quota counters: what a [`Router`](crate::route::Router) may
-/// look at.
-///
-/// Reads are relaxed atomic loads (plain loads on common hardware): a decision may see a count
-/// that is a moment old, never a torn one.
-#[derive(Clone, Copy, Debug)]
-pub struct QuotaView<'a> {
-    open: &'a [AtomicU32],
-    completed: &'a [AtomicU32],
-    pending: &'a [AtomicU32],
-    cell_open: &'a [AtomicU32],
-    shown: &'a [AtomicU32],
-    qualified: &'a [AtomicU32],
-    exposures: &'a [AtomicU32],
-    offsets: &'a [u32],
-    stride: usize,
-    instance: u64,
-    generation: &'a AtomicU64,
-    closes: &'a AtomicU64,
-}
-
-impl QuotaView<'_> {
-    /// Which state this view reads and how often that state's counts have moved upward
-    /// (released slots, raised targets). Completes only lower priorities and do not change it,
-    /// so a cache of priority upper bounds stays valid while the epoch is the same.
-    #[inline]
-    pub fn epoch(&self) -> (u64, u64) {
-        (self.instance, self.generation.load(Ordering::Acquire))
-    }
-
-    /// How many times a category has closed (reached its target) in this state: with
-    /// [`epoch`](Self::epoch), a cache of anything that depends on which categories are open
-    /// is current while both are unchanged.
-    #[inline]
-    pub fn closes(&self) -> u64 {
-        self.closes.load(Ordering::Acquire)
-    }
-
-    /// Completes the category can still take (0 when closed): the target less completes and
-    /// pending reservations, so a router sees a held slot as taken.
-    ///
-    /// # Performance
-    /// One relaxed load.
-    #[inline]
-    pub fn open_slots(&self, category: CategoryId) -> u32 {
-        self.open[category.index()].load(Ordering::Relaxed)
-    }
-
-    /// True when the category can take another complete.
-    #[inline]
-    pub fn is_open(&self, category: CategoryId) -> bool {
-        self.open_slots(category) > 0
-    }
-
-    /// Completes counted so far.
-    #[inline]
-    pub fn completed(&self, category: CategoryId) -> u32 {
-        self.completed[category.index()].load(Ordering::Relaxed)
-    }
-
-    /// Slots held by respondents still in the category survey (pending reservations).
-    #[inline]
-    pub fn pending(&self, category: CategoryId) -> u32 {
-        self.pending[category.index()].load(Ordering::Relaxed)
-    }
-
-    /// Completes the quota cell (global index, see
-    /// [`Catalogue::cell_range`](crate::catalogue::Catalogue::cell_range)) can still take,
-    /// pending reservations counted as taken; 0 for an index out of range.
-    ///
-    /// # Performance
-    /// One relaxed load.
-    #[inline]
-    pub fn cell_open_slots(&self, cell: usize) -> u32 {
-        self.cell_open
-            .get(cell)
-            .map_or(0, |a| a.load(Ordering::Relaxed))
-    }
-
-    /// Respondents shown the category's qualifier so far.
-    #[inline]
-    pub fn shown(&self, category: CategoryId) -> u32 {
-        self.shown[category.index()].load(Ordering::Relaxed)
-    }
-
-    /// Respondents who qualified so far.
-    #[inline]
-    pub fn qualified(&self, category: CategoryId) -> u32 {
-        self.qualified[category.index()].load(Ordering::Relaxed)
-    }
-
-    /// Respondents shown the category who gave `response` to `question`.
-    #[inline]
-    pub fn exposures(
-        &self,
-        category: CategoryId,
-        question: QuestionId,
-        response: ResponseId,
-    ) -> u32 {
-        let i = category.index() * self.stride
-            + self.offsets[question.index()] as usize
-            + response.index();
-        self.exposures[i].load(Ordering::Relaxed)
-    }
-
-    /// The number of categories.
-    #[inline]
-    pub fn len(&self) -> usize {
-        self.open.len()
-    }
-
-    /// True when there is no category.
-    #[inline]
-    pub fn is_empty(&self) -> bool {
-        self.open.is_empty()
-    }
-}
-
 #[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::catalogue::Category;
-    use crate::schema::Schema;
-
-    fn catalogue() -> Catalogue {
-        Catalogue::new(
-            Schema::default_survey(),
-            vec![
-                Category::new("a", "A", 0.5, 60.0).with_target(3),
-                Category::new("b", "B", 0.5, 60.0).with_target(2),
-            ],
-        )
-        .unwrap()
-    }
-
-    #[test]
-    fn completes_stop_at_the_target_and_leave_state_unchanged() {
-        let c = catalogue();
-        let mut s = QuotaState::new(&c);
-        let b = CategoryId::from_index(1);
-        s.complete(b).unwrap();
-        s.complete(b).unwrap();
-        assert_eq!(s.complete(b), Err(CompleteError::Full { category: b }));
-        assert_eq!(s.view().completed(b), 2);
-        assert_eq!(s.view().open_slots(b), 0);
-        assert_eq!(
-            s.complete(CategoryId::from_index(9)),
-            Err(CompleteError::UnknownCategory {
-                category: CategoryId::from_index(9)
-            })
-        );
-        assert_eq!(s.total_open(), 3);
-    }
-
-    #[test]
-    fn exposures_count_known_answers_only() {
-        let c = catalogue();
-        let mut s = QuotaState::new(&c);
-        let schema = c.schema();
-        let answers =
-            Answers::from_names(schema, [("gender", "male"), ("region", "south")]).unwrap();
-        let a = CategoryId::from_index(0);
-        s.record_shown(a, &answers);
-        s.record_shown(a, &answers);
-        let g = schema.question("gender").unwrap();
-        let age = schema.question("age").unwrap();
-        assert_eq!(
-            s.view()
-                .exposures(a, g, schema.response(g, "male").unwrap()),
-            2
-        );
-        assert_eq!(
-            s.view()
-                .exposures(a, g, schema.response(g, "female").unwrap()),
-            0
-        );
-        assert!(
-            schema
-                .response_ids(age)
-                .all(|r| s.view().exposures(a, age, r) == 0)
-        );
-        assert_eq!(s.view().shown(a), 2);
-    }
-
-    #[test]
-    fn snapshots_restore_exactly_and_refuse_other_catalogues() {
-        let c = catalogue();
-        let mut s = QuotaState::new(&c);
-        let answers = Answers::from_names(c.schema(), [("gender", "male")]).unwrap();
-        s.record_shown(CategoryId::from_index(0), &answers);
-        s.record_qualified(CategoryId::from_index(0));
-        s.complete(CategoryId::from_index(0)).unwrap();
-        let snap = s.snapshot(&c);
-        let back = QuotaState::restore(&c, &snap).unwrap();
-        assert_eq!(back.snapshot(&c), snap);
-        assert_eq!(back.view().open_slots(CategoryId::from_index(0)), 2);
-
-        let other = Catalogue::new(
-            Schema::default_survey(),
-            vec![Category::new("x", "X", 0.5, 60.0)],
-        )
-        .unwrap();
-        assert!(matches!(
-            QuotaState::restore(&other, &snap),
-            Err(RestoreError::Mismatch { .. })
-        ));
-        let mut old = snap.clone();
-        old.format = 0;
-        assert_eq!(
-            QuotaState::restore(&c, &old).unwrap_err(),
-            RestoreError::Version {
-                found: 0,
-                expected: 1
-            }
-        );
-        let mut bad = snap.clone();
-        bad.completed[1] = 5;
-        assert!(matches!(
-            QuotaState::restore(&c, &bad),
-            Err(RestoreError::Invalid {
-                field: "completed",
-                ..
-            })
-        ));
-        #[cfg(feature = "serde")]
-        {
-            let json = serde_json::to_string(&snap).unwrap();
-            assert_eq!(serde_json::from_str::<QuotaSnapshot>(&json).unwrap(), snap);
-        }
-    }
-}
+mod tests;

@@ -3,60 +3,51 @@
 //! thread.)
 
 use quotaroute::catalogue::Catalogue;
-use quotaroute::route::{Ask, Interview, RouterState, policy};
+use quotaroute::route::{Interview, Outcome, PolicyOptions, RouterState, Turn, policies};
 use quotaroute::schema::{Answers, Respondent, Schema};
 use quotaroute::sim::{Supply, run_rng};
 use quotaroute::state::QuotaState;
 use rand::RngExt;
 
-#[path = "support/counting_alloc.rs"]
-mod counting_alloc;
+use crate::counting_alloc;
 
 #[test]
 fn routing_allocates_nothing_after_warm_up() {
-    let text = include_str!("../examples/data/fake_category_data.csv");
+    let text = include_str!("../../examples/data/fake_category_data.csv");
     let catalogue = Catalogue::from_csv(Schema::default_survey(), text).unwrap();
     let supply = Supply::new(catalogue.schema());
-    for name in ["greedy", "seed-greedy", "random", "packing", "paced"] {
-        let router = policy(name).unwrap();
+    // Every registered policy; `weighted` keeps a dispatcher stream whose buffers it checks in
+    // its own allocation test (tests/route/weighted.rs).
+    for info in policies().iter().filter(|p| p.in_default_comparison) {
+        let name = info.name;
+        let router = info.build(&PolicyOptions::default());
         let mut state = QuotaState::new(&catalogue);
         let mut interview = Interview::new();
         let mut rs = RouterState::default();
         let mut rng = run_rng(3, 0);
         let mut respondent = Respondent::new(0, Answers::unknown(catalogue.schema()));
         let mut decisions = 0u64;
+        // Routed through a `Turn`, which records every event: the recording is checked too.
         let mut route = |n: u64, decisions: &mut u64, closes: &mut u32| {
             respondent.id = n;
             supply.draw_into(&mut rng, &mut respondent.answers);
             interview.begin(&catalogue, &respondent.answers, 480.0, None);
-            loop {
-                let ask = Ask {
-                    catalogue: &catalogue,
-                    respondent: &respondent,
-                    interview: &interview,
-                    quotas: state.view(),
-                };
-                let Some(c) = router.next_offer(&ask, &mut rs, &mut rng) else {
-                    break;
-                };
+            let mut turn = Turn::start(
+                &catalogue,
+                &router,
+                &mut rs,
+                &respondent,
+                &mut interview,
+                &state,
+            );
+            while let Some(c) = turn.offer(&mut state, &mut rng).unwrap() {
                 *decisions += 1;
-                state.record_shown(c, &respondent.answers);
-                interview.record_shown(&catalogue, c);
-                let qualified = rng.random_bool(catalogue.incidence(c));
-                let mut closed = false;
-                if qualified && state.complete(c).is_ok() {
-                    interview.record_complete(&catalogue, c);
-                    closed = !state.view().is_open(c);
-                }
-                let ask = Ask {
-                    catalogue: &catalogue,
-                    respondent: &respondent,
-                    interview: &interview,
-                    quotas: state.view(),
+                let outcome = if rng.random_bool(catalogue.incidence(c)) {
+                    Outcome::completed(&catalogue, c)
+                } else {
+                    Outcome::NotQualified
                 };
-                router.on_answer(&ask, &mut rs, c, qualified);
-                if closed {
-                    router.on_close(&catalogue, &mut rs, c);
+                if turn.answered(&mut state, c, outcome).closed {
                     *closes += 1;
                 }
             }

@@ -2,19 +2,19 @@
 //! states (the strategies are the ones the crate exports under the `proptest` feature).
 
 use proptest::prelude::*;
-use quotaroute::route::{Ask, Greedy, Interview, POLICY_NAMES, Router, RouterState, policy};
+use quotaroute::route::{Ask, Greedy, Interview, Router, RouterState, policy, policy_names};
 use quotaroute::sim::{Settings, monte_carlo};
 use quotaroute::testing::{self, Fieldwork};
 use rand::SeedableRng;
 
 proptest! {
-    #![proptest_config(ProptestConfig::with_cases(256))]
+    #![proptest_config(ProptestConfig { cases: 256, ..crate::support::config() })]
 
     /// Never an ineligible, closed, already-shown or non-fitting category; never past the
     /// budget or the qualifier cap; no quota overfilled; `None` only when nothing is offerable.
     #[test]
     fn every_policy_keeps_the_rules(fieldwork in testing::fieldwork(24), seed in any::<u64>()) {
-        for name in POLICY_NAMES {
+        for name in policy_names() {
             let router = policy(name).unwrap();
             testing::route_checked(&fieldwork, router.as_ref(), seed)
                 .map_err(|e| TestCaseError::fail(format!("{name}: {e}")))?;
@@ -107,7 +107,7 @@ proptest! {
         let mut interview = Interview::new();
         interview.begin(catalogue, &fieldwork.respondent.answers, fieldwork.budget, fieldwork.max_qualifiers);
         let ask = Ask { catalogue, respondent: &fieldwork.respondent, interview: &interview, quotas: state.view() };
-        for name in POLICY_NAMES {
+        for name in policy_names() {
             let e = policy(name).unwrap().explain(&ask, &mut RouterState::default());
             prop_assert_eq!(e.candidates.len() + e.excluded.len(), catalogue.len());
             for (c, why) in &e.excluded {
@@ -122,7 +122,7 @@ proptest! {
 }
 
 proptest! {
-    #![proptest_config(ProptestConfig::with_cases(12))]
+    #![proptest_config(ProptestConfig { cases: 12, ..crate::support::config() })]
 
     /// Whole simulations: every run either fills every quota exactly or hits the limit; no
     /// respondent passes the cap; the same seed gives the same result whatever the threads.
@@ -183,7 +183,7 @@ fn fieldwork_strategy_is_usable_directly() {
         max_qualifiers: None,
     };
     // The only category is full: every policy offers nothing.
-    for name in POLICY_NAMES {
+    for name in policy_names() {
         testing::route_checked(&fieldwork, policy(name).unwrap().as_ref(), 1).unwrap();
     }
 }

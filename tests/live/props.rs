@@ -179,7 +179,7 @@ fn check_limits(e: &Live) -> Result<(), TestCaseError> {
 }
 
 proptest! {
-    #![proptest_config(ProptestConfig { cases: 256, ..ProptestConfig::default() })]
+    #![proptest_config(ProptestConfig { cases: 256, ..crate::support::config() })]
 
     #[test]
     fn any_sequence_keeps_pending_plus_completed_within_max(ops in prop::collection::vec(op(), 0..80)) {

@@ -1,8 +1,7 @@
 //! The live engine's decision path (restart a session, ask for offers, with quota cells)
 //! allocates nothing after warm-up: a counting global allocator watches it.
 
-#[path = "support/counting_alloc.rs"]
-mod counting_alloc;
+use crate::counting_alloc;
 
 use quotaroute::catalogue::{Catalogue, Category, QuotaCell};
 use quotaroute::live::{Engine, LiveConfig, ManualClock, Timestamp, Worker};

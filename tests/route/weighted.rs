@@ -11,8 +11,7 @@ use quotaroute::state::QuotaState;
 use quotaroute::testing;
 use rand::SeedableRng;
 
-#[path = "support/counting_alloc.rs"]
-mod counting_alloc;
+use crate::counting_alloc;
 
 fn catalogue(targets: &[u32]) -> Catalogue {
     Catalogue::new(
@@ -183,7 +182,7 @@ fn long_run_shares_track_weights_as_categories_close() {
 
 #[test]
 fn decisions_allocate_nothing_after_warm_up() {
-    let text = include_str!("../examples/data/fake_category_data.csv");
+    let text = include_str!("../../examples/data/fake_category_data.csv");
     let base = Catalogue::from_csv(Schema::default_survey(), text).unwrap();
     // Large targets: nothing closes, so no re-weighting happens during the count.
     let categories = base
@@ -238,7 +237,7 @@ fn decisions_allocate_nothing_after_warm_up() {
 }
 
 proptest! {
-    #![proptest_config(ProptestConfig::with_cases(128))]
+    #![proptest_config(ProptestConfig { cases: 128, ..crate::support::config() })]
 
     /// With any weights (zeros too) and any lookahead, every offer keeps the rules, and `None`
     /// comes only when nothing is offerable.

@@ -1,0 +1,362 @@
+//! The reservation table: pending slots and completed markers per respondent, sharded by
+//! respondent id, and the engine's operations on them (reserve, complete, abandon, expire).
+
+use std::collections::HashMap;
+use std::sync::{Mutex, MutexGuard};
+
+use smallvec::SmallVec;
+
+use crate::catalogue::CategoryId;
+use crate::route::Router;
+use crate::schema::Answers;
+
+use super::{Clock, Completion, Engine, LiveError, Reservation, Timestamp, bump};
+
+/// One respondent's slot in one category.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(super) enum Slot {
+    /// Held until `deadline`, in the category and in these cells.
+    Pending {
+        deadline: Timestamp,
+        cells: SmallVec<[u32; 4]>,
+    },
+    /// Completed: kept so that a repeated call is recognised.
+    Completed,
+}
+
+/// The slots one respondent holds, by category.
+type Held = SmallVec<[(u32, Slot); 2]>;
+
+/// The respondents whose ids hash to one shard.
+#[derive(Debug, Default)]
+pub(super) struct Shard {
+    pub(super) respondents: HashMap<u64, Held>,
+}
+
+/// Shards of the reservation table: calls for one respondent take one shard's lock, so they
+/// are serialised (idempotency) while calls for others mostly proceed in parallel.
+pub(super) const SHARDS: usize = 64;
+
+#[inline]
+pub(super) fn shard_of(respondent: u64) -> usize {
+    (respondent.wrapping_mul(0x9E37_79B9_7F4A_7C15) >> (64 - SHARDS.trailing_zeros())) as usize
+}
+
+pub(super) fn lock(m: &Mutex<Shard>) -> MutexGuard<'_, Shard> {
+    // Nothing panics while a shard is locked; if something ever did, the table is still
+    // consistent (counts and entries change together after every check), so go on.
+    m.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+impl<R: Router, C: Clock> Engine<R, C> {
+    /// Takes a pending slot for the respondent in the category and in every quota cell of it
+    /// that the answers fall in — all of them or none — if each has pending + completed below
+    /// its max target. Idempotent: a respondent holding a live slot gets
+    /// [`Reservation::AlreadyHeld`], one who completed gets [`Reservation::AlreadyCompleted`];
+    /// a held slot past its deadline is released (counted as expired) and taken anew if one is
+    /// open.
+    ///
+    /// # Errors
+    /// [`LiveError::UnknownCategory`]; nothing changes then.
+    ///
+    /// # Performance
+    /// The respondent's shard lock, one CAS per counter (category and cells), a hash-map
+    /// insert.
+    pub fn reserve(
+        &self,
+        respondent: u64,
+        category: CategoryId,
+        answers: &Answers,
+    ) -> Result<Reservation, LiveError> {
+        if category.index() >= self.catalogue.len() {
+            return Err(LiveError::UnknownCategory { category });
+        }
+        Ok(self.reserve_with(respondent, category, answers, false))
+    }
+
+    pub(super) fn reserve_with(
+        &self,
+        respondent: u64,
+        category: CategoryId,
+        answers: &Answers,
+        count_qualified: bool,
+    ) -> Reservation {
+        let now = self.clock.now();
+        let c = category.index() as u32;
+        let mut shard = lock(&self.shards[shard_of(respondent)]);
+        if count_qualified {
+            self.quotas.record_qualified_shared(category);
+            bump(&self.counters.qualified, 1);
+        }
+        let held = shard.respondents.entry(respondent).or_default();
+        if let Some(i) = held.iter().position(|(k, _)| *k == c) {
+            match &held[i].1 {
+                Slot::Completed => return Reservation::AlreadyCompleted,
+                Slot::Pending { deadline, .. } if *deadline > now => {
+                    return Reservation::AlreadyHeld {
+                        deadline: *deadline,
+                    };
+                }
+                Slot::Pending { cells, .. } => {
+                    self.release_slot(category, cells);
+                    bump(&self.counters.expired, 1);
+                    held.remove(i);
+                }
+            }
+        }
+        let outcome = self.take(category, answers);
+        match outcome {
+            Ok(cells) => {
+                let deadline = now.plus_millis(self.config.ttl_ms);
+                held.push((c, Slot::Pending { deadline, cells }));
+                bump(&self.counters.accepted, 1);
+                Reservation::Accepted { deadline }
+            }
+            Err(cell) => {
+                if held.is_empty() {
+                    shard.respondents.remove(&respondent);
+                }
+                bump(&self.counters.refused, 1);
+                Reservation::Full { cell }
+            }
+        }
+    }
+
+    /// Takes a slot in the category, then in each of the answers' cells; on a full one, gives
+    /// back what was taken. Err names the full cell (`None`: the category).
+    fn take(
+        &self,
+        category: CategoryId,
+        answers: &Answers,
+    ) -> Result<SmallVec<[u32; 4]>, Option<usize>> {
+        if self.quotas.try_reserve(category).is_err() {
+            return Err(None);
+        }
+        let mut cells = SmallVec::new();
+        for cell in self.catalogue.cell_range(category) {
+            let falls_in = self
+                .catalogue
+                .cell(cell)
+                .is_some_and(|(_, q)| q.rule.matches(answers));
+            if !falls_in {
+                continue;
+            }
+            if !self.quotas.try_reserve_cell(cell) {
+                self.release_slot(category, &cells);
+                return Err(Some(cell));
+            }
+            cells.push(cell as u32);
+        }
+        Ok(cells)
+    }
+
+    pub(super) fn release_slot(&self, category: CategoryId, cells: &[u32]) {
+        for &cell in cells {
+            self.quotas.release_cell(cell as usize);
+        }
+        self.quotas.release(category);
+    }
+
+    /// Turns the respondent's pending slot in the category (and its cells) into a complete.
+    /// Idempotent: a repeated call returns [`Completion::AlreadyCompleted`] and counts nothing.
+    /// A slot past its deadline is released and [`Completion::Expired`] returned.
+    ///
+    /// # Errors
+    /// [`LiveError::UnknownCategory`]; nothing changes then.
+    pub fn complete(&self, respondent: u64, category: CategoryId) -> Result<Completion, LiveError> {
+        if category.index() >= self.catalogue.len() {
+            return Err(LiveError::UnknownCategory { category });
+        }
+        let now = self.clock.now();
+        let c = category.index() as u32;
+        let mut shard = lock(&self.shards[shard_of(respondent)]);
+        let Some(held) = shard.respondents.get_mut(&respondent) else {
+            return Ok(Completion::NotReserved);
+        };
+        let Some(i) = held.iter().position(|(k, _)| *k == c) else {
+            return Ok(Completion::NotReserved);
+        };
+        let outcome = match &held[i].1 {
+            Slot::Completed => return Ok(Completion::AlreadyCompleted),
+            Slot::Pending { deadline, cells } if *deadline <= now => {
+                self.release_slot(category, cells);
+                bump(&self.counters.expired, 1);
+                held.remove(i);
+                Completion::Expired
+            }
+            Slot::Pending { cells, .. } => {
+                for &cell in cells {
+                    self.quotas.commit_cell(cell as usize);
+                }
+                self.quotas.commit(category);
+                bump(&self.counters.completed, 1);
+                held[i].1 = Slot::Completed;
+                Completion::Completed
+            }
+        };
+        if held.is_empty() {
+            shard.respondents.remove(&respondent);
+        }
+        Ok(outcome)
+    }
+
+    /// Releases every pending slot the respondent holds (they left); returns how many.
+    /// Completes stay counted.
+    pub fn abandon(&self, respondent: u64) -> u32 {
+        let mut shard = lock(&self.shards[shard_of(respondent)]);
+        let Some(held) = shard.respondents.get_mut(&respondent) else {
+            return 0;
+        };
+        let mut released = 0;
+        held.retain(|(c, slot)| match slot {
+            Slot::Pending { cells, .. } => {
+                self.release_slot(CategoryId::from_index(*c as usize), cells);
+                released += 1;
+                false
+            }
+            Slot::Completed => true,
+        });
+        if held.is_empty() {
+            shard.respondents.remove(&respondent);
+        }
+        bump(&self.counters.abandoned, u64::from(released));
+        released
+    }
+
+    /// Releases the respondent's pending slot in one category; true when there was one.
+    ///
+    /// # Errors
+    /// [`LiveError::UnknownCategory`]; nothing changes then.
+    pub fn abandon_category(
+        &self,
+        respondent: u64,
+        category: CategoryId,
+    ) -> Result<bool, LiveError> {
+        if category.index() >= self.catalogue.len() {
+            return Err(LiveError::UnknownCategory { category });
+        }
+        let c = category.index() as u32;
+        let mut shard = lock(&self.shards[shard_of(respondent)]);
+        let Some(held) = shard.respondents.get_mut(&respondent) else {
+            return Ok(false);
+        };
+        let Some(i) = held
+            .iter()
+            .position(|(k, s)| *k == c && matches!(s, Slot::Pending { .. }))
+        else {
+            return Ok(false);
+        };
+        if let (_, Slot::Pending { cells, .. }) = held.remove(i) {
+            self.release_slot(category, &cells);
+        }
+        if held.is_empty() {
+            shard.respondents.remove(&respondent);
+        }
+        bump(&self.counters.abandoned, 1);
+        Ok(true)
+    }
+
+    /// Releases every pending slot whose deadline has passed; returns how many. Call it
+    /// periodically (expired slots are also released when their holder calls again).
+    ///
+    /// # Performance
+    /// Visits every held slot, one shard lock at a time.
+    pub fn expire(&self) -> u64 {
+        let now = self.clock.now();
+        let mut expired = 0;
+        for shard in self.shards.iter() {
+            let mut shard = lock(shard);
+            let mut n = 0;
+            shard.respondents.retain(|_, held| {
+                held.retain(|(c, slot)| match slot {
+                    Slot::Pending { deadline, cells } if *deadline <= now => {
+                        self.release_slot(CategoryId::from_index(*c as usize), cells);
+                        n += 1;
+                        false
+                    }
+                    _ => true,
+                });
+                !held.is_empty()
+            });
+            bump(&self.counters.expired, n);
+            expired += n;
+        }
+        expired
+    }
+
+    /// Releases every pending slot whatever its deadline (end of fieldwork), counted as
+    /// expired; returns how many.
+    pub fn expire_all(&self) -> u64 {
+        let mut expired = 0;
+        for shard in self.shards.iter() {
+            let mut shard = lock(shard);
+            let mut n = 0;
+            shard.respondents.retain(|_, held| {
+                held.retain(|(c, slot)| match slot {
+                    Slot::Pending { cells, .. } => {
+                        self.release_slot(CategoryId::from_index(*c as usize), cells);
+                        n += 1;
+                        false
+                    }
+                    Slot::Completed => true,
+                });
+                !held.is_empty()
+            });
+            bump(&self.counters.expired, n);
+            expired += n;
+        }
+        expired
+    }
+
+    /// Drops the record of the respondent's completes (kept so that repeated calls are
+    /// recognised); pending slots stay. After this, a repeated complete returns
+    /// [`Completion::NotReserved`] and still counts nothing. Returns how many were dropped.
+    pub fn forget(&self, respondent: u64) -> u32 {
+        let mut shard = lock(&self.shards[shard_of(respondent)]);
+        let Some(held) = shard.respondents.get_mut(&respondent) else {
+            return 0;
+        };
+        let before = held.len();
+        held.retain(|(_, s)| matches!(s, Slot::Pending { .. }));
+        let dropped = (before - held.len()) as u32;
+        if held.is_empty() {
+            shard.respondents.remove(&respondent);
+        }
+        dropped
+    }
+
+    /// The respondent's pending slot in the category: its deadline, if it holds one.
+    pub fn pending_deadline(&self, respondent: u64, category: CategoryId) -> Option<Timestamp> {
+        let shard = lock(&self.shards[shard_of(respondent)]);
+        shard.respondents.get(&respondent).and_then(|held| {
+            held.iter().find_map(|(c, s)| match s {
+                Slot::Pending { deadline, .. } if *c as usize == category.index() => {
+                    Some(*deadline)
+                }
+                _ => None,
+            })
+        })
+    }
+
+    /// Overfill: Σ over categories and cells of max(0, completed − max target). Zero unless
+    /// the state was built wrong; the stress tests assert it.
+    pub fn overfill(&self) -> u64 {
+        let q = &self.quotas;
+        let view = q.view();
+        let categories: u64 = self
+            .catalogue
+            .ids()
+            .map(|c| u64::from(view.completed(c).saturating_sub(q.target(c))))
+            .sum();
+        let cells: u64 = (0..q.cell_count())
+            .map(|i| u64::from(q.cell_completed(i).saturating_sub(q.cell_target(i))))
+            .sum();
+        categories + cells
+    }
+
+    /// Every shard's lock, in order: while they are held no reservation, complete, abandon or
+    /// expiry is in progress.
+    pub(super) fn lock_all(&self) -> Vec<MutexGuard<'_, Shard>> {
+        self.shards.iter().map(lock).collect()
+    }
+}

@@ -1,0 +1,261 @@
+//! Eligibility rules: typed predicates over a respondent's answers, and the response sets
+//! they test.
+
+use smallvec::SmallVec;
+use thiserror::Error;
+
+#[cfg(feature = "serde")]
+use serde::{Deserialize, Serialize};
+
+use super::{Answers, LookupError, QuestionId, ResponseId, Schema};
+
+/// A set of responses of one question, as a bitset (inline for up to 64 responses).
+#[derive(Clone, Debug, PartialEq, Eq, Hash, Default)]
+#[cfg_attr(feature = "serde", derive(Serialize, Deserialize))]
+pub struct ResponseSet(SmallVec<[u64; 1]>);
+
+impl ResponseSet {
+    /// The empty set.
+    pub fn new() -> ResponseSet {
+        ResponseSet::default()
+    }
+
+    /// Adds a response.
+    pub fn insert(&mut self, response: ResponseId) {
+        let (word, bit) = (response.index() / 64, response.index() % 64);
+        if self.0.len() <= word {
+            self.0.resize(word + 1, 0);
+        }
+        self.0[word] |= 1 << bit;
+    }
+
+    /// True when the response is in the set.
+    #[inline]
+    pub fn contains(&self, response: ResponseId) -> bool {
+        let (word, bit) = (response.index() / 64, response.index() % 64);
+        self.0.get(word).is_some_and(|w| w & (1 << bit) != 0)
+    }
+
+    /// The responses in the set, in order.
+    pub fn iter(&self) -> impl Iterator<Item = ResponseId> + '_ {
+        self.0.iter().enumerate().flat_map(|(w, &word)| {
+            (0..64)
+                .filter(move |b| word & (1 << b) != 0)
+                .map(move |b| ResponseId((w * 64 + b) as u16))
+        })
+    }
+
+    /// True when the set has no response.
+    pub fn is_empty(&self) -> bool {
+        self.0.iter().all(|&w| w == 0)
+    }
+}
+
+impl FromIterator<ResponseId> for ResponseSet {
+    fn from_iter<I: IntoIterator<Item = ResponseId>>(iter: I) -> Self {
+        let mut set = ResponseSet::new();
+        for r in iter {
+            set.insert(r);
+        }
+        set
+    }
+}
+
+/// Who may be shown a category: a typed predicate over a respondent's answers.
+///
+/// Evaluated in three-valued logic: a clause on a question whose answer is unknown is neither
+/// true nor false, and a respondent is eligible only when the whole rule is true. So an unknown
+/// answer never satisfies a rule on it, not even under [`Rule::Not`].
+#[derive(Clone, Debug, PartialEq, Eq, Default)]
+#[cfg_attr(feature = "serde", derive(Serialize, Deserialize))]
+#[cfg_attr(feature = "serde", serde(rename_all = "snake_case"))]
+pub enum Rule {
+    /// Everyone is eligible.
+    #[default]
+    Everyone,
+    /// Every sub-rule must hold (an empty list holds).
+    All(Vec<Rule>),
+    /// At least one sub-rule must hold (an empty list does not).
+    Any(Vec<Rule>),
+    /// The sub-rule must be false (not merely unknown).
+    Not(Box<Rule>),
+    /// The answer to `question` is one of `responses`.
+    OneOf {
+        /// The question.
+        question: QuestionId,
+        /// The accepted responses.
+        responses: ResponseSet,
+    },
+}
+
+/// Why an eligibility rule could not be read.
+#[derive(Clone, Debug, PartialEq, Eq, Error)]
+#[non_exhaustive]
+pub enum RuleError {
+    /// A clause is not of the form `question=response|response`.
+    #[error("clause `{clause}` is not of the form question=response|response")]
+    Malformed {
+        /// The clause as written.
+        clause: String,
+    },
+    /// A clause names a question or response the schema does not have.
+    #[error(transparent)]
+    Unknown(#[from] LookupError),
+}
+
+impl Rule {
+    /// `question` is one of `responses`.
+    pub fn one_of(question: QuestionId, responses: impl IntoIterator<Item = ResponseId>) -> Rule {
+        Rule::OneOf {
+            question,
+            responses: responses.into_iter().collect(),
+        }
+    }
+
+    /// Reads the catalogue form: `question=resp|resp` clauses joined by `;`, all of which must
+    /// hold. Blank text means everyone. Names are case-sensitive; spaces around names are
+    /// ignored.
+    ///
+    /// # Errors
+    /// [`RuleError::Malformed`] for a clause without `=` or with an empty side, and
+    /// [`RuleError::Unknown`] naming an unknown question or response.
+    pub fn parse(schema: &Schema, text: &str) -> Result<Rule, RuleError> {
+        let mut clauses = Vec::new();
+        for clause in text.split(';').map(str::trim).filter(|c| !c.is_empty()) {
+            let malformed = || RuleError::Malformed {
+                clause: clause.to_owned(),
+            };
+            let (q, rs) = clause.split_once('=').ok_or_else(malformed)?;
+            let q = q.trim();
+            if q.is_empty() {
+                return Err(malformed());
+            }
+            let question = schema.question(q)?;
+            let mut responses = ResponseSet::new();
+            for r in rs.split('|').map(str::trim) {
+                if r.is_empty() {
+                    return Err(malformed());
+                }
+                responses.insert(schema.response(question, r)?);
+            }
+            clauses.push(Rule::OneOf {
+                question,
+                responses,
+            });
+        }
+        Ok(match clauses.len() {
+            0 => Rule::Everyone,
+            1 => clauses.pop().expect("one clause"),
+            _ => Rule::All(clauses),
+        })
+    }
+
+    /// True when the rule certainly holds for these answers.
+    pub fn matches(&self, answers: &Answers) -> bool {
+        self.eval(answers) == Some(true)
+    }
+
+    fn eval(&self, answers: &Answers) -> Option<bool> {
+        match self {
+            Rule::Everyone => Some(true),
+            Rule::OneOf {
+                question,
+                responses,
+            } => answers.get(*question).map(|r| responses.contains(r)),
+            Rule::Not(inner) => inner.eval(answers).map(|b| !b),
+            Rule::All(rules) => {
+                let mut result = Some(true);
+                for rule in rules {
+                    match rule.eval(answers) {
+                        Some(false) => return Some(false),
+                        None => result = None,
+                        Some(true) => {}
+                    }
+                }
+                result
+            }
+            Rule::Any(rules) => {
+                let mut result = Some(false);
+                for rule in rules {
+                    match rule.eval(answers) {
+                        Some(true) => return Some(true),
+                        None => result = None,
+                        Some(false) => {}
+                    }
+                }
+                result
+            }
+        }
+    }
+
+    /// True when every question and response the rule names exists in the schema.
+    pub fn fits(&self, schema: &Schema) -> bool {
+        match self {
+            Rule::Everyone => true,
+            Rule::All(rules) | Rule::Any(rules) => rules.iter().all(|r| r.fits(schema)),
+            Rule::Not(inner) => inner.fits(schema),
+            Rule::OneOf {
+                question,
+                responses,
+            } => {
+                question.index() < schema.len()
+                    && responses
+                        .iter()
+                        .all(|r| r.index() < schema.response_count(*question))
+            }
+        }
+    }
+
+    /// The share of the supply that satisfies the rule, with every question answered and
+    /// questions independent as the schema's shares say.
+    ///
+    /// Exact by enumeration over the questions the rule names (others cannot change it).
+    pub fn eligible_share(&self, schema: &Schema) -> f64 {
+        let mut named = Vec::new();
+        self.collect_questions(&mut named);
+        named.sort_unstable();
+        named.dedup();
+        let mut answers = Answers::unknown(schema);
+        share_rec(self, schema, &named, &mut answers, 1.0)
+    }
+
+    fn collect_questions(&self, out: &mut Vec<QuestionId>) {
+        match self {
+            Rule::Everyone => {}
+            Rule::All(rules) | Rule::Any(rules) => {
+                rules.iter().for_each(|r| r.collect_questions(out))
+            }
+            Rule::Not(inner) => inner.collect_questions(out),
+            Rule::OneOf { question, .. } => out.push(*question),
+        }
+    }
+}
+
+fn share_rec(
+    rule: &Rule,
+    schema: &Schema,
+    questions: &[QuestionId],
+    answers: &mut Answers,
+    weight: f64,
+) -> f64 {
+    match questions.split_first() {
+        None => {
+            if rule.matches(answers) {
+                weight
+            } else {
+                0.0
+            }
+        }
+        Some((&q, rest)) => {
+            let mut total = 0.0;
+            for (r, &share) in schema.get(q).shares.iter().enumerate() {
+                if share > 0.0 {
+                    answers.set(q, ResponseId(r as u16));
+                    total += share_rec(rule, schema, rest, answers, weight * share);
+                }
+            }
+            answers.clear(q);
+            total
+        }
+    }
+}

@@ -1,0 +1,185 @@
+//! The counts of a [`QuotaState`] as data, and their restore.
+
+use std::sync::atomic::{AtomicU32, Ordering};
+
+use thiserror::Error;
+
+use super::QuotaState;
+use crate::catalogue::Catalogue;
+
+/// Why a snapshot could not be restored.
+#[derive(Clone, Debug, PartialEq, Eq, Error)]
+#[non_exhaustive]
+pub enum RestoreError {
+    /// The snapshot was written in another format version.
+    #[error("snapshot format {found} is not the supported format {expected}")]
+    Version {
+        /// The snapshot's version.
+        found: u32,
+        /// The version this build reads.
+        expected: u32,
+    },
+    /// The snapshot was taken on a different catalogue or schema.
+    #[error("snapshot does not match the catalogue: {what}")]
+    Mismatch {
+        /// What differs (naming the category or field).
+        what: String,
+    },
+    /// A field is inconsistent (wrong length, completes past the target).
+    #[error("snapshot field `{field}`: {problem}")]
+    Invalid {
+        /// The field.
+        field: &'static str,
+        /// What is wrong.
+        problem: String,
+    },
+}
+
+/// The counts of a [`QuotaState`], as data: serialise it, and [`QuotaState::restore`] it
+/// against the same catalogue.
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
+pub struct QuotaSnapshot {
+    /// Format version ([`QuotaSnapshot::FORMAT`]).
+    pub format: u32,
+    /// Category keys, in catalogue order (checked on restore).
+    pub categories: Vec<String>,
+    /// Question names and response counts of the schema (checked on restore).
+    pub questions: Vec<(String, usize)>,
+    /// Targets per category.
+    pub targets: Vec<u32>,
+    /// Completes per category.
+    pub completed: Vec<u32>,
+    /// Qualifiers shown per category.
+    pub shown: Vec<u32>,
+    /// Respondents qualified per category.
+    pub qualified: Vec<u32>,
+    /// Exposures per category per (question, response), row-major.
+    pub exposures: Vec<u32>,
+}
+
+impl QuotaSnapshot {
+    /// The format version this build writes and reads.
+    pub const FORMAT: u32 = 1;
+}
+
+impl QuotaState {
+    /// The counts as data.
+    pub fn snapshot(&self, catalogue: &Catalogue) -> QuotaSnapshot {
+        let load = |v: &[AtomicU32]| v.iter().map(|a| a.load(Ordering::Relaxed)).collect();
+        let schema = catalogue.schema();
+        QuotaSnapshot {
+            format: QuotaSnapshot::FORMAT,
+            categories: catalogue
+                .categories()
+                .iter()
+                .map(|c| c.key.clone())
+                .collect(),
+            questions: schema
+                .questions()
+                .iter()
+                .map(|q| (q.name().to_owned(), q.responses().len()))
+                .collect(),
+            targets: self.targets.clone(),
+            completed: load(&self.completed),
+            shown: load(&self.shown),
+            qualified: load(&self.qualified),
+            exposures: load(&self.exposures),
+        }
+    }
+
+    /// Rebuilds the state a snapshot was taken of.
+    ///
+    /// # Errors
+    /// [`RestoreError::Version`] for another format, [`RestoreError::Mismatch`] when the
+    /// catalogue's categories or schema differ, [`RestoreError::Invalid`] for inconsistent
+    /// counts.
+    pub fn restore(
+        catalogue: &Catalogue,
+        snapshot: &QuotaSnapshot,
+    ) -> Result<QuotaState, RestoreError> {
+        if snapshot.format != QuotaSnapshot::FORMAT {
+            return Err(RestoreError::Version {
+                found: snapshot.format,
+                expected: QuotaSnapshot::FORMAT,
+            });
+        }
+        let keys: Vec<&str> = catalogue
+            .categories()
+            .iter()
+            .map(|c| c.key.as_str())
+            .collect();
+        if snapshot.categories.len() != keys.len() {
+            return Err(RestoreError::Mismatch {
+                what: format!(
+                    "{} categories in the snapshot, {} in the catalogue",
+                    snapshot.categories.len(),
+                    keys.len()
+                ),
+            });
+        }
+        if let Some((i, k)) = snapshot
+            .categories
+            .iter()
+            .enumerate()
+            .find(|(i, k)| keys[*i] != k.as_str())
+        {
+            return Err(RestoreError::Mismatch {
+                what: format!(
+                    "category {i} is `{k}` in the snapshot, `{}` in the catalogue",
+                    keys[i]
+                ),
+            });
+        }
+        let mut state = QuotaState::new(catalogue);
+        let schema_now: Vec<(String, usize)> = catalogue
+            .schema()
+            .questions()
+            .iter()
+            .map(|q| (q.name().to_owned(), q.responses().len()))
+            .collect();
+        if snapshot.questions != schema_now {
+            return Err(RestoreError::Mismatch {
+                what: "the schema's questions or responses changed".into(),
+            });
+        }
+        let n = keys.len();
+        for (field, v, len) in [
+            ("targets", &snapshot.targets, n),
+            ("completed", &snapshot.completed, n),
+            ("shown", &snapshot.shown, n),
+            ("qualified", &snapshot.qualified, n),
+            ("exposures", &snapshot.exposures, n * state.stride),
+        ] {
+            if v.len() != len {
+                return Err(RestoreError::Invalid {
+                    field,
+                    problem: format!("{} values, expected {len}", v.len()),
+                });
+            }
+        }
+        for (i, key) in keys.iter().enumerate() {
+            let (target, done) = (snapshot.targets[i], snapshot.completed[i]);
+            if done > target {
+                return Err(RestoreError::Invalid {
+                    field: "completed",
+                    problem: format!(
+                        "category `{key}` has {done} completes over a target of {target}"
+                    ),
+                });
+            }
+            state.targets[i] = target;
+            *state.open[i].get_mut() = target - done;
+            if target == done {
+                *state.closes.get_mut() += 1;
+            }
+            *state.completed[i].get_mut() = done;
+            *state.shown[i].get_mut() = snapshot.shown[i];
+            *state.qualified[i].get_mut() = snapshot.qualified[i];
+        }
+        for (a, &v) in state.exposures.iter_mut().zip(&snapshot.exposures) {
+            *a.get_mut() = v;
+        }
+        Ok(state)
+    }
+}

@@ -1,0 +1,124 @@
+//! The read-only window routers decide on.
+
+use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
+
+use crate::catalogue::CategoryId;
+use crate::schema::{QuestionId, ResponseId};
+
+/// A read-only window over live quota counters: what a [`Router`](crate::route::Router) may
+/// look at.
+///
+/// Reads are relaxed atomic loads (plain loads on common hardware): a decision may see a count
+/// that is a moment old, never a torn one.
+#[derive(Clone, Copy, Debug)]
+pub struct QuotaView<'a> {
+    pub(super) open: &'a [AtomicU32],
+    pub(super) completed: &'a [AtomicU32],
+    pub(super) pending: &'a [AtomicU32],
+    pub(super) cell_open: &'a [AtomicU32],
+    pub(super) shown: &'a [AtomicU32],
+    pub(super) qualified: &'a [AtomicU32],
+    pub(super) exposures: &'a [AtomicU32],
+    pub(super) offsets: &'a [u32],
+    pub(super) stride: usize,
+    pub(super) instance: u64,
+    pub(super) generation: &'a AtomicU64,
+    pub(super) closes: &'a AtomicU64,
+}
+
+impl QuotaView<'_> {
+    /// Which state this view reads and how often that state's counts have moved upward
+    /// (released slots, raised targets). Completes only lower priorities and do not change it,
+    /// so a cache of priority upper bounds stays valid while the epoch is the same.
+    #[inline]
+    pub fn epoch(&self) -> (u64, u64) {
+        (self.instance, self.generation.load(Ordering::Acquire))
+    }
+
+    /// How many times a category has closed (reached its target) in this state: with
+    /// [`epoch`](Self::epoch), a cache of anything that depends on which categories are open
+    /// is current while both are unchanged.
+    #[inline]
+    pub fn closes(&self) -> u64 {
+        self.closes.load(Ordering::Acquire)
+    }
+
+    /// Completes the category can still take (0 when closed): the target less completes and
+    /// pending reservations, so a router sees a held slot as taken.
+    ///
+    /// # Performance
+    /// One relaxed load.
+    #[inline]
+    pub fn open_slots(&self, category: CategoryId) -> u32 {
+        self.open[category.index()].load(Ordering::Relaxed)
+    }
+
+    /// True when the category can take another complete.
+    #[inline]
+    pub fn is_open(&self, category: CategoryId) -> bool {
+        self.open_slots(category) > 0
+    }
+
+    /// Completes counted so far.
+    #[inline]
+    pub fn completed(&self, category: CategoryId) -> u32 {
+        self.completed[category.index()].load(Ordering::Relaxed)
+    }
+
+    /// Slots held by respondents still in the category survey (pending reservations).
+    #[inline]
+    pub fn pending(&self, category: CategoryId) -> u32 {
+        self.pending[category.index()].load(Ordering::Relaxed)
+    }
+
+    /// Completes the quota cell (global index, see
+    /// [`Catalogue::cell_range`](crate::catalogue::Catalogue::cell_range)) can still take,
+    /// pending reservations counted as taken; 0 for an index out of range.
+    ///
+    /// # Performance
+    /// One relaxed load.
+    #[inline]
+    pub fn cell_open_slots(&self, cell: usize) -> u32 {
+        self.cell_open
+            .get(cell)
+            .map_or(0, |a| a.load(Ordering::Relaxed))
+    }
+
+    /// Respondents shown the category's qualifier so far.
+    #[inline]
+    pub fn shown(&self, category: CategoryId) -> u32 {
+        self.shown[category.index()].load(Ordering::Relaxed)
+    }
+
+    /// Respondents who qualified so far.
+    #[inline]
+    pub fn qualified(&self, category: CategoryId) -> u32 {
+        self.qualified[category.index()].load(Ordering::Relaxed)
+    }
+
+    /// Respondents shown the category who gave `response` to `question`.
+    #[inline]
+    pub fn exposures(
+        &self,
+        category: CategoryId,
+        question: QuestionId,
+        response: ResponseId,
+    ) -> u32 {
+        let i = category.index() * self.stride
+            + self.offsets[question.index()] as usize
+            + response.index();
+        self.exposures[i].load(Ordering::Relaxed)
+    }
+
+    /// The number of categories.
+    #[inline]
+    pub fn len(&self) -> usize {
+        self.open.len()
+    }
+
+    /// True when there is no category.
+    #[inline]
+    pub fn is_empty(&self) -> bool {
+        self.open.is_empty()
+    }
+}

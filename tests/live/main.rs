@@ -1,0 +1,12 @@
+//! The live engine: reservations, races and snapshots; exhaustive interleavings of its atomic
+//! steps; properties of call sequences; a multi-threaded stress run; restore validation under
+//! mutated snapshots.
+
+mod engine;
+mod fuzz;
+mod interleave;
+mod props;
+mod stress;
+
+#[path = "../support/proptest_config.rs"]
+mod support;
