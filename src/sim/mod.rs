@@ -70,14 +70,9 @@ use crate::catalogue::Catalogue;
 pub type FloorOptions = crate::bound::FloorOptions;
 
 /// The policies a scenario compares unless it names others (`["all"]` means every built-in).
-pub const DEFAULT_POLICIES: &[&str] = &[
-    "greedy",
-    "seed-greedy",
-    "seed-greedy-squared",
-    "random",
-    "packing",
-    "paced",
-];
+/// Read from the policy registry ([`route::POLICIES`](crate::route::POLICIES)), where each
+/// policy says whether it is compared by default: every built-in but `weighted`.
+pub const DEFAULT_POLICIES: &[&str] = crate::route::DEFAULT_COMPARISON;
 
 /// N*₉₅, a stochastic floor for the 95th percentile of respondents: the larger of the time
 /// term of the fluid bound and the p95 of max_c τ_c, where τ_c = T_c + NegativeBinomial(T_c,

@@ -11,7 +11,7 @@ use super::realism::{self, DRIFT_QUESTION, SupplyDrift};
 use super::{Settings, SimError};
 use crate::bound::sample::{run_rng, splitmix64};
 use crate::catalogue::{Catalogue, Category, CategoryId, reference_shares};
-use crate::route::{Ask, CapRisk, Interview, Router, RouterState};
+use crate::route::{CapRisk, Interview, Outcome, Router, RouterState, Turn};
 use crate::schema::{Answers, QuestionId, Respondent, ResponseId, Schema};
 use crate::state::{QuotaState, QuotaView};
 
@@ -316,54 +316,35 @@ pub(super) fn run_with(
             &mut extra,
             &mut interview,
         );
-        router.on_respondent_start(
-            &Ask {
-                catalogue,
-                respondent: &respondent,
-                interview: &interview,
-                quotas: state.view(),
-            },
+        let mut turn = Turn::start(
+            catalogue,
+            router,
             &mut router_state,
+            &respondent,
+            &mut interview,
+            &state,
         );
         loop {
-            let ask = Ask {
-                catalogue,
-                respondent: &respondent,
-                interview: &interview,
-                quotas: state.view(),
+            let c = match turn.offer(&mut state, &mut route_rng) {
+                Ok(Some(c)) => c,
+                Ok(None) => break,
+                Err(error) => {
+                    return Err(SimError::InvalidOffer {
+                        policy: router.name().to_owned(),
+                        run,
+                        respondent: n,
+                        error,
+                    });
+                }
             };
-            let Some(c) = router.next_offer(&ask, &mut router_state, &mut route_rng) else {
-                break;
-            };
-            interview
-                .check_offer(catalogue, &state.view(), c)
-                .map_err(|error| SimError::InvalidOffer {
-                    policy: router.name().to_owned(),
-                    run,
-                    respondent: n,
-                    error,
-                })?;
-            state.record_shown(c, &respondent.answers);
-            interview.record_shown(catalogue, c);
             let qualified = answer_draw(answer_key, n, c.index()) < true_incidence[c.index()];
-            let closed = qualified
-                && context.take_survey(
-                    c,
-                    speed,
-                    &mut state,
-                    &mut interview,
-                    &mut extra,
-                    &mut tally,
-                );
-            let ask = Ask {
-                catalogue,
-                respondent: &respondent,
-                interview: &interview,
-                quotas: state.view(),
+            let outcome = if qualified {
+                context.take_survey(c, speed, turn.interview(), &mut extra, &mut tally)
+            } else {
+                Outcome::NotQualified
             };
-            router.on_answer(&ask, &mut router_state, c, qualified);
-            if closed {
-                router.on_close(catalogue, &mut router_state, c);
+            if turn.answered(&mut state, c, outcome).completed {
+                tally.open_total -= 1;
             }
         }
         tally.interview_ended(&interview);
@@ -502,21 +483,19 @@ impl Context<'_> {
         speed
     }
 
-    /// A respondent who qualified for `c` takes its survey: abandons part way, passes the
-    /// budget (uncertain lengths), or completes if the quota still has room. Returns true when
-    /// the complete closed `c`'s quota. The draws come from `extra` in a fixed order: the
-    /// length (uncertain lengths), abandonment, then the share of the survey abandoned.
+    /// What becomes of a respondent who qualified for `c`: abandons part way, passes the
+    /// budget (uncertain lengths), or completes (if the quota still has room, which the
+    /// [`Turn`] checks). The draws come from `extra` in a fixed order: the length (uncertain
+    /// lengths), abandonment, then the share of the survey abandoned.
     fn take_survey(
         &self,
         c: CategoryId,
         speed: f64,
-        state: &mut QuotaState,
-        interview: &mut Interview,
+        interview: &Interview,
         extra: &mut Xoshiro256PlusPlus,
         tally: &mut Tally,
-    ) -> bool {
+    ) -> Outcome {
         let (settings, catalogue) = (self.settings, self.catalogue);
-        state.record_qualified(c);
         let loi = if self.uncertain {
             catalogue.loi_seconds(c)
                 * speed
@@ -528,19 +507,18 @@ impl Context<'_> {
         if settings.abandon_rate > 0.0 && extra.random_bool(settings.abandon_rate) {
             // Left part way through the survey: no complete, and no more routing.
             tally.abandoned += 1;
-            interview.add_seconds((extra.random::<f64>() * loi).min(room.max(0.0)));
-            interview.end();
+            Outcome::Abandoned {
+                seconds: (extra.random::<f64>() * loi).min(room.max(0.0)),
+            }
         } else if self.uncertain && loi > room {
             // The survey would pass the budget: the interview ends there.
             tally.over_cap += 1;
-            interview.add_seconds(room.max(0.0));
-            interview.end();
-        } else if state.complete(c).is_ok() {
-            tally.open_total -= 1;
-            interview.record_complete_in(catalogue, c, loi);
-            return !state.view().is_open(c);
+            Outcome::Abandoned {
+                seconds: room.max(0.0),
+            }
+        } else {
+            Outcome::Completed { seconds: loi }
         }
-        false
     }
 }
 
