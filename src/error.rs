@@ -8,8 +8,6 @@
 #[cfg(feature = "lp")]
 pub use crate::bound::LpBoundError;
 pub use crate::catalogue::CatalogueError;
-#[cfg(feature = "serde")]
-pub use crate::dispatch::document::BatchError;
 pub use crate::dispatch::{
     AddError, ConfigureError, DispatchError, InvalidWeight, NextError, RemoveError,
     RestoreError as DispatchRestoreError, SetErrorError, SetWeightError,
@@ -19,11 +17,7 @@ pub use crate::live::{
     AnswerError, ConfigError as LiveConfigError, LiveRestoreError, NextOfferError, SlotError,
     WaveError,
 };
-#[cfg(feature = "serde")]
-pub use crate::quota::document::DocumentError as QuotaDocumentError;
 pub use crate::quota::{BindError, CountError, EditError, QueryError, SpecError};
-#[cfg(feature = "serde")]
-pub use crate::risk::document::DocumentError as RiskDocumentError;
 pub use crate::risk::{EntityError, MetricError, ModelError, RankError};
 pub use crate::route::{BalancedError, OfferError, UnknownPolicy, WeightedError};
 pub use crate::schema::{LookupError, RuleError, SchemaError};

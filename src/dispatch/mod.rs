@@ -53,8 +53,6 @@
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 
-#[cfg(feature = "serde")]
-pub mod document;
 mod groups;
 mod kinetic;
 mod select;

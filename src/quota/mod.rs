@@ -52,8 +52,8 @@
 //! Trees also come from names ([`QuotaTree::from_spec`] with a [`NodeSpec`], as configuration
 //! files hold them; a bad name is reported with its path, e.g.
 //! `tree.children[0].children[1]: unknown response "Mle" for question "Gender"`), and, with the
-//! `serde` feature, serialise with their targets and counts. [`document`] reads a whole
-//! document of questions, tree and queries (the `quota` example's input).
+//! `serde` feature, serialise with their targets and counts. The `quota` example reads a whole
+//! document of questions, tree and queries into one.
 //!
 //! # The queries
 //!
@@ -128,8 +128,6 @@
 //! every query costs about a microsecond whatever the tree's size. [`QuotaTree::query_into`]
 //! with a reused [`QueryBuffer`] does not allocate. `docs/quota.md` has the measured figures.
 
-#[cfg(feature = "serde")]
-pub mod document;
 mod explain;
 mod fast;
 mod query;

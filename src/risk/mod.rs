@@ -57,11 +57,9 @@
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 //!
-//! `examples/risk.rs` reads and writes the JSON documents of issue 7; their types are in
-//! [`document`] (with the `serde` feature). `docs/risk.md` is the guide.
+//! The `risk` example reads entities from a JSON document and writes the ranking as one.
+//! `docs/risk.md` is the guide.
 
-#[cfg(feature = "serde")]
-pub mod document;
 mod entity;
 mod metric;
 mod model;

@@ -23,7 +23,12 @@ use std::io::{self, Read, Write};
 use std::process::ExitCode;
 
 use quotaroute::risk::RiskModel;
-use quotaroute::risk::document::{RankingDocument, RiskDocument};
+
+pub mod document;
+#[path = "../support/json.rs"]
+mod json;
+
+use document::{RankingDocument, RiskDocument};
 
 /// JSON with a space after `:` and `,`, as issue 7 writes its documents.
 struct Spaced;
@@ -40,6 +45,7 @@ impl serde_json::ser::Formatter for Spaced {
     }
 }
 
+#[allow(dead_code)] // unused when a test includes this file as a module
 fn run() -> Result<Vec<u8>, String> {
     let mut input = String::new();
     io::stdin()
@@ -66,6 +72,7 @@ fn run() -> Result<Vec<u8>, String> {
     Ok(bytes)
 }
 
+#[allow(dead_code)] // unused when a test includes this file as a module
 fn main() -> ExitCode {
     match run() {
         Ok(bytes) => match io::stdout().lock().write_all(&bytes) {
