@@ -2,7 +2,7 @@
 //! documents answered as the library answers them.
 #![cfg(feature = "serde")]
 
-#[path = "../examples/quota.rs"]
+#[path = "../../examples/quota/main.rs"]
 #[allow(dead_code)]
 mod example;
 
@@ -145,7 +145,7 @@ fn bad_documents_name_the_path() {
 }
 
 proptest! {
-    #![proptest_config(ProptestConfig::with_cases(64))]
+    #![proptest_config(crate::proptest_config(64))]
 
     /// Any valid document: a random tree written as the example reads it, random queries.
     #[test]

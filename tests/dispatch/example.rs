@@ -1,7 +1,7 @@
 //! The JSON Lines example, driven in-process (its source is included as a module).
 #![cfg(feature = "serde")]
 
-#[path = "../examples/dispatch.rs"]
+#[path = "../../examples/dispatch/main.rs"]
 #[allow(dead_code)]
 mod example;
 

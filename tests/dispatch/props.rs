@@ -130,7 +130,7 @@ fn ops() -> impl Strategy<Value = Vec<Op>> {
 }
 
 proptest! {
-    #![proptest_config(ProptestConfig::with_cases(256))]
+    #![proptest_config(crate::proptest_config(256))]
 
     /// Small integer weights (ties everywhere): allocations equal the exact-rational oracle's,
     /// errors agree to 1e-9, through pauses, departures (forgetting) and arrivals.

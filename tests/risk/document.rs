@@ -1,8 +1,8 @@
-//! The JSON documents of `examples/risk.rs` (issue 7 item 5), through the library types the
-//! example is a thin shell around: parse, check, rank, round, serialise.
+//! The JSON documents of the `risk` example, through the document types
+//! (`examples/risk/document.rs`) the example is a thin shell around: parse, check, rank, round, serialise.
 #![cfg(feature = "serde")]
 
-use quotaroute::risk::document::{DocumentError, Problem, RankingDocument, RiskDocument};
+use crate::example::document::{DocumentError, Problem, RankingDocument, RiskDocument};
 use quotaroute::risk::{
     Entity, EntityError, Field, FnMetric, ModelError, RankError, RequirementKind, RiskModel,
 };
