@@ -9,8 +9,11 @@
 pub use crate::bound::LpBoundError;
 pub use crate::catalogue::CatalogueError;
 pub use crate::dispatch::{
-    AddError, ConfigureError, DispatchError, InvalidWeight, NextError, RemoveError,
-    RestoreError as DispatchRestoreError, SetErrorError, SetWeightError,
+    Error as DispatchError, InvalidWeight, RestoreError as DispatchRestoreError,
+};
+#[allow(deprecated)]
+pub use crate::dispatch::{
+    AddError, ConfigureError, NextError, RemoveError, SetErrorError, SetWeightError,
 };
 pub use crate::fill::FillError;
 pub use crate::live::{

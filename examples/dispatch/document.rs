@@ -17,9 +17,8 @@ use std::fmt;
 use serde::de::{self, MapAccess, Visitor};
 use serde::ser::SerializeMap;
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
-use thiserror::Error;
 
-use quotaroute::dispatch::{ConfigureError, DispatchError, Dispatcher};
+use quotaroute::dispatch::{Dispatcher, Error};
 
 /// One line of the dispatch example's input: a batch size and the recipients' weights, in
 /// document order.
@@ -60,26 +59,15 @@ impl From<Batch> for Line {
     }
 }
 
-/// Why a [`Batch`] could not be applied; the dispatcher is then unchanged.
-#[derive(Clone, Debug, PartialEq, Error)]
-#[non_exhaustive]
-pub enum BatchError {
-    /// The recipients were refused (an unusable weight, too many recipients, errors that would
-    /// leave the supported range).
-    #[error(transparent)]
-    Configure(#[from] ConfigureError),
-    /// The batch could not be split (no active recipient, too large a batch).
-    #[error(transparent)]
-    Dispatch(#[from] DispatchError),
-}
-
 impl Batch {
     /// Configures `dispatcher` with the batch's recipients and splits the batch among them;
     /// returns the allocation in the order of [`Dispatcher::ids`].
     ///
     /// # Errors
-    /// [`BatchError`]; `dispatcher` is then left as it was.
-    pub fn apply(&self, dispatcher: &mut Dispatcher<String>) -> Result<Vec<u64>, BatchError> {
+    /// The recipients refused (an unusable weight, too many recipients, errors that would leave
+    /// the supported range) or the batch not split (no active recipient, too large a batch);
+    /// `dispatcher` is then left as it was.
+    pub fn apply(&self, dispatcher: &mut Dispatcher<String>) -> Result<Vec<u64>, Error> {
         // Work on a copy so that a refused line leaves the dispatcher as it was.
         let mut next = dispatcher.clone();
         next.configure(self.weights.iter().cloned())?;

@@ -46,7 +46,7 @@ fn pairs(p: &[(&str, u64)]) -> Vec<(String, u64)> {
 }
 
 #[test]
-fn reproduces_the_seed_table() {
+fn writes_allocations_and_errors_per_line_for_a_changing_roster() {
     let (out, err) = run(concat!(
         r#"{"size": 100, "weights": {"A": 0.8, "B": 1.0, "C": 1.2}}"#,
         "\n",

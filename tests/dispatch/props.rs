@@ -47,7 +47,8 @@ impl Q {
 
 const TAU: Q = Q(1, 1_000_000_000);
 
-/// The seed's algorithm with NOTES' rules, in exact rationals, straight from the text.
+/// The forced-distribution rules of the `dispatch` module docs (ideal, round half up with the
+/// tie tolerance, one-unit corrections, ties to the earlier-added), in exact rationals.
 #[derive(Clone, Debug)]
 struct Oracle {
     ids: Vec<u32>,

@@ -11,7 +11,7 @@ use quotaroute::quota::{Condition, NodeId, Query, QuotaMethod, QuotaTree, Target
 use quotaroute::schema::Schema;
 use serde_json::json;
 
-const ISSUE_DOCUMENT: &str = r#"
+const EXAMPLE_DOCUMENT: &str = r#"
 {"questions": {"Product": ["A", "B", "C"], "Gender": ["Male", "Female"]},
  "tree": {"target": 30, "observed": 10, "children": [
    {"question": "Product", "response": "A", "target": 8, "observed": 6, "children": [
@@ -22,9 +22,9 @@ const ISSUE_DOCUMENT: &str = r#"
 "#;
 
 #[test]
-fn the_issue_document() {
+fn the_documented_example_gives_c_20_then_b_6() {
     assert_eq!(
-        example::answer(ISSUE_DOCUMENT).unwrap(),
+        example::answer(EXAMPLE_DOCUMENT).unwrap(),
         vec![r#"{"responses": ["C", "B"], "todo": [20, 6]}"#]
     );
 }

@@ -43,7 +43,7 @@ const FIVE_CITIES: &str = r#"{"entities": [
   {"name": "Delhi", "required": 300, "received": 200, "quality_levels": [70, 55, 30, 40, 5], "percent_fit": 67, "days_left": 53}]}"#;
 
 #[test]
-fn issue_example_output_exactly() {
+fn the_documented_example_gives_its_output_exactly() {
     let out = run(ISSUE_INPUT).unwrap();
     assert_eq!(out, serde_json::from_str::<Value>(ISSUE_OUTPUT).unwrap());
     // Same text too, key order and number spelling included (the example only adds spaces).
@@ -52,7 +52,7 @@ fn issue_example_output_exactly() {
 }
 
 #[test]
-fn five_cities_in_seed_order_with_seed_totals() {
+fn five_cities_rank_in_the_published_order_with_the_published_totals() {
     let out = run(FIVE_CITIES).unwrap();
     let rows = out["ranking"].as_array().unwrap();
     let got: Vec<(&str, u64, f64)> = rows
