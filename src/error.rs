@@ -8,12 +8,12 @@
 #[cfg(feature = "lp")]
 pub use crate::bound::LpBoundError;
 pub use crate::catalogue::CatalogueError;
-pub use crate::dispatch::{
-    Error as DispatchError, InvalidWeight, RestoreError as DispatchRestoreError,
-};
 #[allow(deprecated)]
 pub use crate::dispatch::{
     AddError, ConfigureError, NextError, RemoveError, SetErrorError, SetWeightError,
+};
+pub use crate::dispatch::{
+    Error as DispatchError, InvalidWeight, RestoreError as DispatchRestoreError,
 };
 pub use crate::fill::FillError;
 pub use crate::live::{

@@ -10,6 +10,7 @@ use super::MAX_ABS_ERROR;
 
 /// A weight that cannot be used: NaN, infinite or negative.
 #[derive(Clone, Debug, Error, PartialEq)]
+#[non_exhaustive]
 #[error(
     "recipient {id}: weight {weight} is not usable ({problem}); weights must be finite and >= 0 (0 pauses)"
 )]

@@ -72,8 +72,7 @@ use serde::{Deserialize, Serialize};
 
 #[allow(deprecated)]
 pub use error::{
-    AddError, ConfigureError, DispatchError, NextError, RemoveError, SetErrorError,
-    SetWeightError,
+    AddError, ConfigureError, DispatchError, NextError, RemoveError, SetErrorError, SetWeightError,
 };
 pub use error::{Error, InvalidWeight, Operation, RestoreError};
 pub use state::{DispatcherState, ExactError, RecipientState};
@@ -646,7 +645,6 @@ impl<Id: Clone + Eq + Hash + Debug> Dispatcher<Id> {
         }
         Ok(())
     }
-
 }
 
 #[cfg(test)]

@@ -42,6 +42,7 @@ pub struct RecipientState<Id> {
 
 /// A cumulative error as an exact fraction.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[non_exhaustive]
 pub struct ExactError {
     /// Numerator.
     pub numerator: i128,

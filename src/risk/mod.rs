@@ -63,12 +63,12 @@
 mod entity;
 mod metric;
 mod model;
+mod report;
 
 pub use entity::{Entity, EntityError, Field, QUALITY_LEVELS};
 pub use metric::{Fit, FnMetric, Metric, MetricError, Pace, Quality, Requirement, RequirementKind};
-pub use model::{
-    DEFAULT_WEIGHTS, ModelError, RankError, RankedEntity, ReportTable, RiskModel, RiskReport,
-};
+pub use model::{DEFAULT_WEIGHTS, ModelError, RankError, RiskModel};
+pub use report::{RankedEntity, ReportTable, RiskReport};
 
 /// A user-supplied name in backticks, escaped so an error message stays on one line.
 fn quoted(name: &str) -> String {

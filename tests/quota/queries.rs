@@ -1044,12 +1044,16 @@ fn questions_with_many_responses() {
     assert_eq!(balanced[0].0, r(&s, "Brand", "r3"));
 }
 
-#[test]
-fn trees_and_buffers_cross_threads() {
+// Trees, buffers and queries cross threads: checked at compile time.
+const _: fn() = || {
     fn send_sync<T: Send + Sync>() {}
     send_sync::<QuotaTree>();
     send_sync::<QueryBuffer>();
     send_sync::<Query>();
+};
+
+#[test]
+fn one_tree_answers_queries_from_several_threads() {
     // Queries take `&self`: one tree, several threads, a buffer each.
     let (s, t) = seed_tree();
     let expected = t.available(&seed_query(&s), None).unwrap();
