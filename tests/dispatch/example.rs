@@ -3,13 +3,13 @@
 
 #[path = "../../examples/dispatch/main.rs"]
 #[allow(dead_code)]
-mod example;
+mod program;
 
 use serde_json::Value;
 
 fn run(input: &str) -> (Vec<Value>, Option<String>) {
     let mut out = Vec::new();
-    let err = example::process(input.as_bytes(), &mut out).err();
+    let err = program::process(input.as_bytes(), &mut out).err();
     let lines = String::from_utf8(out)
         .unwrap()
         .lines()
