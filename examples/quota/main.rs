@@ -76,7 +76,7 @@ pub fn answer(text: &str) -> Result<Vec<String>, String> {
         .collect()
 }
 
-/// `{"responses": ["C", "B"], "todo": [20, 6]}`, spaced as in the issue.
+/// `{"responses": ["C", "B"], "todo": [20, 6]}`, spaced as documented.
 fn output_line(schema: &Schema, question: QuestionId, results: &[(ResponseId, i64)]) -> String {
     let names: Vec<String> = results
         .iter()

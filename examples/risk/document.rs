@@ -1,6 +1,6 @@
 //! The JSON documents of the `risk` example, readable with any self-describing serde format.
 //!
-//! Input ([`RiskDocument`]), as in issue 7:
+//! Input ([`RiskDocument`]):
 //!
 //! ```json
 //! {"requirement": "filled",
@@ -223,7 +223,7 @@ pub struct RiskRequest {
     /// The entities, in document order.
     pub entities: Vec<Entity>,
     /// Whether the document chose the requirement variant itself (the `risk` example echoes
-    /// the variant in its output only then, so the issue's output shape is kept exactly).
+    /// the variant in its output only then, so the documented output shape is kept exactly).
     pub requirement_stated: bool,
 }
 

@@ -1,4 +1,4 @@
-//! Risk ranking from the command line (issue 7).
+//! Risk ranking from the command line.
 //!
 //! Reads one JSON document on stdin and prints one JSON document on stdout:
 //!
@@ -30,7 +30,7 @@ mod json;
 
 use document::{RankingDocument, RiskDocument};
 
-/// JSON with a space after `:` and `,`, as issue 7 writes its documents.
+/// JSON with a space after `:` and `,`, as the documented examples write it.
 struct Spaced;
 
 impl serde_json::ser::Formatter for Spaced {
@@ -59,7 +59,7 @@ fn run() -> Result<Vec<u8>, String> {
     let report = request.rank().map_err(|e| e.to_string())?;
     let mut output = RankingDocument::new(&report).rounded(6);
     if !request.requirement_stated {
-        // The issue's output shape has no `requirement` key; the default variant is documented.
+        // The documented output shape has no `requirement` key; the default variant is documented.
         output = output.without_requirement();
     }
     let mut bytes = Vec::new();
