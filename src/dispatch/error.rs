@@ -221,9 +221,9 @@ pub type NextError = Error;
 pub type SetErrorError = Error;
 
 /// Why [`Dispatcher::from_state`](super::Dispatcher::from_state) refused a snapshot. Kept
-/// apart from [`Error`]: these are problems of the snapshot's text and consistency (format
-/// version, numbers written as text, the stored denominator), each naming its place in the
-/// snapshot, not refusals of an operation on a live dispatcher.
+/// apart from [`Error`](enum@Error): these are problems of the snapshot's text and
+/// consistency (format version, numbers written as text, the stored denominator), each naming
+/// its place in the snapshot, not refusals of an operation on a live dispatcher.
 #[derive(Clone, Debug, Error, PartialEq)]
 #[non_exhaustive]
 pub enum RestoreError {

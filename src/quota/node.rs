@@ -9,7 +9,7 @@ use super::error::EditError;
 use super::tree::MAX_COUNT;
 use crate::schema::{QuestionId, ResponseId, ResponseSet};
 
-/// Handle of a node in a [`QuotaTree`].
+/// Handle of a node in a [`QuotaTree`](super::QuotaTree).
 ///
 /// Ids are dense, from 0 (the root), in the order nodes were added; they stay valid for the life
 /// of the tree (nodes are never removed), so a caller may keep per-node state of its own in a

@@ -112,7 +112,7 @@ impl Query {
     ///
     /// # Errors
     /// [`QueryError::Lookup`] naming the first unknown question or response, and the errors of
-    /// [`QuotaTree::query`] that do not need a tree (a context entry on the target question, an
+    /// [`QuotaTree::query`](super::QuotaTree::query) that do not need a tree (a context entry on the target question, an
     /// empty group, a question listed twice).
     pub fn from_names<'a>(
         schema: &Schema,
