@@ -293,3 +293,101 @@ fn streaming_and_batches_mix() {
     }
     assert_eq!(a.to_state(), b.to_state());
 }
+
+/// Folding the per-operation error enums into one kept every message word for word, and the old
+/// names still compile (deprecated aliases of `dispatch::Error`).
+#[test]
+#[allow(deprecated)]
+fn every_operation_error_keeps_its_message() {
+    use quotaroute::dispatch::{
+        AddError, ConfigureError, DispatchError, NextError, Operation, RemoveError, SetErrorError,
+        SetWeightError,
+    };
+    let mut d = three_recipients();
+    let add: Result<(), AddError> = d.add("A", 1.0);
+    assert_eq!(
+        add.unwrap_err().to_string(),
+        r#"recipient "A" is already held; ids must be unique"#
+    );
+    let configure: Result<(), ConfigureError> = d.configure([("A", 1.0), ("B", 1.0), ("A", 2.0)]);
+    assert_eq!(
+        configure.unwrap_err().to_string(),
+        r#"recipient "A" appears twice in the weights (entries 0 and 2, from 0)"#
+    );
+    let set: Result<(), SetWeightError> = d.set_weight(&"Z", 1.0);
+    assert_eq!(set.unwrap_err().to_string(), r#"no recipient "Z" is held"#);
+    let remove: Result<f64, RemoveError> = d.remove(&"Z");
+    assert_eq!(
+        remove.unwrap_err().to_string(),
+        r#"no recipient "Z" is held"#
+    );
+    let set_error: Result<(), SetErrorError> = d.set_cumulative_error(&"A", f64::INFINITY);
+    assert_eq!(
+        set_error.unwrap_err().to_string(),
+        r#"cumulative error inf for "A" is not usable: it must be finite and at most 1099511627776 in magnitude"#
+    );
+    let too_large: Result<Vec<u64>, DispatchError> = d.dispatch(1 << 50);
+    assert_eq!(
+        too_large.unwrap_err().to_string(),
+        "batch size 1125899906842624 exceeds the maximum of 1099511627776"
+    );
+    for id in ["A", "B", "C"] {
+        d.set_weight(&id, 0.0).unwrap();
+    }
+    assert_eq!(
+        d.dispatch(5).unwrap_err().to_string(),
+        "cannot dispatch 5 items: no active recipient (all 3 held are paused or none is held)"
+    );
+    let next: Result<usize, NextError> = d.next();
+    assert_eq!(
+        next.unwrap_err().to_string(),
+        "cannot hand out an item: no active recipient (all 3 held are paused or none is held)"
+    );
+    let out_of_range = |operation, id: Option<&str>| {
+        Error::OutOfRange {
+            operation,
+            id: id.map(str::to_owned),
+        }
+        .to_string()
+    };
+    let range = "would push the cumulative errors out of the supported range";
+    let a = Some(r#""A""#);
+    assert_eq!(
+        out_of_range(Operation::Add, a),
+        format!(r#"adding recipient "A" {range}"#)
+    );
+    assert_eq!(
+        out_of_range(Operation::SetWeight, a),
+        format!(r#"setting the weight of "A" {range}"#)
+    );
+    assert_eq!(
+        out_of_range(Operation::Remove, a),
+        format!(r#"removing "A" {range}"#)
+    );
+    assert_eq!(
+        out_of_range(Operation::Configure, None),
+        format!("the new weights {range}")
+    );
+    assert_eq!(
+        out_of_range(Operation::Dispatch { size: 7 }, a),
+        r#"dispatching 7 items would push the cumulative error of "A" beyond 1099511627776 items"#
+    );
+    let full = Error::TooManyRecipients {
+        count: 3,
+        limit: 2,
+        id: Some(r#""D""#.to_owned()),
+    };
+    assert_eq!(
+        full.to_string(),
+        r#"cannot add recipient "D": the dispatcher already holds the maximum of 2 recipients"#
+    );
+    let many = Error::TooManyRecipients {
+        count: 3,
+        limit: 2,
+        id: None,
+    };
+    assert_eq!(
+        many.to_string(),
+        "3 recipients given; at most 2 are supported"
+    );
+}
