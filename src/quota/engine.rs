@@ -80,6 +80,46 @@ struct Scratch {
     common: (i64, i64),
 }
 
+/// After entering the node at position `p`, when its children are all on a question the
+/// context fixes to one response: the position of the one child that can count (leaving a jump
+/// over its later siblings) or the end of `p` when none can. `None`: visit the children.
+#[inline(always)]
+fn shortcut(ix: &Index, unis: &[u16], p: usize, s: &mut Scratch) -> Option<usize> {
+    let u = unis[p];
+    if u == NO_QUESTION || s.kind[u as usize] != KNOWN {
+        return None;
+    }
+    let r = s.single[u as usize];
+    if r == u32::MAX {
+        return None;
+    }
+    let (next, jump) = ix.enter(p, Some(ResponseId(r as u16)));
+    s.jumps.extend(jump);
+    Some(next)
+}
+
+impl Scratch {
+    /// Clears what a scan accumulates (the cells too when `cells`), keeping the capacity.
+    fn reset_scan(&mut self, cells: bool) {
+        let nr = self.nr;
+        self.acc_need.clear();
+        self.acc_need.resize(nr, i64::MIN);
+        self.acc_room.clear();
+        self.acc_room.resize(nr, i64::MAX);
+        if cells {
+            self.cell_key.clear();
+            self.cell_key.resize(nr, 0);
+            self.cell_t.clear();
+            self.cell_t.resize(nr, 0);
+            self.cell_o.clear();
+            self.cell_o.resize(nr, 0);
+        }
+        self.frames.clear();
+        self.jumps.clear();
+        self.cov.clear();
+    }
+}
+
 /// Best cell rank: more conditions pinned by the context, then fewer left unknown.
 fn pack(rank: (u32, u32)) -> u64 {
     ((rank.0 as u64) << 32) | (u32::MAX - rank.1) as u64
@@ -380,22 +420,8 @@ impl QuotaTree {
     fn scan<const CELLS: bool>(&self, s: &mut Scratch) -> bool {
         let ix: &Index = &self.index;
         let n = ix.len();
-        let (nr, nwq) = (s.nr, s.nwq);
-        s.acc_need.clear();
-        s.acc_need.resize(nr, i64::MIN);
-        s.acc_room.clear();
-        s.acc_room.resize(nr, i64::MAX);
-        if CELLS {
-            s.cell_key.clear();
-            s.cell_key.resize(nr, 0);
-            s.cell_t.clear();
-            s.cell_t.resize(nr, 0);
-            s.cell_o.clear();
-            s.cell_o.resize(nr, 0);
-        }
-        s.frames.clear();
-        s.jumps.clear();
-        s.cov.clear();
+        let nwq = s.nwq;
+        s.reset_scan(CELLS);
         // Local slices: the loop below reads them once per node.
         let (qs, conds, ends, depths, belows) = (
             &ix.q[..n],
@@ -411,24 +437,8 @@ impl QuotaTree {
             &ix.sub_room[..n],
         );
         let blocks = &ix.block[..n];
-        let (cell_mins, obs) = (&ix.cell_min[..n], &ix.obs[..n]);
         let unis = &ix.uni[..n];
-        // After entering node `p`, when its children are all on a question the context fixes
-        // to one response: the position of the one child that can count (leaving a jump over
-        // its later siblings) or the end of `p` when none can. `None`: visit the children.
-        let shortcut = |p: usize, s: &mut Scratch| -> Option<usize> {
-            let u = unis[p];
-            if u == NO_QUESTION || s.kind[u as usize] != KNOWN {
-                return None;
-            }
-            let r = s.single[u as usize];
-            if r == u32::MAX {
-                return None;
-            }
-            let (next, jump) = ix.enter(p, Some(ResponseId(r as u16)));
-            s.jumps.extend(jump);
-            Some(next)
-        };
+        let shortcut = |p: usize, s: &mut Scratch| shortcut(ix, unis, p, s);
         let relevant = s.relevant;
         let mut any = false;
         let (mut cur_need, mut cur_room, mut i) = if belows[0] & relevant == 0 {
@@ -546,90 +556,109 @@ impl QuotaTree {
                 continue;
             }
             // Every child is a leaf with one response of question `block`.
-            let (first, end) = (i + 1, ends[i] as usize);
-            let bq = block as usize;
-            match s.kind[bq] {
-                TARGET if !CELLS => {
-                    let (acc_need, acc_room) = (&mut s.acc_need[..nr], &mut s.acc_room[..nr]);
-                    for c in first..end {
-                        let need = needs[c];
-                        if need != i64::MIN {
-                            let r = conds[c] as usize;
-                            acc_need[r] = acc_need[r].max(need);
-                            acc_room[r] = acc_room[r].min(rooms[c]);
-                            any = true;
-                        }
-                    }
-                    i = end;
-                }
-                TARGET => {
-                    // As `finish` for leaves: nothing below them covers them, and they cover
-                    // their response in the enclosing target-question frame, if any.
-                    let key = pack(s.rank[depths[i] as usize]);
-                    let framed = !s.frames.is_empty();
-                    let cov_top = s.cov.len().saturating_sub(nwq);
-                    let Scratch {
-                        acc_need,
-                        acc_room,
-                        cell_key,
-                        cell_t,
-                        cell_o,
-                        cov,
-                        ..
-                    } = &mut *s;
-                    let (acc_need, acc_room) = (&mut acc_need[..nr], &mut acc_room[..nr]);
-                    let (cell_key, cell_t, cell_o) =
-                        (&mut cell_key[..nr], &mut cell_t[..nr], &mut cell_o[..nr]);
-                    for c in first..end {
-                        let need = needs[c];
-                        if need == i64::MIN {
-                            continue;
-                        }
-                        let r = conds[c] as usize;
-                        acc_need[r] = acc_need[r].max(need);
-                        acc_room[r] = acc_room[r].min(rooms[c]);
-                        any = true;
-                        let (t, o) = (cell_mins[c] as u128, obs[c] as u128);
-                        match key.cmp(&cell_key[r]) {
-                            Ordering::Greater => {
-                                cell_key[r] = key;
-                                cell_t[r] = t;
-                                cell_o[r] = o;
-                            }
-                            Ordering::Equal => {
-                                cell_t[r] += t;
-                                cell_o[r] += o;
-                            }
-                            Ordering::Less => {}
-                        }
-                        if framed {
-                            cov[cov_top + r / 64] |= 1 << (r % 64);
-                        }
-                    }
-                    i = end;
-                }
-                KNOWN => {
-                    let off = s.coff[bq] as usize;
-                    for c in first..end {
-                        let r = conds[c] as usize;
-                        if s.cwords[off + r / 64] >> (r % 64) & 1 != 0 {
-                            cur_need = cur_need.max(needs[c]);
-                            cur_room = cur_room.min(rooms[c]);
-                        }
-                    }
-                    i = end;
-                }
-                _ => {
-                    for c in first..end {
-                        cur_need = cur_need.max(needs[c]);
-                        cur_room = cur_room.min(rooms[c]);
-                    }
-                    i = end;
-                }
-            }
+            let end = ends[i] as usize;
+            let mut cur = (cur_need, cur_room);
+            self.scan_leaves::<CELLS>(i, end, block as usize, s, &mut cur, &mut any);
+            (cur_need, cur_room) = cur;
+            i = end;
         }
         s.common = (cur_need, cur_room);
         any || cur_need != i64::MIN
+    }
+
+    /// The children of the node at position `i` (up to `end`) are all leaves with one response
+    /// of question `bq`: folds them in one tight loop, as the scan would one by one.
+    #[inline(always)]
+    fn scan_leaves<const CELLS: bool>(
+        &self,
+        i: usize,
+        end: usize,
+        bq: usize,
+        s: &mut Scratch,
+        cur: &mut (i64, i64),
+        any: &mut bool,
+    ) {
+        let ix: &Index = &self.index;
+        let n = ix.len();
+        let (needs, rooms, conds) = (&ix.need[..n], &ix.room[..n], &ix.cond[..n]);
+        let (cell_mins, obs, depths) = (&ix.cell_min[..n], &ix.obs[..n], &ix.depth[..n]);
+        let (nr, nwq) = (s.nr, s.nwq);
+        let first = i + 1;
+        match s.kind[bq] {
+            TARGET if !CELLS => {
+                let (acc_need, acc_room) = (&mut s.acc_need[..nr], &mut s.acc_room[..nr]);
+                for c in first..end {
+                    let need = needs[c];
+                    if need != i64::MIN {
+                        let r = conds[c] as usize;
+                        acc_need[r] = acc_need[r].max(need);
+                        acc_room[r] = acc_room[r].min(rooms[c]);
+                        *any = true;
+                    }
+                }
+            }
+            TARGET => {
+                // As `finish` for leaves: nothing below them covers them, and they cover
+                // their response in the enclosing target-question frame, if any.
+                let key = pack(s.rank[depths[i] as usize]);
+                let framed = !s.frames.is_empty();
+                let cov_top = s.cov.len().saturating_sub(nwq);
+                let Scratch {
+                    acc_need,
+                    acc_room,
+                    cell_key,
+                    cell_t,
+                    cell_o,
+                    cov,
+                    ..
+                } = &mut *s;
+                let (acc_need, acc_room) = (&mut acc_need[..nr], &mut acc_room[..nr]);
+                let (cell_key, cell_t, cell_o) =
+                    (&mut cell_key[..nr], &mut cell_t[..nr], &mut cell_o[..nr]);
+                for c in first..end {
+                    let need = needs[c];
+                    if need == i64::MIN {
+                        continue;
+                    }
+                    let r = conds[c] as usize;
+                    acc_need[r] = acc_need[r].max(need);
+                    acc_room[r] = acc_room[r].min(rooms[c]);
+                    *any = true;
+                    let (t, o) = (cell_mins[c] as u128, obs[c] as u128);
+                    match key.cmp(&cell_key[r]) {
+                        Ordering::Greater => {
+                            cell_key[r] = key;
+                            cell_t[r] = t;
+                            cell_o[r] = o;
+                        }
+                        Ordering::Equal => {
+                            cell_t[r] += t;
+                            cell_o[r] += o;
+                        }
+                        Ordering::Less => {}
+                    }
+                    if framed {
+                        cov[cov_top + r / 64] |= 1 << (r % 64);
+                    }
+                }
+            }
+            KNOWN => {
+                let off = s.coff[bq] as usize;
+                for c in first..end {
+                    let r = conds[c] as usize;
+                    if s.cwords[off + r / 64] >> (r % 64) & 1 != 0 {
+                        cur.0 = cur.0.max(needs[c]);
+                        cur.1 = cur.1.min(rooms[c]);
+                    }
+                }
+            }
+            _ => {
+                for c in first..end {
+                    cur.0 = cur.0.max(needs[c]);
+                    cur.1 = cur.1.min(rooms[c]);
+                }
+            }
+        }
     }
 
     /// Closes the frame of target-question node `p`: its rows count for every response of its
