@@ -9,20 +9,17 @@
 pub use crate::bound::LpBoundError;
 pub use crate::bound::fill::FillError;
 pub use crate::catalogue::CatalogueError;
-#[cfg(feature = "serde")]
-pub use crate::dispatch::document::BatchError;
+#[allow(deprecated)]
 pub use crate::dispatch::{
-    AddError, ConfigureError, DispatchError, InvalidWeight, NextError, RemoveError,
-    RestoreError as DispatchRestoreError, SetErrorError, SetWeightError,
+    AddError, ConfigureError, NextError, RemoveError, SetErrorError, SetWeightError,
+};
+pub use crate::dispatch::{
+    Error as DispatchError, InvalidWeight, RestoreError as DispatchRestoreError,
 };
 #[allow(deprecated)]
 pub use crate::live::{AnswerError, NextOfferError, SlotError};
 pub use crate::live::{ConfigError as LiveConfigError, LiveError, LiveRestoreError, WaveError};
-#[cfg(feature = "serde")]
-pub use crate::quota::document::DocumentError as QuotaDocumentError;
 pub use crate::quota::{BindError, CountError, EditError, QueryError, SpecError};
-#[cfg(feature = "serde")]
-pub use crate::risk::document::DocumentError as RiskDocumentError;
 pub use crate::risk::{EntityError, MetricError, ModelError, RankError};
 pub use crate::route::{BalancedError, OfferError, UnknownPolicy, WeightedError};
 pub use crate::schema::{LookupError, RuleError, SchemaError};

@@ -7,6 +7,9 @@
 //! Every test runs 10,000 cases; `docs/fuzzing.md` has the `cargo fuzz` targets for longer
 //! runs.
 #![cfg(feature = "serde")]
+// The `quota` and `risk` examples are included whole, and each brings its own copy of the
+// examples' shared JSON module (`examples/support/json.rs`), as it does when built alone.
+#![allow(clippy::duplicate_mod)]
 
 #[path = "fuzz/check.rs"]
 mod check;

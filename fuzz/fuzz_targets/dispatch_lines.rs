@@ -1,10 +1,15 @@
-//! The `dispatch` example's JSON Lines (`dispatch::document::Batch`), applied in turn to one
+//! The `dispatch` example's JSON Lines (`Batch`, `examples/dispatch/document.rs`), applied in turn to one
 //! dispatcher: no panic; an allocation sums to the batch; a refused batch changes nothing.
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
 use quotaroute::dispatch::Dispatcher;
-use quotaroute::dispatch::document::Batch;
+
+use document::Batch;
+
+#[path = "../../examples/dispatch/document.rs"]
+#[allow(dead_code)]
+mod document;
 
 fuzz_target!(|data: &[u8]| {
     let mut d: Dispatcher<String> = Dispatcher::new();

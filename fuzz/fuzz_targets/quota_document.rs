@@ -1,9 +1,16 @@
-//! The `quota` example's document (`quota::document::QuotaDocument`): no panic; a checked
+//! The `quota` example's document (`QuotaDocument`, `examples/quota/document.rs`): no panic; a checked
 //! document's queries all answer.
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use quotaroute::quota::document::QuotaDocument;
+
+use document::QuotaDocument;
+
+#[path = "../../examples/quota/document.rs"]
+#[allow(dead_code)]
+mod document;
+#[path = "../../examples/support/json.rs"]
+mod json;
 
 fuzz_target!(|data: &[u8]| {
     let Ok(doc) = serde_json::from_slice::<QuotaDocument>(data) else {

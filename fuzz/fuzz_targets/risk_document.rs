@@ -4,7 +4,14 @@
 
 use libfuzzer_sys::fuzz_target;
 use quotaroute::risk::RiskModel;
-use quotaroute::risk::document::{RankingDocument, RiskDocument};
+
+use document::{RankingDocument, RiskDocument};
+
+#[path = "../../examples/risk/document.rs"]
+#[allow(dead_code)]
+mod document;
+#[path = "../../examples/support/json.rs"]
+mod json;
 
 fuzz_target!(|data: &[u8]| {
     let Ok(doc) = serde_json::from_slice::<RiskDocument>(data) else {

@@ -113,10 +113,7 @@ pub(crate) fn select(
             .sum()
     };
     // The value `o` offers in band b, if any.
-    let in_band = |o: &Offer, k: u64, b: u128| -> Option<i128> {
-        let k = k as u128;
-        (o.len > 0 && k <= b && b - k < o.len as u128).then(|| o.y0 - (b - k) as i128 * d)
-    };
+    let in_band = |o: &Offer, k: u64, b: u128| band_value(o, k, b, d);
     // Smallest b ≥ 1 with count_before(b) ≥ count; the Δ-th value lies in band b − 1.
     let mut hi: u128 = 1;
     let mut lo: u128 = 0; // count_before(lo) < count (count_before(0) = 0)
@@ -195,27 +192,10 @@ pub(crate) fn select(
             half_width = half_width.saturating_mul(4).min(d / 8);
             continue;
         }
-        // Everything strictly above the chain is taken: the bands above top_v's band, and the
-        // values above it in its band.
-        let top_band = div_floor_rem_with(top - top_v, d, inv_d).0 as u128;
-        let mut above: u128 = 0;
-        for (i, (o, &k)) in offers.iter().zip(starts).enumerate() {
-            if o.len == 0 {
-                continue;
-            }
-            let mut c = if top_band <= k as u128 {
-                0
-            } else {
-                (top_band - k as u128).min(o.len as u128)
-            };
-            if in_band(o, k, top_band).is_some_and(|v| v > top_v) {
-                c += 1;
-            }
-            picks[i] += c as u64;
-            above += c;
-        }
+        // Everything strictly above the chain is taken.
+        let above = take_above(offers, starts, top, top_v, d, inv_d, picks);
         let chain = &chain[first..=last];
-        let mut remaining = count - above;
+        let remaining = count - above;
         debug_assert!(remaining >= 1 && remaining <= chain.len() as u128);
         if remaining >= chain.len() as u128 {
             for &(_, i) in chain {
@@ -223,30 +203,92 @@ pub(crate) fn select(
             }
             return;
         }
-        // Replay the loop on the chain: the window is [M − τ, M] with M the largest value left.
-        scratch.removed.clear();
-        scratch.removed.resize(chain.len(), false);
-        let heap = &mut scratch.heap;
-        heap.clear();
-        let key = |i: usize| match prefer {
-            Prefer::Later => i as i128,
-            Prefer::Earlier => -(i as i128),
-        };
-        let (mut head, mut next) = (0usize, 0usize);
-        while remaining > 0 {
-            while scratch.removed[head] {
-                head += 1;
-            }
-            let threshold = chain[head].0 - tau;
-            while next < chain.len() && chain[next].0 >= threshold {
-                heap.push((key(chain[next].1), next));
-                next += 1;
-            }
-            let Some((_, at)) = heap.pop() else { break };
-            scratch.removed[at] = true;
-            picks[chain[at].1] += 1;
-            remaining -= 1;
-        }
+        replay(
+            chain,
+            tau,
+            prefer,
+            remaining,
+            picks,
+            &mut scratch.removed,
+            &mut scratch.heap,
+        );
         return;
+    }
+}
+
+/// The value `o` (starting in band `k`) offers in band `b`, if any.
+#[inline]
+fn band_value(o: &Offer, k: u64, b: u128, d: i128) -> Option<i128> {
+    let k = k as u128;
+    (o.len > 0 && k <= b && b - k < o.len as u128).then(|| o.y0 - (b - k) as i128 * d)
+}
+
+/// Takes every value strictly above `top_v`: the bands above `top_v`'s band, and the values
+/// above it in its band. Returns how many were taken.
+#[inline]
+fn take_above(
+    offers: &[Offer],
+    starts: &[u64],
+    top: i128,
+    top_v: i128,
+    d: i128,
+    inv_d: f64,
+    picks: &mut [u64],
+) -> u128 {
+    let top_band = div_floor_rem_with(top - top_v, d, inv_d).0 as u128;
+    let mut above: u128 = 0;
+    for (i, (o, &k)) in offers.iter().zip(starts).enumerate() {
+        if o.len == 0 {
+            continue;
+        }
+        let mut c = if top_band <= k as u128 {
+            0
+        } else {
+            (top_band - k as u128).min(o.len as u128)
+        };
+        if band_value(o, k, top_band, d).is_some_and(|v| v > top_v) {
+            c += 1;
+        }
+        picks[i] += c as u64;
+        above += c;
+    }
+    above
+}
+
+/// Replays the one-unit loop on a closed chain (values in decreasing order): `remaining` times,
+/// take the preferred recipient among those within τ of the largest value left. `removed` and
+/// `heap` are reusable scratch.
+#[inline]
+fn replay(
+    chain: &[(i128, usize)],
+    tau: i128,
+    prefer: Prefer,
+    mut remaining: u128,
+    picks: &mut [u64],
+    removed: &mut Vec<bool>,
+    heap: &mut BinaryHeap<(i128, usize)>,
+) {
+    // The window is [M − τ, M], with M the largest value left.
+    removed.clear();
+    removed.resize(chain.len(), false);
+    heap.clear();
+    let key = |i: usize| match prefer {
+        Prefer::Later => i as i128,
+        Prefer::Earlier => -(i as i128),
+    };
+    let (mut head, mut next) = (0usize, 0usize);
+    while remaining > 0 {
+        while removed[head] {
+            head += 1;
+        }
+        let threshold = chain[head].0 - tau;
+        while next < chain.len() && chain[next].0 >= threshold {
+            heap.push((key(chain[next].1), next));
+            next += 1;
+        }
+        let Some((_, at)) = heap.pop() else { break };
+        removed[at] = true;
+        picks[chain[at].1] += 1;
+        remaining -= 1;
     }
 }

@@ -11,6 +11,7 @@ use crate::schema::{Answers, QuestionId, ResponseId, ResponseSet};
 
 /// Why a query answered what it did.
 #[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct Explanation {
     /// The target question.
     pub question: QuestionId,
@@ -22,6 +23,7 @@ pub struct Explanation {
 
 /// How one response of the target question was scored.
 #[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct ResponseExplanation {
     /// The response.
     pub response: ResponseId,

@@ -52,8 +52,8 @@
 //! Trees also come from names ([`QuotaTree::from_spec`] with a [`NodeSpec`], as configuration
 //! files hold them; a bad name is reported with its path, e.g.
 //! `tree.children[0].children[1]: unknown response "Mle" for question "Gender"`), and, with the
-//! `serde` feature, serialise with their targets and counts. [`document`] reads a whole
-//! document of questions, tree and queries (the `quota` example's input).
+//! `serde` feature, serialise with their targets and counts. The `quota` example reads a whole
+//! document of questions, tree and queries into one.
 //!
 //! # The queries
 //!
@@ -128,22 +128,24 @@
 //! every query costs about a microsecond whatever the tree's size. [`QuotaTree::query_into`]
 //! with a reused [`QueryBuffer`] does not allocate. `docs/quota.md` has the measured figures.
 
-#[cfg(feature = "serde")]
-pub mod document;
+mod engine;
+mod error;
 mod explain;
 mod fast;
+mod index;
+mod node;
 mod query;
 mod spec;
 mod tree;
 pub mod typed;
 
+pub use engine::QueryBuffer;
+pub use error::{CountError, EditError};
 pub use explain::{Explanation, ResponseExplanation};
-pub use query::{Query, QueryBuffer, QueryError, QuotaMethod};
+pub use node::{Condition, NodeId, Target};
+pub use query::{Query, QueryError, QuotaMethod};
 pub use spec::{NodeSpec, SpecError};
-pub use tree::{
-    Condition, CountError, EditError, MAX_COUNT, MAX_NODES, NodeId, NodeRef, QuotaTree,
-    QuotaTreeBuilder, Target,
-};
+pub use tree::{MAX_COUNT, MAX_NODES, NodeRef, QuotaTree, QuotaTreeBuilder};
 pub use typed::{
     BindError, Distinct, Group, QuestionDecl, Survey, TypedAnswers, TypedQuery, TypedQuestion,
     TypedQuotaTree,

@@ -108,7 +108,8 @@ use std::ops::BitOr;
 use smallvec::SmallVec;
 use thiserror::Error;
 
-use super::query::{Query, QueryBuffer, QueryError, QuotaMethod};
+use super::engine::QueryBuffer;
+use super::query::{Query, QueryError, QuotaMethod};
 use super::tree::{Condition, EditError, NodeId, QuotaTree, Target};
 use crate::schema::{Answers, QuestionId, ResponseId, ResponseSet, Schema, SchemaError};
 

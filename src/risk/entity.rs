@@ -434,8 +434,8 @@ impl Entity {
     }
 }
 
-/// The serde form of [`Entity`]: the same fields as the `examples/risk.rs` input document, so a
-/// stored entity reads back through the same validation.
+/// The serde form of [`Entity`]: the same fields as the `risk` example's input document
+/// (`examples/risk/document.rs`), so a stored entity reads back through the same validation.
 #[cfg(feature = "serde")]
 #[derive(Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]

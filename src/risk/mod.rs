@@ -57,20 +57,18 @@
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 //!
-//! `examples/risk.rs` reads and writes the JSON documents of issue 7; their types are in
-//! [`document`] (with the `serde` feature). `docs/risk.md` is the guide.
+//! The `risk` example reads entities from a JSON document and writes the ranking as one.
+//! `docs/risk.md` is the guide.
 
-#[cfg(feature = "serde")]
-pub mod document;
 mod entity;
 mod metric;
 mod model;
+mod report;
 
 pub use entity::{Entity, EntityError, Field, QUALITY_LEVELS};
 pub use metric::{Fit, FnMetric, Metric, MetricError, Pace, Quality, Requirement, RequirementKind};
-pub use model::{
-    DEFAULT_WEIGHTS, ModelError, RankError, RankedEntity, ReportTable, RiskModel, RiskReport,
-};
+pub use model::{DEFAULT_WEIGHTS, ModelError, RankError, RiskModel};
+pub use report::{RankedEntity, ReportTable, RiskReport};
 
 /// A user-supplied name in backticks, escaped so an error message stays on one line.
 fn quoted(name: &str) -> String {

@@ -1,18 +1,17 @@
-//! The examples' inputs: the `quota` document and the `dispatch` JSON Lines. Both are now read
-//! by library types (`quota::document`, `dispatch::document`); each case is also run through
-//! the examples' former in-example parsers (kept verbatim in `oracle_*.rs`) to check that the
-//! examples' output and error messages stayed byte for byte the same.
+//! The examples' inputs: the `quota` document and the `dispatch` JSON Lines, read by the
+//! examples' document modules (`examples/quota/document.rs`, `examples/dispatch/document.rs`,
+//! included here); each case is also run through the examples' earlier in-example parsers (kept
+//! verbatim in `oracle_*.rs`) to check that the examples' output and error messages stay byte
+//! for byte the same.
 
 use proptest::prelude::*;
 use quotaroute::dispatch::Dispatcher;
-use quotaroute::dispatch::document::Batch;
-use quotaroute::quota::document::QuotaDocument;
 use serde_json::{Value, json};
 
 use crate::check::{json_error, message};
 use crate::mutate::*;
 
-#[path = "../../examples/dispatch.rs"]
+#[path = "../../examples/dispatch/main.rs"]
 #[allow(dead_code)]
 mod dispatch_example;
 #[path = "oracle_dispatch.rs"]
@@ -21,9 +20,12 @@ mod oracle_dispatch;
 #[path = "oracle_quota.rs"]
 #[allow(dead_code)]
 mod oracle_quota;
-#[path = "../../examples/quota.rs"]
+#[path = "../../examples/quota/main.rs"]
 #[allow(dead_code)]
 mod quota_example;
+
+use dispatch_example::document::Batch;
+use quota_example::document::QuotaDocument;
 
 /// Quota documents as the example reads them: a tree of `crate::quota::trees`, its questions,
 /// and queries with contexts, groups and answers.

@@ -1,10 +1,16 @@
-//! The risk ranking document of `examples/risk.rs` (`RiskDocument`, checked by
-//! `into_request`, ranked, rendered as a `RankingDocument`).
+//! The risk ranking document of the `risk` example (`RiskDocument` in
+//! `examples/risk/document.rs`, included here; checked by `into_request`, ranked, rendered as
+//! a `RankingDocument`).
 
 use proptest::prelude::*;
 use quotaroute::risk::RiskModel;
-use quotaroute::risk::document::{RankingDocument, RiskDocument};
 use serde_json::{Value, json};
+
+#[path = "../../examples/risk/main.rs"]
+#[allow(dead_code)]
+mod risk_example;
+
+use risk_example::document::{RankingDocument, RiskDocument};
 
 use crate::check::{json_error, message};
 use crate::mutate::*;

@@ -47,7 +47,8 @@ impl Q {
 
 const TAU: Q = Q(1, 1_000_000_000);
 
-/// The seed's algorithm with NOTES' rules, in exact rationals, straight from the text.
+/// The forced-distribution rules of the `dispatch` module docs (ideal, round half up with the
+/// tie tolerance, one-unit corrections, ties to the earlier-added), in exact rationals.
 #[derive(Clone, Debug)]
 struct Oracle {
     ids: Vec<u32>,
@@ -130,7 +131,7 @@ fn ops() -> impl Strategy<Value = Vec<Op>> {
 }
 
 proptest! {
-    #![proptest_config(ProptestConfig::with_cases(256))]
+    #![proptest_config(crate::proptest_config(256))]
 
     /// Small integer weights (ties everywhere): allocations equal the exact-rational oracle's,
     /// errors agree to 1e-9, through pauses, departures (forgetting) and arrivals.

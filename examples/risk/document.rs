@@ -1,6 +1,6 @@
-//! The JSON documents of `examples/risk.rs`, readable with any self-describing serde format.
+//! The JSON documents of the `risk` example, readable with any self-describing serde format.
 //!
-//! Input ([`RiskDocument`]), as in issue 7:
+//! Input ([`RiskDocument`]):
 //!
 //! ```json
 //! {"requirement": "filled",
@@ -31,124 +31,35 @@
 
 use std::fmt;
 
-use serde::de::{self, MapAccess, SeqAccess, Visitor};
-use serde::ser::{SerializeMap, SerializeSeq};
+use quotaroute::risk::{
+    Entity, EntityError, ModelError, QUALITY_LEVELS, RankError, RequirementKind, RiskModel,
+    RiskReport,
+};
+use serde::de::{self, MapAccess, Visitor};
+use serde::ser::SerializeMap;
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 use thiserror::Error;
 
-use super::{
-    Entity, EntityError, ModelError, QUALITY_LEVELS, RankError, RequirementKind, RiskModel,
-    RiskReport, quoted,
-};
+use super::json::Json;
 
-/// A value as found in the document, before any checks.
-#[derive(Clone, Debug, PartialEq)]
-enum Loose {
-    Null,
-    Bool(bool),
-    Number(f64),
-    String(String),
-    Array(Vec<Loose>),
-    // A list, not a map: keeps document order and lets repeated keys be reported.
-    Object(Vec<(String, Loose)>),
-}
-
-impl Loose {
-    fn kind(&self) -> &'static str {
-        match self {
-            Loose::Null => "null",
-            Loose::Bool(_) => "a boolean",
-            Loose::Number(_) => "a number",
-            Loose::String(_) => "a string",
-            Loose::Array(_) => "an array",
-            Loose::Object(_) => "an object",
-        }
+/// What a value is, for messages; the risk document says `an array` where the quota document
+/// says `a list`.
+fn kind(v: &Json) -> &'static str {
+    match v {
+        Json::Array(_) => "an array",
+        other => other.kind(),
     }
 }
 
-impl<'de> Deserialize<'de> for Loose {
-    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Loose, D::Error> {
-        struct V;
-        impl<'de> Visitor<'de> for V {
-            type Value = Loose;
-            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-                f.write_str("any JSON value")
-            }
-            fn visit_bool<E>(self, v: bool) -> Result<Loose, E> {
-                Ok(Loose::Bool(v))
-            }
-            fn visit_i64<E>(self, v: i64) -> Result<Loose, E> {
-                Ok(Loose::Number(v as f64))
-            }
-            fn visit_u64<E>(self, v: u64) -> Result<Loose, E> {
-                Ok(Loose::Number(v as f64))
-            }
-            fn visit_f64<E>(self, v: f64) -> Result<Loose, E> {
-                Ok(Loose::Number(v))
-            }
-            fn visit_str<E>(self, v: &str) -> Result<Loose, E> {
-                Ok(Loose::String(v.to_owned()))
-            }
-            fn visit_string<E>(self, v: String) -> Result<Loose, E> {
-                Ok(Loose::String(v))
-            }
-            fn visit_unit<E>(self) -> Result<Loose, E> {
-                Ok(Loose::Null)
-            }
-            fn visit_none<E>(self) -> Result<Loose, E> {
-                Ok(Loose::Null)
-            }
-            fn visit_some<D: Deserializer<'de>>(self, d: D) -> Result<Loose, D::Error> {
-                Loose::deserialize(d)
-            }
-            fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Loose, A::Error> {
-                let mut items = Vec::with_capacity(seq.size_hint().unwrap_or(0).min(4096));
-                while let Some(item) = seq.next_element()? {
-                    items.push(item);
-                }
-                Ok(Loose::Array(items))
-            }
-            fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Loose, A::Error> {
-                let mut fields = Vec::with_capacity(map.size_hint().unwrap_or(0).min(64));
-                while let Some((k, v)) = map.next_entry::<String, Loose>()? {
-                    fields.push((k, v));
-                }
-                Ok(Loose::Object(fields))
-            }
-        }
-        d.deserialize_any(V)
-    }
+/// A user-supplied name in backticks, escaped so an error message stays on one line.
+fn quoted(name: &str) -> String {
+    format!("`{}`", name.escape_debug())
 }
 
-impl Serialize for Loose {
-    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        match self {
-            Loose::Null => s.serialize_unit(),
-            Loose::Bool(b) => s.serialize_bool(*b),
-            Loose::Number(x) => s.serialize_f64(*x),
-            Loose::String(x) => s.serialize_str(x),
-            Loose::Array(items) => {
-                let mut seq = s.serialize_seq(Some(items.len()))?;
-                for item in items {
-                    seq.serialize_element(item)?;
-                }
-                seq.end()
-            }
-            Loose::Object(fields) => {
-                let mut map = s.serialize_map(Some(fields.len()))?;
-                for (k, v) in fields {
-                    map.serialize_entry(k, v)?;
-                }
-                map.end()
-            }
-        }
-    }
-}
-
-/// The input document of `examples/risk.rs`, read but not yet checked; see the module docs.
+/// The input document of the `risk` example, read but not yet checked; see the module docs.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(transparent)]
-pub struct RiskDocument(Loose);
+pub struct RiskDocument(Json);
 
 /// What is wrong with an entity's field in a [`RiskDocument`].
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -311,8 +222,8 @@ pub struct RiskRequest {
     pub model: RiskModel,
     /// The entities, in document order.
     pub entities: Vec<Entity>,
-    /// Whether the document chose the requirement variant itself (`examples/risk.rs` echoes
-    /// the variant in its output only then, so the issue's output shape is kept exactly).
+    /// Whether the document chose the requirement variant itself (the `risk` example echoes
+    /// the variant in its output only then, so the documented output shape is kept exactly).
     pub requirement_stated: bool,
 }
 
@@ -327,12 +238,12 @@ impl RiskRequest {
 }
 
 /// The fields of an object, rejecting repeated keys.
-fn fields<'a>(v: &'a Loose, path: &str) -> Result<&'a [(String, Loose)], DocumentError> {
-    let Loose::Object(fields) = v else {
+fn fields<'a>(v: &'a Json, path: &str) -> Result<&'a [(String, Json)], DocumentError> {
+    let Json::Object(fields) = v else {
         return Err(DocumentError::Malformed {
             path: path.to_owned(),
             expected: "an object",
-            found: v.kind(),
+            found: kind(v),
         });
     };
     for (i, (k, _)) in fields.iter().enumerate() {
@@ -346,12 +257,12 @@ fn fields<'a>(v: &'a Loose, path: &str) -> Result<&'a [(String, Loose)], Documen
     Ok(fields)
 }
 
-fn get<'a>(fields: &'a [(String, Loose)], key: &str) -> Option<&'a Loose> {
+fn get<'a>(fields: &'a [(String, Json)], key: &str) -> Option<&'a Json> {
     fields
         .iter()
         .find(|(k, _)| k == key)
         .map(|(_, v)| v)
-        .filter(|v| **v != Loose::Null)
+        .filter(|v| **v != Json::Null)
 }
 
 impl RiskDocument {
@@ -361,18 +272,18 @@ impl RiskDocument {
         model: &RiskModel,
         entities: impl IntoIterator<Item = &'a Entity>,
     ) -> RiskDocument {
-        let num = Loose::Number;
+        let num = Json::Float;
         let entities = entities
             .into_iter()
             .map(|e| {
                 let mut f = vec![
-                    ("name".to_owned(), Loose::String(e.name().to_owned())),
+                    ("name".to_owned(), Json::String(e.name().to_owned())),
                     ("required".to_owned(), num(e.required())),
                     ("received".to_owned(), num(e.received())),
                 ];
                 if let Some(levels) = e.quality_levels() {
                     let levels = levels.iter().map(|&c| num(c)).collect();
-                    f.push(("quality_levels".to_owned(), Loose::Array(levels)));
+                    f.push(("quality_levels".to_owned(), Json::Array(levels)));
                 }
                 if let Some(p) = e.percent_fit() {
                     f.push(("percent_fit".to_owned(), num(p)));
@@ -380,22 +291,22 @@ impl RiskDocument {
                 f.push(("days_left".to_owned(), num(e.days_left())));
                 if e.extras().len() > 0 {
                     let extra = e.extras().map(|(k, v)| (k.to_owned(), num(v))).collect();
-                    f.push(("extra".to_owned(), Loose::Object(extra)));
+                    f.push(("extra".to_owned(), Json::Object(extra)));
                 }
-                Loose::Object(f)
+                Json::Object(f)
             })
             .collect();
         let weights = model
             .weights()
             .map(|(k, w)| (k.to_owned(), num(w)))
             .collect();
-        RiskDocument(Loose::Object(vec![
+        RiskDocument(Json::Object(vec![
             (
                 "requirement".to_owned(),
-                Loose::String(model.requirement().as_str().to_owned()),
+                Json::String(model.requirement().as_str().to_owned()),
             ),
-            ("weights".to_owned(), Loose::Object(weights)),
-            ("entities".to_owned(), Loose::Array(entities)),
+            ("weights".to_owned(), Json::Object(weights)),
+            ("entities".to_owned(), Json::Array(entities)),
         ]))
     }
 
@@ -420,7 +331,7 @@ impl RiskDocument {
         }
         let requirement_stated = match get(top, "requirement") {
             None => false,
-            Some(Loose::String(s)) => {
+            Some(Json::String(s)) => {
                 let kind = RequirementKind::from_name(s)
                     .ok_or_else(|| DocumentError::UnknownRequirement { found: s.clone() })?;
                 model.set_requirement(kind);
@@ -430,20 +341,20 @@ impl RiskDocument {
                 return Err(DocumentError::Malformed {
                     path: "requirement".to_owned(),
                     expected: "a string",
-                    found: v.kind(),
+                    found: kind(v),
                 });
             }
         };
         if let Some(w) = get(top, "weights") {
             let mut weights = Vec::new();
             for (k, v) in fields(w, "weights")? {
-                match v {
-                    Loose::Number(x) => weights.push((k.as_str(), *x)),
-                    _ => {
+                match v.as_f64() {
+                    Some(x) => weights.push((k.as_str(), x)),
+                    None => {
                         return Err(DocumentError::Malformed {
                             path: format!("weights.{k}"),
                             expected: "a number",
-                            found: v.kind(),
+                            found: kind(v),
                         });
                     }
                 }
@@ -452,12 +363,12 @@ impl RiskDocument {
         }
         let list = match get(top, "entities") {
             None => return Err(DocumentError::MissingEntities),
-            Some(Loose::Array(list)) => list,
+            Some(Json::Array(list)) => list,
             Some(v) => {
                 return Err(DocumentError::Malformed {
                     path: "entities".to_owned(),
                     expected: "an array",
-                    found: v.kind(),
+                    found: kind(v),
                 });
             }
         };
@@ -474,23 +385,23 @@ impl RiskDocument {
     }
 }
 
-fn entity(index: usize, v: &Loose) -> Result<Entity, DocumentError> {
+fn entity(index: usize, v: &Json) -> Result<Entity, DocumentError> {
     let shape = |entity: &str, field: &str, problem| DocumentError::EntityField {
         index,
         entity: entity.to_owned(),
         field: field.to_owned(),
         problem,
     };
-    let Loose::Object(f) = v else {
+    let Json::Object(f) = v else {
         return Err(DocumentError::Malformed {
             path: format!("entities[{index}]"),
             expected: "an object",
-            found: v.kind(),
+            found: kind(v),
         });
     };
     // The name first, so that every later error can carry it.
     let name = match get(f, "name") {
-        Some(Loose::String(s)) => s.as_str(),
+        Some(Json::String(s)) => s.as_str(),
         None => return Err(shape("", "name", Problem::Missing)),
         Some(v) => {
             return Err(shape(
@@ -498,7 +409,7 @@ fn entity(index: usize, v: &Loose) -> Result<Entity, DocumentError> {
                 "name",
                 Problem::WrongType {
                     expected: "a string",
-                    found: v.kind(),
+                    found: kind(v),
                 },
             ));
         }
@@ -511,14 +422,14 @@ fn entity(index: usize, v: &Loose) -> Result<Entity, DocumentError> {
             return Err(shape(name, k, Problem::Unknown));
         }
     }
-    let number = |field: &str, v: &Loose| match v {
-        Loose::Number(x) => Ok(*x),
-        _ => Err(shape(
+    let number = |field: &str, v: &Json| match v.as_f64() {
+        Some(x) => Ok(x),
+        None => Err(shape(
             name,
             field,
             Problem::WrongType {
                 expected: "a number",
-                found: v.kind(),
+                found: kind(v),
             },
         )),
     };
@@ -531,14 +442,14 @@ fn entity(index: usize, v: &Loose) -> Result<Entity, DocumentError> {
     let days_left = required_number("days_left")?;
     let quality = match get(f, "quality_levels") {
         None => None,
-        Some(Loose::Array(items)) if items.len() == QUALITY_LEVELS => {
+        Some(Json::Array(items)) if items.len() == QUALITY_LEVELS => {
             let mut counts = [0.0; QUALITY_LEVELS];
             for (i, (c, item)) in counts.iter_mut().zip(items).enumerate() {
                 *c = number(&format!("quality_levels[{i}]"), item)?;
             }
             Some(counts)
         }
-        Some(Loose::Array(items)) => {
+        Some(Json::Array(items)) => {
             return Err(shape(
                 name,
                 "quality_levels",
@@ -554,7 +465,7 @@ fn entity(index: usize, v: &Loose) -> Result<Entity, DocumentError> {
                 "quality_levels",
                 Problem::WrongType {
                     expected: "an array",
-                    found: v.kind(),
+                    found: kind(v),
                 },
             ));
         }
@@ -564,13 +475,13 @@ fn entity(index: usize, v: &Loose) -> Result<Entity, DocumentError> {
         .transpose()?;
     let mut extra = Vec::new();
     if let Some(v) = get(f, "extra") {
-        let Loose::Object(items) = v else {
+        let Json::Object(items) = v else {
             return Err(shape(
                 name,
                 "extra",
                 Problem::WrongType {
                     expected: "an object",
-                    found: v.kind(),
+                    found: kind(v),
                 },
             ));
         };
@@ -594,7 +505,7 @@ fn entity(index: usize, v: &Loose) -> Result<Entity, DocumentError> {
     build().map_err(|source| DocumentError::Entity { index, source })
 }
 
-/// The output document of `examples/risk.rs`; see the module docs.
+/// The output document of the `risk` example; see the module docs.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct RankingDocument {
     /// The requirement variant the scores use; left out of the JSON when `None`.
@@ -696,7 +607,7 @@ impl RankingDocument {
     }
 
     /// The same document with scores and metric values rounded to `decimals` places (half
-    /// away from zero), as `examples/risk.rs` prints them (6). Ranks are not recomputed: they
+    /// away from zero), as the `risk` example prints them (6). Ranks are not recomputed: they
     /// come from the exact scores.
     pub fn rounded(mut self, decimals: u32) -> RankingDocument {
         for row in &mut self.ranking {

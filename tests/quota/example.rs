@@ -2,16 +2,16 @@
 //! documents answered as the library answers them.
 #![cfg(feature = "serde")]
 
-#[path = "../examples/quota.rs"]
+#[path = "../../examples/quota/main.rs"]
 #[allow(dead_code)]
-mod example;
+mod program;
 
 use proptest::prelude::*;
 use quotaroute::quota::{Condition, NodeId, Query, QuotaMethod, QuotaTree, Target};
 use quotaroute::schema::Schema;
 use serde_json::json;
 
-const ISSUE_DOCUMENT: &str = r#"
+const EXAMPLE_DOCUMENT: &str = r#"
 {"questions": {"Product": ["A", "B", "C"], "Gender": ["Male", "Female"]},
  "tree": {"target": 30, "observed": 10, "children": [
    {"question": "Product", "response": "A", "target": 8, "observed": 6, "children": [
@@ -22,9 +22,9 @@ const ISSUE_DOCUMENT: &str = r#"
 "#;
 
 #[test]
-fn the_issue_document() {
+fn the_documented_example_gives_c_20_then_b_6() {
     assert_eq!(
-        example::answer(ISSUE_DOCUMENT).unwrap(),
+        program::answer(EXAMPLE_DOCUMENT).unwrap(),
         vec![r#"{"responses": ["C", "B"], "todo": [20, 6]}"#]
     );
 }
@@ -43,7 +43,7 @@ fn every_method_groups_answers_and_min_max() {
             {"method": "balanced_list", "question": "Product", "context": {"Gender": ["Male", "Female"]}}]
     });
     assert_eq!(
-        example::answer(&doc.to_string()).unwrap(),
+        program::answer(&doc.to_string()).unwrap(),
         vec![
             r#"{"responses": ["A", "B"], "todo": [5, 5]}"#,
             r#"{"responses": ["A", "B", "C"], "todo": [5, 5, 0]}"#,
@@ -58,7 +58,7 @@ fn whole_numbers_written_with_a_point_are_read() {
     let doc = json!({"questions": {"P": ["a"]}, "tree": {"target": 30.0, "observed": 1.0},
                      "queries": [{"method": "list", "question": "P"}]});
     assert_eq!(
-        example::answer(&doc.to_string()).unwrap(),
+        program::answer(&doc.to_string()).unwrap(),
         vec![r#"{"responses": ["a"], "todo": [29]}"#]
     );
 }
@@ -135,17 +135,17 @@ fn bad_documents_name_the_path() {
         ),
     ];
     for (doc, expected) in cases {
-        assert_eq!(example::answer(&doc.to_string()).unwrap_err(), expected);
+        assert_eq!(program::answer(&doc.to_string()).unwrap_err(), expected);
     }
     assert!(
-        example::answer("{\"questions\": ")
+        program::answer("{\"questions\": ")
             .unwrap_err()
             .starts_with("document: EOF while parsing")
     );
 }
 
 proptest! {
-    #![proptest_config(ProptestConfig::with_cases(64))]
+    #![proptest_config(crate::proptest_config(64))]
 
     /// Any valid document: a random tree written as the example reads it, random queries.
     #[test]
@@ -200,7 +200,7 @@ proptest! {
             .map(|q| (q.name().to_owned(), json!(q.responses())))
             .collect();
         let doc = json!({"questions": questions, "tree": tree.to_spec(), "queries": doc_queries});
-        let lines = example::answer(&doc.to_string()).unwrap();
+        let lines = program::answer(&doc.to_string()).unwrap();
         prop_assert_eq!(lines.len(), expected.len());
         for (line, want) in lines.iter().zip(&expected) {
             let got: serde_json::Value = serde_json::from_str(line).unwrap();

@@ -1,4 +1,4 @@
-//! The quota document of `examples/quota.rs`, readable with any self-describing serde format:
+//! The `quota` example's input document, readable with any self-describing serde format:
 //! questions, a tree, and queries, all by name.
 //!
 //! ```json
@@ -21,306 +21,32 @@
 //! every name and builds the tree, or names the first problem, e.g.
 //! `tree.children[1]: unknown response "Mle" for question "Gender"`.
 //!
-//! ```
-//! use quotaroute::quota::document::QuotaDocument;
-//!
-//! let doc: QuotaDocument = serde_json::from_str(r#"
-//!     {"questions": {"Product": ["A", "B"]},
-//!      "tree": {"target": 30, "children": [{"question": "Product", "response": "A", "target": 8}]},
-//!      "queries": [{"method": "list", "question": "Product"}]}"#)?;
-//! let checked = doc.check()?;
-//! let q = &checked.queries[0];
-//! let results = checked.tree.query(q.method, &q.query, q.answers.as_ref())?;
-//! let b = checked.schema.response(q.query.question(), "B")?;
-//! assert_eq!(results[0], (b, 30));
-//!
-//! let bad: QuotaDocument = serde_json::from_str(r#"{"questions": {"P": ["a"]}, "tree": {"target": "ten"}}"#)?;
-//! assert_eq!(bad.check().unwrap_err().to_string(), r#"tree.target: expected a whole number, got "ten""#);
-//! # Ok::<(), Box<dyn std::error::Error>>(())
-//! ```
+//! (The unit test below runs the reading and checking end to end.)
 
-use std::fmt::{self, Write as _};
-
-use serde::de::{MapAccess, SeqAccess, Visitor};
-use serde::ser::{SerializeMap, SerializeSeq};
-use serde::{Deserialize, Deserializer, Serialize, Serializer};
+use quotaroute::quota::{MAX_COUNT, NodeSpec, Query, QuotaMethod, QuotaTree, SpecError};
+use quotaroute::schema::{Answers, QuestionId, ResponseId, Schema, SchemaError};
+use serde::{Deserialize, Serialize};
 use thiserror::Error;
 
-use super::query::{Query, QuotaMethod};
-use super::spec::{NodeSpec, SpecError};
-use super::tree::{MAX_COUNT, QuotaTree};
-use crate::schema::{Answers, QuestionId, ResponseId, Schema, SchemaError};
+use super::json::Json;
 
-/// A value as found in the document, before any checks.
-#[derive(Clone, Debug, PartialEq)]
-enum Loose {
-    Null,
-    Bool(bool),
-    /// Integers keep their kind, so that a count beyond `i64` is reported as too large rather
-    /// than as not a whole number.
-    PosInt(u64),
-    NegInt(i64),
-    Float(f64),
-    String(String),
-    Array(Vec<Loose>),
-    // A list, not a map: keeps document order.
-    Object(Vec<(String, Loose)>),
-}
-
-impl Loose {
-    fn kind(&self) -> &'static str {
-        match self {
-            Loose::Null => "null",
-            Loose::Bool(_) => "a boolean",
-            Loose::PosInt(_) | Loose::NegInt(_) | Loose::Float(_) => "a number",
-            Loose::String(_) => "a string",
-            Loose::Array(_) => "a list",
-            Loose::Object(_) => "an object",
-        }
-    }
-
-    fn as_object(&self, path: &str) -> Result<&[(String, Loose)], DocumentError> {
-        match self {
-            Loose::Object(fields) => Ok(fields),
-            other => Err(wrong_type(path, "an object", other)),
-        }
-    }
-
-    fn as_list(&self, path: &str) -> Result<&[Loose], DocumentError> {
-        match self {
-            Loose::Array(items) => Ok(items),
-            other => Err(wrong_type(path, "a list", other)),
-        }
-    }
-
-    fn as_string(&self, path: &str) -> Result<String, DocumentError> {
-        match self {
-            Loose::String(s) => Ok(s.clone()),
-            other => Err(wrong_type(path, "a string", other)),
-        }
-    }
-
-    /// A whole number; `30.0` is read as 30, and the tree reports negative or too large values
-    /// with their path.
-    fn as_integer(&self, path: &str) -> Result<i64, DocumentError> {
-        match *self {
-            Loose::NegInt(n) => Ok(n),
-            Loose::PosInt(n) => i64::try_from(n).map_err(|_| DocumentError::AboveMaximum {
-                path: path.to_owned(),
-                value: n,
-            }),
-            Loose::Float(x) if x.fract() == 0.0 && x.abs() < 9.0e15 => Ok(x as i64),
-            _ => Err(DocumentError::NotWholeNumber {
-                path: path.to_owned(),
-                found: self.to_json(),
-            }),
-        }
-    }
-
-    /// Compact JSON, written exactly as `serde_json` writes a value.
-    fn to_json(&self) -> String {
-        let mut out = String::new();
-        self.write_json(&mut out);
-        out
-    }
-
-    fn write_json(&self, out: &mut String) {
-        match self {
-            Loose::Null => out.push_str("null"),
-            Loose::Bool(b) => out.push_str(if *b { "true" } else { "false" }),
-            Loose::PosInt(n) => {
-                let _ = write!(out, "{n}");
-            }
-            Loose::NegInt(n) => {
-                let _ = write!(out, "{n}");
-            }
-            Loose::Float(x) => write_float(*x, out),
-            Loose::String(s) => write_json_string(s, out),
-            Loose::Array(items) => {
-                out.push('[');
-                for (i, item) in items.iter().enumerate() {
-                    if i > 0 {
-                        out.push(',');
-                    }
-                    item.write_json(out);
-                }
-                out.push(']');
-            }
-            Loose::Object(fields) => {
-                out.push('{');
-                for (i, (k, v)) in fields.iter().enumerate() {
-                    if i > 0 {
-                        out.push(',');
-                    }
-                    write_json_string(k, out);
-                    out.push(':');
-                    v.write_json(out);
-                }
-                out.push('}');
-            }
-        }
-    }
-}
-
-/// A JSON string literal, escaped as `serde_json` escapes it.
-fn write_json_string(s: &str, out: &mut String) {
-    out.push('"');
-    for c in s.chars() {
-        match c {
-            '"' => out.push_str("\\\""),
-            '\\' => out.push_str("\\\\"),
-            '\u{8}' => out.push_str("\\b"),
-            '\u{c}' => out.push_str("\\f"),
-            '\n' => out.push_str("\\n"),
-            '\r' => out.push_str("\\r"),
-            '\t' => out.push_str("\\t"),
-            c if (c as u32) < 0x20 => {
-                let _ = write!(out, "\\u{:04x}", c as u32);
-            }
-            c => out.push(c),
-        }
-    }
-    out.push('"');
-}
-
-/// A finite float laid out as `serde_json` writes it: the shortest digits that read back to
-/// the same value, in plain notation with at least one decimal for magnitudes from 1e-5 to
-/// below 1e16, in scientific notation otherwise (`1e-6`, `1.5e+16`). Non-finite values are
-/// `null`.
-fn write_float(x: f64, out: &mut String) {
-    if !x.is_finite() {
-        out.push_str("null");
-        return;
-    }
-    // `{:e}` gives the same shortest digits: `d.ddde±x`.
-    let sci = format!("{:e}", x.abs());
-    let (mantissa, exp) = sci.split_once('e').unwrap_or((&sci, "0"));
-    let exp: i32 = exp.parse().unwrap_or(0);
-    let digits: String = mantissa.chars().filter(|c| *c != '.').collect();
-    let length = digits.len() as i32;
-    // The value is digits × 10^k, and the decimal point falls after kk digits.
-    let k = exp - (length - 1);
-    let kk = length + k;
-    if x.is_sign_negative() {
-        out.push('-');
-    }
-    if (0..=16).contains(&kk) && k >= 0 {
-        out.push_str(&digits);
-        out.extend(std::iter::repeat_n('0', k as usize));
-        out.push_str(".0");
-    } else if 0 < kk && kk <= 16 {
-        out.push_str(&digits[..kk as usize]);
-        out.push('.');
-        out.push_str(&digits[kk as usize..]);
-    } else if -5 < kk && kk <= 0 {
-        out.push_str("0.");
-        out.extend(std::iter::repeat_n('0', (-kk) as usize));
-        out.push_str(&digits);
-    } else {
-        let exp = kk - 1;
-        let sign = if exp > 0 { "+" } else { "" };
-        if length == 1 {
-            let _ = write!(out, "{digits}e{sign}{exp}");
-        } else {
-            let _ = write!(out, "{}.{}e{sign}{exp}", &digits[..1], &digits[1..]);
-        }
-    }
-}
-
-impl<'de> Deserialize<'de> for Loose {
-    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Loose, D::Error> {
-        struct V;
-        impl<'de> Visitor<'de> for V {
-            type Value = Loose;
-            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-                f.write_str("any value")
-            }
-            fn visit_bool<E>(self, v: bool) -> Result<Loose, E> {
-                Ok(Loose::Bool(v))
-            }
-            fn visit_i64<E>(self, v: i64) -> Result<Loose, E> {
-                Ok(if v < 0 {
-                    Loose::NegInt(v)
-                } else {
-                    Loose::PosInt(v as u64)
-                })
-            }
-            fn visit_u64<E>(self, v: u64) -> Result<Loose, E> {
-                Ok(Loose::PosInt(v))
-            }
-            fn visit_f64<E>(self, v: f64) -> Result<Loose, E> {
-                Ok(Loose::Float(v))
-            }
-            fn visit_str<E>(self, v: &str) -> Result<Loose, E> {
-                Ok(Loose::String(v.to_owned()))
-            }
-            fn visit_string<E>(self, v: String) -> Result<Loose, E> {
-                Ok(Loose::String(v))
-            }
-            fn visit_unit<E>(self) -> Result<Loose, E> {
-                Ok(Loose::Null)
-            }
-            fn visit_none<E>(self) -> Result<Loose, E> {
-                Ok(Loose::Null)
-            }
-            fn visit_some<D: Deserializer<'de>>(self, d: D) -> Result<Loose, D::Error> {
-                Loose::deserialize(d)
-            }
-            fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Loose, A::Error> {
-                let mut items = Vec::with_capacity(seq.size_hint().unwrap_or(0).min(4096));
-                while let Some(item) = seq.next_element()? {
-                    items.push(item);
-                }
-                Ok(Loose::Array(items))
-            }
-            fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Loose, A::Error> {
-                let mut fields: Vec<(String, Loose)> =
-                    Vec::with_capacity(map.size_hint().unwrap_or(0).min(64));
-                while let Some((k, v)) = map.next_entry::<String, Loose>()? {
-                    // A repeated key keeps its first place and takes the last value.
-                    match fields.iter_mut().find(|(seen, _)| *seen == k) {
-                        Some((_, old)) => *old = v,
-                        None => fields.push((k, v)),
-                    }
-                }
-                Ok(Loose::Object(fields))
-            }
-        }
-        d.deserialize_any(V)
-    }
-}
-
-impl Serialize for Loose {
-    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        match self {
-            Loose::Null => s.serialize_unit(),
-            Loose::Bool(b) => s.serialize_bool(*b),
-            Loose::PosInt(n) => s.serialize_u64(*n),
-            Loose::NegInt(n) => s.serialize_i64(*n),
-            Loose::Float(x) => s.serialize_f64(*x),
-            Loose::String(x) => s.serialize_str(x),
-            Loose::Array(items) => {
-                let mut seq = s.serialize_seq(Some(items.len()))?;
-                for item in items {
-                    seq.serialize_element(item)?;
-                }
-                seq.end()
-            }
-            Loose::Object(fields) => {
-                let mut map = s.serialize_map(Some(fields.len()))?;
-                for (k, v) in fields {
-                    map.serialize_entry(k, v)?;
-                }
-                map.end()
-            }
-        }
-    }
-}
-
-/// The input document of `examples/quota.rs`, read but not yet checked; see the module docs.
+/// The input document of the `quota` example, read but not yet checked; see the module docs.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-#[serde(transparent)]
-pub struct QuotaDocument(Loose);
+#[serde(from = "Json", into = "Json")]
+pub struct QuotaDocument(Json);
+
+impl From<Json> for QuotaDocument {
+    /// A key given twice keeps its first place and its last value.
+    fn from(value: Json) -> QuotaDocument {
+        QuotaDocument(value.merge_repeated_keys())
+    }
+}
+
+impl From<QuotaDocument> for Json {
+    fn from(doc: QuotaDocument) -> Json {
+        doc.0
+    }
+}
 
 /// A checked [`QuotaDocument`]: the schema its questions make, the tree, and the queries.
 #[derive(Clone, Debug)]
@@ -460,7 +186,55 @@ pub enum DocumentError {
     },
 }
 
-fn wrong_type(path: &str, expected: &'static str, found: &Loose) -> DocumentError {
+/// The reads the document makes of a [`Json`] value, each naming the path on failure.
+trait Read {
+    fn as_object(&self, path: &str) -> Result<&[(String, Json)], DocumentError>;
+    fn as_list(&self, path: &str) -> Result<&[Json], DocumentError>;
+    fn as_string(&self, path: &str) -> Result<String, DocumentError>;
+    fn as_integer(&self, path: &str) -> Result<i64, DocumentError>;
+}
+
+impl Read for Json {
+    fn as_object(&self, path: &str) -> Result<&[(String, Json)], DocumentError> {
+        match self {
+            Json::Object(fields) => Ok(fields),
+            other => Err(wrong_type(path, "an object", other)),
+        }
+    }
+
+    fn as_list(&self, path: &str) -> Result<&[Json], DocumentError> {
+        match self {
+            Json::Array(items) => Ok(items),
+            other => Err(wrong_type(path, "a list", other)),
+        }
+    }
+
+    fn as_string(&self, path: &str) -> Result<String, DocumentError> {
+        match self {
+            Json::String(s) => Ok(s.clone()),
+            other => Err(wrong_type(path, "a string", other)),
+        }
+    }
+
+    /// A whole number; `30.0` is read as 30, and the tree reports negative or too large values
+    /// with their path.
+    fn as_integer(&self, path: &str) -> Result<i64, DocumentError> {
+        match *self {
+            Json::NegInt(n) => Ok(n),
+            Json::PosInt(n) => i64::try_from(n).map_err(|_| DocumentError::AboveMaximum {
+                path: path.to_owned(),
+                value: n,
+            }),
+            Json::Float(x) if x.fract() == 0.0 && x.abs() < 9.0e15 => Ok(x as i64),
+            _ => Err(DocumentError::NotWholeNumber {
+                path: path.to_owned(),
+                found: self.to_json(),
+            }),
+        }
+    }
+}
+
+fn wrong_type(path: &str, expected: &'static str, found: &Json) -> DocumentError {
     DocumentError::WrongType {
         path: path.to_owned(),
         expected,
@@ -468,12 +242,12 @@ fn wrong_type(path: &str, expected: &'static str, found: &Loose) -> DocumentErro
     }
 }
 
-fn get<'a>(fields: &'a [(String, Loose)], key: &str) -> Option<&'a Loose> {
+fn get<'a>(fields: &'a [(String, Json)], key: &str) -> Option<&'a Json> {
     fields.iter().find(|(k, _)| k == key).map(|(_, v)| v)
 }
 
 fn known_fields(
-    fields: &[(String, Loose)],
+    fields: &[(String, Json)],
     path: &str,
     known: &[&str],
 ) -> Result<(), DocumentError> {
@@ -521,7 +295,7 @@ impl QuotaDocument {
     }
 }
 
-fn read_schema(value: &Loose) -> Result<Schema, DocumentError> {
+fn read_schema(value: &Json) -> Result<Schema, DocumentError> {
     let mut builder = Schema::builder();
     for (name, responses) in value.as_object("questions")? {
         let path = format!("questions.{name}");
@@ -542,7 +316,7 @@ fn read_schema(value: &Loose) -> Result<Schema, DocumentError> {
     })
 }
 
-fn read_node(value: &Loose, path: &str) -> Result<NodeSpec, DocumentError> {
+fn read_node(value: &Json, path: &str) -> Result<NodeSpec, DocumentError> {
     let node = value.as_object(path)?;
     known_fields(
         node,
@@ -589,7 +363,7 @@ fn read_node(value: &Loose, path: &str) -> Result<NodeSpec, DocumentError> {
     })
 }
 
-fn read_query(schema: &Schema, value: &Loose, path: &str) -> Result<DocumentQuery, DocumentError> {
+fn read_query(schema: &Schema, value: &Json, path: &str) -> Result<DocumentQuery, DocumentError> {
     let q = value.as_object(path)?;
     known_fields(q, path, &["method", "question", "context", "answers"])?;
     let missing = |field| DocumentError::Missing {
@@ -622,7 +396,7 @@ fn read_query(schema: &Schema, value: &Loose, path: &str) -> Result<DocumentQuer
                 });
             }
             let responses = match value {
-                Loose::Array(list) => {
+                Json::Array(list) => {
                     if list.is_empty() {
                         return Err(DocumentError::EmptyGroup { path: entry_path });
                     }
@@ -694,39 +468,31 @@ fn response(
 mod tests {
     use super::*;
 
+    /// The module's example: a checked document answers its query; a bad one names the path.
     #[test]
-    fn floats_are_written_as_serde_json_writes_them() {
-        for x in [
-            0.0,
-            -0.0,
-            1.0,
-            30.5,
-            0.1,
-            1e-5,
-            1.5e-5,
-            1e-6,
-            1e-7,
-            1e15,
-            1e16,
-            1.5e16,
-            2e12,
-            1e300,
-            -1e-300,
-            123456.789,
-            5e-324,
-            1.7976931348623157e308,
-        ] {
-            let mut got = String::new();
-            write_float(x, &mut got);
-            assert_eq!(got, serde_json::Value::from(x).to_string(), "{x:e}");
-        }
-    }
+    fn a_checked_document_answers_its_queries_and_a_bad_one_names_the_path() {
+        let doc: QuotaDocument = serde_json::from_str(
+            r#"
+            {"questions": {"Product": ["A", "B"]},
+             "tree": {"target": 30, "children": [{"question": "Product", "response": "A", "target": 8}]},
+             "queries": [{"method": "list", "question": "Product"}]}"#,
+        )
+        .unwrap();
+        let checked = doc.check().unwrap();
+        let q = &checked.queries[0];
+        let results = checked
+            .tree
+            .query(q.method, &q.query, q.answers.as_ref())
+            .unwrap();
+        let b = checked.schema.response(q.query.question(), "B").unwrap();
+        assert_eq!(results[0], (b, 30));
 
-    #[test]
-    fn strings_are_escaped_as_serde_json_escapes_them() {
-        let s = "a\"b\\c\u{0}\u{8}\u{c}\n\r\t\u{1f}\u{7f}é";
-        let mut got = String::new();
-        write_json_string(s, &mut got);
-        assert_eq!(got, serde_json::Value::from(s).to_string());
+        let bad: QuotaDocument =
+            serde_json::from_str(r#"{"questions": {"P": ["a"]}, "tree": {"target": "ten"}}"#)
+                .unwrap();
+        assert_eq!(
+            bad.check().unwrap_err().to_string(),
+            r#"tree.target: expected a whole number, got "ten""#
+        );
     }
 }

@@ -1,21 +1,20 @@
 //! The seed's worked examples, bad input, pauses, departures and snapshots.
 
 use quotaroute::dispatch::{
-    AddError, ConfigureError, DispatchError, Dispatcher, DispatcherState, LeavePolicy, NextError,
-    RestoreError, STATE_FORMAT_VERSION, SetWeightError,
+    Dispatcher, DispatcherState, Error, LeavePolicy, RestoreError, STATE_FORMAT_VERSION,
 };
 
 fn close(a: f64, b: f64) -> bool {
     (a - b).abs() < 1e-12
 }
 
-fn seed_three() -> Dispatcher<&'static str> {
+fn three_recipients() -> Dispatcher<&'static str> {
     Dispatcher::from_weights([("A", 0.8), ("B", 1.0), ("C", 1.2)], LeavePolicy::Forget).unwrap()
 }
 
 #[test]
-fn seed_table_100_50_then_300_with_a_leaver_and_a_joiner() {
-    let mut d = seed_three();
+fn batches_of_100_50_then_300_with_a_leaver_and_a_joiner() {
+    let mut d = three_recipients();
     assert_eq!(d.dispatch(100).unwrap(), vec![27, 33, 40]);
     assert!(close(
         d.cumulative_error(&"A").unwrap(),
@@ -46,7 +45,7 @@ fn single_item_batches_reach_the_smaller_recipient() {
 
 #[test]
 fn starting_errors_example_with_the_correct_last_column() {
-    let mut d = seed_three();
+    let mut d = three_recipients();
     d.set_cumulative_error(&"A", 0.5).unwrap();
     d.set_cumulative_error(&"B", 0.6).unwrap();
     d.set_cumulative_error(&"C", -1.1).unwrap();
@@ -80,37 +79,39 @@ fn ties_within_a_billionth_count_as_ties() {
 
 #[test]
 fn bad_input_is_refused_and_changes_nothing() {
-    let mut d = seed_three();
+    let mut d = three_recipients();
     d.dispatch(7).unwrap();
     let before = d.to_state();
     for w in [f64::NAN, f64::INFINITY, f64::NEG_INFINITY, -0.5] {
-        assert!(matches!(d.add("E", w), Err(AddError::InvalidWeight(_))));
+        assert!(matches!(d.add("E", w), Err(Error::InvalidWeight(_))));
         assert!(matches!(
             d.set_weight(&"A", w),
-            Err(SetWeightError::InvalidWeight(_))
+            Err(Error::InvalidWeight(_))
         ));
         assert!(matches!(
             d.configure([("A", 1.0), ("B", w)]),
-            Err(ConfigureError::InvalidWeight(_))
+            Err(Error::InvalidWeight(_))
         ));
     }
-    assert!(matches!(d.add("A", 1.0), Err(AddError::DuplicateId { .. })));
+    assert!(matches!(
+        d.add("A", 1.0),
+        Err(Error::DuplicateId { entries: None, .. })
+    ));
     assert!(matches!(
         d.configure([("A", 1.0), ("B", 1.0), ("A", 2.0)]),
-        Err(ConfigureError::DuplicateId {
-            first: 0,
-            second: 2,
+        Err(Error::DuplicateId {
+            entries: Some((0, 2)),
             ..
         })
     ));
     assert!(matches!(
         d.set_weight(&"Z", 1.0),
-        Err(SetWeightError::UnknownId { .. })
+        Err(Error::UnknownId { .. })
     ));
     assert!(d.remove(&"Z").is_err());
     assert!(matches!(
         d.dispatch(1 << 50),
-        Err(DispatchError::SizeTooLarge { .. })
+        Err(Error::SizeTooLarge { .. })
     ));
     assert!(d.set_cumulative_error(&"A", f64::NAN).is_err());
     assert_eq!(d.to_state(), before);
@@ -121,9 +122,21 @@ fn bad_input_is_refused_and_changes_nothing() {
     }
     let paused = d.to_state();
     let err = d.dispatch(5).unwrap_err();
-    assert_eq!(err, DispatchError::NoActiveRecipient { size: 5, held: 3 });
+    assert_eq!(
+        err,
+        Error::NoActiveRecipient {
+            size: Some(5),
+            held: 3
+        }
+    );
     assert!(err.to_string().contains("no active recipient"));
-    assert_eq!(d.next(), Err(NextError::NoActiveRecipient { held: 3 }));
+    assert_eq!(
+        d.next(),
+        Err(Error::NoActiveRecipient {
+            size: None,
+            held: 3
+        })
+    );
     assert_eq!(d.dispatch(0).unwrap(), vec![0, 0, 0]);
     assert_eq!(d.to_state(), paused);
     let mut empty: Dispatcher<String> = Dispatcher::new();
@@ -133,7 +146,7 @@ fn bad_input_is_refused_and_changes_nothing() {
 
 #[test]
 fn error_messages_name_the_culprit() {
-    let mut d = seed_three();
+    let mut d = three_recipients();
     let e = d.add("E", -2.0).unwrap_err().to_string();
     assert!(
         e.contains("\"E\"") && e.contains("-2") && e.contains("negative"),
@@ -145,7 +158,7 @@ fn error_messages_name_the_culprit() {
 
 #[test]
 fn size_zero_changes_nothing() {
-    let mut d = seed_three();
+    let mut d = three_recipients();
     d.set_cumulative_error(&"A", -1.7).unwrap();
     d.set_cumulative_error(&"C", 1.7).unwrap();
     let before = d.to_state();
@@ -155,7 +168,7 @@ fn size_zero_changes_nothing() {
 
 #[test]
 fn paused_recipients_get_nothing_and_keep_their_error() {
-    let mut d = seed_three();
+    let mut d = three_recipients();
     d.dispatch(10).unwrap();
     let kept = d.cumulative_error(&"B").unwrap();
     d.set_weight(&"B", 0.0).unwrap();
@@ -176,7 +189,7 @@ fn leaving_forgets_or_spreads() {
             .map(|i| d.exact_error(i).unwrap().numerator)
             .sum()
     };
-    let mut forget = seed_three();
+    let mut forget = three_recipients();
     forget.dispatch(7).unwrap();
     let carried = forget.remove(&"B").unwrap();
     assert!(carried != 0.0);
@@ -225,7 +238,7 @@ fn snapshot_round_trips_exactly_and_continues_identically() {
 
 #[test]
 fn snapshot_version_and_consistency_are_checked() {
-    let d = seed_three();
+    let d = three_recipients();
     let mut state = d.to_state();
     state.format_version = STATE_FORMAT_VERSION + 1;
     assert_eq!(
@@ -268,8 +281,8 @@ fn snapshot_version_and_consistency_are_checked() {
 
 #[test]
 fn streaming_and_batches_mix() {
-    let mut a = seed_three();
-    let mut b = seed_three();
+    let mut a = three_recipients();
+    let mut b = three_recipients();
     for k in 0..300u64 {
         if k % 7 == 0 {
             assert_eq!(a.dispatch(k).unwrap(), b.dispatch(k).unwrap());
@@ -279,4 +292,102 @@ fn streaming_and_batches_mix() {
         }
     }
     assert_eq!(a.to_state(), b.to_state());
+}
+
+/// Folding the per-operation error enums into one kept every message word for word, and the old
+/// names still compile (deprecated aliases of `dispatch::Error`).
+#[test]
+#[allow(deprecated)]
+fn every_operation_error_keeps_its_message() {
+    use quotaroute::dispatch::{
+        AddError, ConfigureError, DispatchError, NextError, Operation, RemoveError, SetErrorError,
+        SetWeightError,
+    };
+    let mut d = three_recipients();
+    let add: Result<(), AddError> = d.add("A", 1.0);
+    assert_eq!(
+        add.unwrap_err().to_string(),
+        r#"recipient "A" is already held; ids must be unique"#
+    );
+    let configure: Result<(), ConfigureError> = d.configure([("A", 1.0), ("B", 1.0), ("A", 2.0)]);
+    assert_eq!(
+        configure.unwrap_err().to_string(),
+        r#"recipient "A" appears twice in the weights (entries 0 and 2, from 0)"#
+    );
+    let set: Result<(), SetWeightError> = d.set_weight(&"Z", 1.0);
+    assert_eq!(set.unwrap_err().to_string(), r#"no recipient "Z" is held"#);
+    let remove: Result<f64, RemoveError> = d.remove(&"Z");
+    assert_eq!(
+        remove.unwrap_err().to_string(),
+        r#"no recipient "Z" is held"#
+    );
+    let set_error: Result<(), SetErrorError> = d.set_cumulative_error(&"A", f64::INFINITY);
+    assert_eq!(
+        set_error.unwrap_err().to_string(),
+        r#"cumulative error inf for "A" is not usable: it must be finite and at most 1099511627776 in magnitude"#
+    );
+    let too_large: Result<Vec<u64>, DispatchError> = d.dispatch(1 << 50);
+    assert_eq!(
+        too_large.unwrap_err().to_string(),
+        "batch size 1125899906842624 exceeds the maximum of 1099511627776"
+    );
+    for id in ["A", "B", "C"] {
+        d.set_weight(&id, 0.0).unwrap();
+    }
+    assert_eq!(
+        d.dispatch(5).unwrap_err().to_string(),
+        "cannot dispatch 5 items: no active recipient (all 3 held are paused or none is held)"
+    );
+    let next: Result<usize, NextError> = d.next();
+    assert_eq!(
+        next.unwrap_err().to_string(),
+        "cannot hand out an item: no active recipient (all 3 held are paused or none is held)"
+    );
+    let out_of_range = |operation, id: Option<&str>| {
+        Error::OutOfRange {
+            operation,
+            id: id.map(str::to_owned),
+        }
+        .to_string()
+    };
+    let range = "would push the cumulative errors out of the supported range";
+    let a = Some(r#""A""#);
+    assert_eq!(
+        out_of_range(Operation::Add, a),
+        format!(r#"adding recipient "A" {range}"#)
+    );
+    assert_eq!(
+        out_of_range(Operation::SetWeight, a),
+        format!(r#"setting the weight of "A" {range}"#)
+    );
+    assert_eq!(
+        out_of_range(Operation::Remove, a),
+        format!(r#"removing "A" {range}"#)
+    );
+    assert_eq!(
+        out_of_range(Operation::Configure, None),
+        format!("the new weights {range}")
+    );
+    assert_eq!(
+        out_of_range(Operation::Dispatch { size: 7 }, a),
+        r#"dispatching 7 items would push the cumulative error of "A" beyond 1099511627776 items"#
+    );
+    let full = Error::TooManyRecipients {
+        count: 3,
+        limit: 2,
+        id: Some(r#""D""#.to_owned()),
+    };
+    assert_eq!(
+        full.to_string(),
+        r#"cannot add recipient "D": the dispatcher already holds the maximum of 2 recipients"#
+    );
+    let many = Error::TooManyRecipients {
+        count: 3,
+        limit: 2,
+        id: None,
+    };
+    assert_eq!(
+        many.to_string(),
+        "3 recipients given; at most 2 are supported"
+    );
 }

@@ -28,10 +28,16 @@
 use std::io::Read;
 use std::process::ExitCode;
 
-use quotaroute::quota::document::QuotaDocument;
 use quotaroute::schema::{QuestionId, ResponseId, Schema};
 use serde_json::Value;
 
+pub mod document;
+#[path = "../support/json.rs"]
+mod json;
+
+use document::QuotaDocument;
+
+#[allow(dead_code)] // unused when a test includes this file as a module
 fn main() -> ExitCode {
     let mut text = String::new();
     if let Err(e) = std::io::stdin().read_to_string(&mut text) {
@@ -53,7 +59,7 @@ fn main() -> ExitCode {
 }
 
 /// The output lines for a document, or its error. Reads and checks the whole document first
-/// (`quotaroute::quota::document`), so that a bad query prints nothing but its error.
+/// (`document`), so that a bad query prints nothing but its error.
 pub fn answer(text: &str) -> Result<Vec<String>, String> {
     let doc: QuotaDocument = serde_json::from_str(text).map_err(|e| format!("document: {e}"))?;
     let checked = doc.check().map_err(|e| e.to_string())?;
@@ -70,7 +76,7 @@ pub fn answer(text: &str) -> Result<Vec<String>, String> {
         .collect()
 }
 
-/// `{"responses": ["C", "B"], "todo": [20, 6]}`, spaced as in the issue.
+/// `{"responses": ["C", "B"], "todo": [20, 6]}`, spaced as documented.
 fn output_line(schema: &Schema, question: QuestionId, results: &[(ResponseId, i64)]) -> String {
     let names: Vec<String> = results
         .iter()

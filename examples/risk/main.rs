@@ -1,4 +1,4 @@
-//! Risk ranking from the command line (issue 7).
+//! Risk ranking from the command line.
 //!
 //! Reads one JSON document on stdin and prints one JSON document on stdout:
 //!
@@ -23,9 +23,14 @@ use std::io::{self, Read, Write};
 use std::process::ExitCode;
 
 use quotaroute::risk::RiskModel;
-use quotaroute::risk::document::{RankingDocument, RiskDocument};
 
-/// JSON with a space after `:` and `,`, as issue 7 writes its documents.
+pub mod document;
+#[path = "../support/json.rs"]
+mod json;
+
+use document::{RankingDocument, RiskDocument};
+
+/// JSON with a space after `:` and `,`, as the documented examples write it.
 struct Spaced;
 
 impl serde_json::ser::Formatter for Spaced {
@@ -40,6 +45,7 @@ impl serde_json::ser::Formatter for Spaced {
     }
 }
 
+#[allow(dead_code)] // unused when a test includes this file as a module
 fn run() -> Result<Vec<u8>, String> {
     let mut input = String::new();
     io::stdin()
@@ -53,7 +59,7 @@ fn run() -> Result<Vec<u8>, String> {
     let report = request.rank().map_err(|e| e.to_string())?;
     let mut output = RankingDocument::new(&report).rounded(6);
     if !request.requirement_stated {
-        // The issue's output shape has no `requirement` key; the default variant is documented.
+        // The documented output shape has no `requirement` key; the default variant is documented.
         output = output.without_requirement();
     }
     let mut bytes = Vec::new();
@@ -66,6 +72,7 @@ fn run() -> Result<Vec<u8>, String> {
     Ok(bytes)
 }
 
+#[allow(dead_code)] // unused when a test includes this file as a module
 fn main() -> ExitCode {
     match run() {
         Ok(bytes) => match io::stdout().lock().write_all(&bytes) {

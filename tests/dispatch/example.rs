@@ -1,15 +1,15 @@
 //! The JSON Lines example, driven in-process (its source is included as a module).
 #![cfg(feature = "serde")]
 
-#[path = "../examples/dispatch.rs"]
+#[path = "../../examples/dispatch/main.rs"]
 #[allow(dead_code)]
-mod example;
+mod program;
 
 use serde_json::Value;
 
 fn run(input: &str) -> (Vec<Value>, Option<String>) {
     let mut out = Vec::new();
-    let err = example::process(input.as_bytes(), &mut out).err();
+    let err = program::process(input.as_bytes(), &mut out).err();
     let lines = String::from_utf8(out)
         .unwrap()
         .lines()
@@ -46,7 +46,7 @@ fn pairs(p: &[(&str, u64)]) -> Vec<(String, u64)> {
 }
 
 #[test]
-fn reproduces_the_seed_table() {
+fn writes_allocations_and_errors_per_line_for_a_changing_roster() {
     let (out, err) = run(concat!(
         r#"{"size": 100, "weights": {"A": 0.8, "B": 1.0, "C": 1.2}}"#,
         "\n",

@@ -51,9 +51,9 @@ fn ids(list: &[u32]) -> Vec<NodeId> {
 }
 
 // ---------------------------------------------------------------------------------------------
-// The issue's example document.
+// The example document: Product × Gender.
 
-fn issue_example() -> (Schema, QuotaTree) {
+fn product_gender_tree() -> (Schema, QuotaTree) {
     let s = schema(&[
         ("Product", &["A", "B", "C"]),
         ("Gender", &["Male", "Female"]),
@@ -70,8 +70,8 @@ fn issue_example() -> (Schema, QuotaTree) {
 }
 
 #[test]
-fn issue_example_document_gives_c_20_then_b_6() {
-    let (s, t) = issue_example();
+fn available_closes_a_response_whose_cell_in_the_context_is_full() {
+    let (s, t) = product_gender_tree();
     let query = Query::new(q(&s, "Product")).given(q(&s, "Gender"), r(&s, "Gender", "Male"));
     let got = t.available(&query, None).unwrap();
     assert_eq!(named(&s, "Product", &got), names(&[("C", 20), ("B", 6)]));
@@ -84,8 +84,8 @@ fn issue_example_document_gives_c_20_then_b_6() {
 }
 
 #[test]
-fn issue_example_balanced_methods() {
-    let (s, t) = issue_example();
+fn balanced_methods_rank_by_target_share_and_put_zero_targets_last() {
+    let (s, t) = product_gender_tree();
     let query = Query::new(q(&s, "Product")).given(q(&s, "Gender"), r(&s, "Gender", "Male"));
     // Cells within Gender = Male: A → A/Male (6, 6), B → B (10, 4), C → none (target 0, last).
     // ΣT = 16, ΣO = 10: B has (10/16 − 4/10)/(10/16) = 0.36; A is not available.
@@ -101,7 +101,7 @@ fn issue_example_balanced_methods() {
 
 #[test]
 fn answers_act_as_context_and_explicit_context_overrides_them() {
-    let (s, t) = issue_example();
+    let (s, t) = product_gender_tree();
     let male = Answers::from_names(&s, [("Gender", "Male")]).unwrap();
     let query = Query::new(q(&s, "Product"));
     assert_eq!(
@@ -126,7 +126,7 @@ fn answers_act_as_context_and_explicit_context_overrides_them() {
 
 #[test]
 fn unknown_gender_counts_both_gender_cells() {
-    let (s, t) = issue_example();
+    let (s, t) = product_gender_tree();
     // Without context the Male cell (full) and the Female cell both count for A.
     let got = t.list(&Query::new(q(&s, "Product")), None).unwrap();
     assert_eq!(
@@ -228,7 +228,7 @@ fn seed_query(s: &Schema) -> Query {
 }
 
 #[test]
-fn seed_rows_are_numbered_in_the_order_added() {
+fn rows_are_numbered_in_the_order_added() {
     let (s, t) = seed_tree();
     // Row k is node k: the depth-first order of the spec.
     let region = q(&s, "Region");
@@ -239,7 +239,7 @@ fn seed_rows_are_numbered_in_the_order_added() {
 }
 
 #[test]
-fn seed_step_1_and_11_every_response_in_order() {
+fn explain_lists_every_response_in_question_order() {
     let (s, t) = seed_tree();
     let e = t.explain(&seed_query(&s), None).unwrap();
     let order: Vec<ResponseId> = e.responses.iter().map(|x| x.response).collect();
@@ -247,7 +247,7 @@ fn seed_step_1_and_11_every_response_in_order() {
 }
 
 #[test]
-fn seed_steps_5_to_8_product_a_selects_rows_5_6_7() {
+fn a_context_skips_contradicting_branches_and_selects_the_matching_subtree() {
     let (s, t) = seed_tree();
     let e = t.explain(&seed_query(&s), None).unwrap();
     let a = &e.responses[0];
@@ -265,7 +265,7 @@ fn seed_steps_5_to_8_product_a_selects_rows_5_6_7() {
 }
 
 #[test]
-fn seed_step_8_region_in_the_interview_excludes_row_7() {
+fn an_answer_excludes_rows_on_other_responses_of_its_question() {
     let (s, t) = seed_tree();
     let region1 = Answers::from_names(&s, [("Region", "1")]).unwrap();
     let e = t.explain(&seed_query(&s), Some(&region1)).unwrap();
@@ -276,7 +276,7 @@ fn seed_step_8_region_in_the_interview_excludes_row_7() {
 }
 
 #[test]
-fn seed_step_11_product_b() {
+fn a_response_counts_its_own_rows_and_the_shared_ancestors() {
     let (s, t) = seed_tree();
     let e = t.explain(&seed_query(&s), None).unwrap();
     let b = &e.responses[1];
@@ -288,7 +288,7 @@ fn seed_step_11_product_b() {
 }
 
 #[test]
-fn seed_step_2_more_context_pins_more() {
+fn more_context_excludes_more_rows() {
     // Product.AvailableQuota(Gender: 2, Region: 2): three targets; row 6 no longer counts.
     let (s, t) = seed_tree();
     let query = seed_query(&s).given(q(&s, "Region"), r(&s, "Region", "2"));
@@ -299,7 +299,7 @@ fn seed_step_2_more_context_pins_more() {
 }
 
 #[test]
-fn seed_with_gender_1_and_without_context() {
+fn a_full_cell_closes_its_response_and_no_context_counts_every_gender() {
     let (s, t) = seed_tree();
     let male = Query::new(q(&s, "Product")).given(q(&s, "Gender"), r(&s, "Gender", "1"));
     // A: rows 1, 2 → 40; B: rows 1, 3 → 0 (closed).
@@ -319,7 +319,7 @@ fn seed_with_gender_1_and_without_context() {
 }
 
 #[test]
-fn seed_step_9_relaxation_drops_the_context_when_nothing_counts() {
+fn relaxation_drops_the_context_when_nothing_counts() {
     // A tree with targets only under Female: asking about Gender 1 finds no row, so Gender is
     // dropped and the query runs again without it.
     let s = schema(&[("Gender", &["1", "2"]), ("Product", &["A", "B"])]);
@@ -600,7 +600,7 @@ fn ids_of(t: &QuotaTree, list: &[u32]) -> Vec<NodeId> {
 
 #[test]
 fn a_group_in_the_context_meets_any_member() {
-    let (s, t) = issue_example();
+    let (s, t) = product_gender_tree();
     let query = Query::new(q(&s, "Product")).given_any(
         q(&s, "Gender"),
         [r(&s, "Gender", "Male"), r(&s, "Gender", "Female")],
@@ -721,7 +721,7 @@ fn headroom_gates_completes_with_pending_reservations() {
 
 #[test]
 fn target_edits_mid_field_never_fail_below_the_count() {
-    let (s, mut t) = issue_example();
+    let (s, mut t) = product_gender_tree();
     let node_b = ids_of(&t, &[4])[0];
     t.set_target(node_b, Target::Single(2)).unwrap(); // 4 observed: over quota
     let query = Query::new(q(&s, "Product")).given(q(&s, "Gender"), r(&s, "Gender", "Male"));
@@ -765,7 +765,7 @@ fn target_edits_mid_field_never_fail_below_the_count() {
 
 #[test]
 fn add_child_to_a_built_tree() {
-    let (s, mut t) = issue_example();
+    let (s, mut t) = product_gender_tree();
     let c = t
         .add_child(
             NodeId::ROOT,
@@ -945,7 +945,7 @@ fn serde_round_trip_keeps_targets_and_counts() {
 
 #[test]
 fn query_errors() {
-    let (s, mut t) = issue_example();
+    let (s, mut t) = product_gender_tree();
     let product = q(&s, "Product");
     let gender = q(&s, "Gender");
     let on_target = Query::new(product).given(product, r(&s, "Product", "A"));
@@ -1044,12 +1044,16 @@ fn questions_with_many_responses() {
     assert_eq!(balanced[0].0, r(&s, "Brand", "r3"));
 }
 
-#[test]
-fn trees_and_buffers_cross_threads() {
+// Trees, buffers and queries cross threads: checked at compile time.
+const _: fn() = || {
     fn send_sync<T: Send + Sync>() {}
     send_sync::<QuotaTree>();
     send_sync::<QueryBuffer>();
     send_sync::<Query>();
+};
+
+#[test]
+fn one_tree_answers_queries_from_several_threads() {
     // Queries take `&self`: one tree, several threads, a buffer each.
     let (s, t) = seed_tree();
     let expected = t.available(&seed_query(&s), None).unwrap();

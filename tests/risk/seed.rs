@@ -1,7 +1,8 @@
-//! The seed's worked example (seeds/risk-ranking.md, "Simulating the algorithm … across
-//! cities"): every metric table, the weighted table and the ranking, within 1e-6.
+//! The worked example of ranking five cities (Mumbai, Delhi, Bengaluru, Chennai, Chandigarh) on
+//! the four default metrics and weights: every metric table, the weighted table and the
+//! ranking, within 1e-6 of the published figures.
 //!
-//! The seed prints six or seven decimals. Two of its cells are rounded up rather than to
+//! The published tables print six or seven decimals. Two of its cells are rounded up rather than to
 //! nearest: Chennai's quality is 10·50/170 = 2.94117647… (printed 2.941177) and Delhi's pace is
 //! 100/53 = 1.88679245… (printed 1.886793). We compute the exact values and compare every
 //! printed cell with a tolerance of 1e-6, which both of those cells meet (their errors are
@@ -216,7 +217,7 @@ fn order_of_risks() {
 }
 
 #[test]
-fn seed_quality_cases() {
+fn quality_of_the_two_documented_cases() {
     // The seed's two worked cases in the text: 3.333 and 4.348.
     let q = |levels| {
         let e = Entity::new("case", 1.0, 0.0, 1.0)

@@ -1,8 +1,8 @@
-//! The JSON documents of `examples/risk.rs` (issue 7 item 5), through the library types the
-//! example is a thin shell around: parse, check, rank, round, serialise.
+//! The JSON documents of the `risk` example, through the document types
+//! (`examples/risk/document.rs`) the example is a thin shell around: parse, check, rank, round, serialise.
 #![cfg(feature = "serde")]
 
-use quotaroute::risk::document::{DocumentError, Problem, RankingDocument, RiskDocument};
+use crate::example::document::{DocumentError, Problem, RankingDocument, RiskDocument};
 use quotaroute::risk::{
     Entity, EntityError, Field, FnMetric, ModelError, RankError, RequirementKind, RiskModel,
 };
@@ -43,7 +43,7 @@ const FIVE_CITIES: &str = r#"{"entities": [
   {"name": "Delhi", "required": 300, "received": 200, "quality_levels": [70, 55, 30, 40, 5], "percent_fit": 67, "days_left": 53}]}"#;
 
 #[test]
-fn issue_example_output_exactly() {
+fn the_documented_example_gives_its_output_exactly() {
     let out = run(ISSUE_INPUT).unwrap();
     assert_eq!(out, serde_json::from_str::<Value>(ISSUE_OUTPUT).unwrap());
     // Same text too, key order and number spelling included (the example only adds spaces).
@@ -52,7 +52,7 @@ fn issue_example_output_exactly() {
 }
 
 #[test]
-fn five_cities_in_seed_order_with_seed_totals() {
+fn five_cities_rank_in_the_published_order_with_the_published_totals() {
     let out = run(FIVE_CITIES).unwrap();
     let rows = out["ranking"].as_array().unwrap();
     let got: Vec<(&str, u64, f64)> = rows

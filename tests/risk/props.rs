@@ -111,7 +111,7 @@ fn assert_finite(report: &RiskReport) {
 }
 
 proptest! {
-    #![proptest_config(ProptestConfig { cases: 256, ..ProptestConfig::default() })]
+    #![proptest_config(crate::proptest_config(256))]
 
     #[test]
     fn ranking_does_not_depend_on_input_order(
@@ -292,10 +292,10 @@ proptest! {
 #[cfg(feature = "serde")]
 mod documents {
     use super::*;
-    use quotaroute::risk::document::RiskDocument;
+    use crate::example::document::RiskDocument;
 
     proptest! {
-        #![proptest_config(ProptestConfig { cases: 128, ..ProptestConfig::default() })]
+        #![proptest_config(crate::proptest_config(128))]
 
         /// A bad value in one entity of a JSON document is reported with that entity's index,
         /// name and field, whatever the other entities hold.

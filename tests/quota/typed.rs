@@ -130,7 +130,7 @@ fn a_later_context_entry_on_the_same_question_replaces_the_earlier() {
 }
 
 #[test]
-fn typed_seed_walk() {
+fn typed_queries_walk_the_tree_as_named_queries_do() {
     use seed::{Gender, Product, Region, Seed};
     let schema = Seed::schema().unwrap();
     let mut typed = TypedQuotaTree::<Seed>::new(QuotaTree::new(schema)).unwrap();

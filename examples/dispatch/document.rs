@@ -1,4 +1,4 @@
-//! The JSON Lines batches of `examples/dispatch.rs`, readable with any self-describing serde
+//! The JSON Lines batches of the `dispatch` example, readable with any self-describing serde
 //! format: one [`Batch`] per line,
 //!
 //! ```json
@@ -10,26 +10,15 @@
 //! recipients (a recipient absent from the line leaves, weight 0 pauses one, new ones join in
 //! order) and splits the batch, all or nothing.
 //!
-//! ```
-//! use quotaroute::dispatch::Dispatcher;
-//! use quotaroute::dispatch::document::Batch;
-//!
-//! let mut dispatcher = Dispatcher::new();
-//! let batch: Batch = serde_json::from_str(r#"{"size": 100, "weights": {"A": 0.8, "B": 1.0, "C": 1.2}}"#)?;
-//! assert_eq!(batch.apply(&mut dispatcher)?, vec![27, 33, 40]);
-//! let twice: Result<Batch, _> = serde_json::from_str(r#"{"size": 1, "weights": {"A": 1, "A": 2}}"#);
-//! assert!(twice.unwrap_err().to_string().starts_with("recipient \"A\" appears twice"));
-//! # Ok::<(), Box<dyn std::error::Error>>(())
-//! ```
+//! (The unit test below reads and applies a line, and refuses a repeated recipient.)
 
 use std::fmt;
 
 use serde::de::{self, MapAccess, Visitor};
 use serde::ser::SerializeMap;
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
-use thiserror::Error;
 
-use super::{ConfigureError, DispatchError, Dispatcher};
+use quotaroute::dispatch::{Dispatcher, Error};
 
 /// One line of the dispatch example's input: a batch size and the recipients' weights, in
 /// document order.
@@ -70,26 +59,15 @@ impl From<Batch> for Line {
     }
 }
 
-/// Why a [`Batch`] could not be applied; the dispatcher is then unchanged.
-#[derive(Clone, Debug, PartialEq, Error)]
-#[non_exhaustive]
-pub enum BatchError {
-    /// The recipients were refused (an unusable weight, too many recipients, errors that would
-    /// leave the supported range).
-    #[error(transparent)]
-    Configure(#[from] ConfigureError),
-    /// The batch could not be split (no active recipient, too large a batch).
-    #[error(transparent)]
-    Dispatch(#[from] DispatchError),
-}
-
 impl Batch {
     /// Configures `dispatcher` with the batch's recipients and splits the batch among them;
     /// returns the allocation in the order of [`Dispatcher::ids`].
     ///
     /// # Errors
-    /// [`BatchError`]; `dispatcher` is then left as it was.
-    pub fn apply(&self, dispatcher: &mut Dispatcher<String>) -> Result<Vec<u64>, BatchError> {
+    /// The recipients refused (an unusable weight, too many recipients, errors that would leave
+    /// the supported range) or the batch not split (no active recipient, too large a batch);
+    /// `dispatcher` is then left as it was.
+    pub fn apply(&self, dispatcher: &mut Dispatcher<String>) -> Result<Vec<u64>, Error> {
         // Work on a copy so that a refused line leaves the dispatcher as it was.
         let mut next = dispatcher.clone();
         next.configure(self.weights.iter().cloned())?;
@@ -126,4 +104,27 @@ fn read_weights<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<(String, f64)>, D
         }
     }
     d.deserialize_map(V)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The module's example: a line configures and splits; a recipient given twice is refused.
+    #[test]
+    fn a_line_configures_and_splits_and_a_repeated_recipient_is_refused() {
+        let mut dispatcher = Dispatcher::new();
+        let batch: Batch =
+            serde_json::from_str(r#"{"size": 100, "weights": {"A": 0.8, "B": 1.0, "C": 1.2}}"#)
+                .unwrap();
+        assert_eq!(batch.apply(&mut dispatcher).unwrap(), vec![27, 33, 40]);
+        let twice: Result<Batch, _> =
+            serde_json::from_str(r#"{"size": 1, "weights": {"A": 1, "A": 2}}"#);
+        assert!(
+            twice
+                .unwrap_err()
+                .to_string()
+                .starts_with("recipient \"A\" appears twice")
+        );
+    }
 }

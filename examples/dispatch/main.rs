@@ -25,9 +25,12 @@ use std::fmt;
 use std::io::{self, BufRead, Write};
 use std::process::ExitCode;
 
-use quotaroute::dispatch::document::Batch;
 use quotaroute::dispatch::{Dispatcher, LeavePolicy};
 use serde_json::{Map, Number, Value};
+
+pub mod document;
+
+use document::Batch;
 
 /// A line that could not be processed (1-based line number).
 #[derive(Debug)]
@@ -81,7 +84,7 @@ pub fn process(input: impl BufRead, out: &mut impl Write) -> Result<(), LineErro
     Ok(())
 }
 
-#[allow(dead_code)] // unused when the integration test includes this file as a module
+#[allow(dead_code)] // unused when a test includes this file as a module
 fn main() -> ExitCode {
     let stdout = io::stdout();
     let mut out = stdout.lock();

@@ -286,7 +286,7 @@ fn check_case(
 }
 
 proptest! {
-    #![proptest_config(ProptestConfig::with_cases(256))]
+    #![proptest_config(crate::proptest_config(256))]
 
     #[test]
     fn queries_follow_the_rules(case in case()) {
