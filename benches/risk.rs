@@ -26,8 +26,8 @@ fn entities(n: usize) -> Vec<Entity> {
 }
 
 fn rank(c: &mut Criterion) {
-    let seed = RiskModel::seed();
-    let extended = RiskModel::seed()
+    let seed = RiskModel::prototype();
+    let extended = RiskModel::prototype()
         .with_metric(
             FnMetric::new("burn", |e: &Entity| {
                 Ok(e.extra("spent").map(|s| s / e.days_left()))

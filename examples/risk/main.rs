@@ -54,7 +54,7 @@ fn run() -> Result<Vec<u8>, String> {
     let document: RiskDocument =
         serde_json::from_str(&input).map_err(|e| format!("input is not valid JSON: {e}"))?;
     let request = document
-        .into_request(RiskModel::seed())
+        .into_request(RiskModel::prototype())
         .map_err(|e| e.to_string())?;
     let report = request.rank().map_err(|e| e.to_string())?;
     let mut output = RankingDocument::new(&report).rounded(6);

@@ -19,7 +19,7 @@ pub fn report(ctx: &Context, router: &dyn Router, month: u64) -> Result<String, 
         .map(|f| (f * month as f64).round() as u64)
         .collect();
     let counts = checkpoints(catalogue, router, settings, 0, &at).map_err(|e| e.to_string())?;
-    let model = RiskModel::seed().with_requirement(RequirementKind::Remaining);
+    let model = RiskModel::prototype().with_requirement(RequirementKind::Remaining);
     let mut out = String::new();
     let _ = writeln!(
         out,

@@ -10,7 +10,7 @@ use serde::{Deserialize, Serialize};
 
 use super::quoted;
 
-/// How many quality levels an entity reports: levels 1 to 5, as in the seed.
+/// How many quality levels an entity reports: levels 1 to 5, as in the specification.
 pub const QUALITY_LEVELS: usize = 5;
 
 /// One entity to score, validated when it is built.
@@ -21,7 +21,7 @@ pub const QUALITY_LEVELS: usize = 5;
 /// (an over-target cell), which makes its pace negative.
 ///
 /// Quality and fit are optional: an entity without them contributes nothing for that metric,
-/// and its weights are not renormalised (the seed's cities at city level have no fit, and a
+/// and its weights are not renormalised (the specification's cities at city level have no fit, and a
 /// simulation without response quality has neither).
 ///
 /// `extra` holds named numbers for metrics you add yourself (see [`Metric`](super::Metric)).

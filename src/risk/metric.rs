@@ -1,4 +1,4 @@
-//! The metrics: a trait, the seed's four, and a closure adapter for your own.
+//! The metrics: a trait, the specification's four, and a closure adapter for your own.
 
 use std::fmt;
 
@@ -13,7 +13,7 @@ use super::Entity;
 ///
 /// Return `Ok(None)` when the entity lacks the data the metric needs (the entity then
 /// contributes nothing for this metric and its other weights are not renormalised, exactly as
-/// the seed treats fit at city level); return an error when the data is there but unusable.
+/// the specification treats fit at city level); return an error when the data is there but unusable.
 /// The ranking rejects a value that is NaN or infinite, so a metric cannot put NaN in a ranking.
 ///
 /// Implementations must be deterministic: the ranking relies on equal inputs giving equal
@@ -111,12 +111,12 @@ impl MetricError {
     serde(rename_all = "snake_case")
 )]
 pub enum RequirementKind {
-    /// `received / required`, as the seed's tables compute it (its text says "remaining").
-    /// It rises as an entity fills, so **fuller entities score riskier**; kept so the seed's
+    /// `received / required`, as the specification's tables compute it (its text says "remaining").
+    /// It rises as an entity fills, so **fuller entities score riskier**; kept so the specification's
     /// tables and ranking reproduce. The default.
     #[default]
     Filled,
-    /// `(required − received) / required`: the share still to collect, as the seed's text
+    /// `(required − received) / required`: the share still to collect, as the specification's text
     /// describes it. It rises with the work left, and is negative once over target.
     Remaining,
 }
@@ -149,7 +149,7 @@ impl RequirementKind {
 }
 
 impl fmt::Display for RequirementKind {
-    /// `requirement = <formula>`, with the warning the seed's variant needs.
+    /// `requirement = <formula>`, with the warning the specification's variant needs.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             RequirementKind::Filled => f.write_str(
@@ -162,7 +162,7 @@ impl fmt::Display for RequirementKind {
     }
 }
 
-/// The seed's requirement metric, `requirement`, in either [`RequirementKind`].
+/// The specification's requirement metric, `requirement`, in either [`RequirementKind`].
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct Requirement(pub RequirementKind);
 
@@ -189,7 +189,7 @@ impl Metric for Requirement {
     }
 }
 
-/// The seed's pace metric, `pace` = (required − received) / days left: what must still come
+/// The specification's pace metric, `pace` = (required − received) / days left: what must still come
 /// in per remaining day. Negative once over target.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct Pace;
@@ -208,7 +208,7 @@ impl Metric for Pace {
     }
 }
 
-/// The seed's quality metric, `quality` = 10 · total / Σ(level · count) over levels 1 to 5,
+/// The specification's quality metric, `quality` = 10 · total / Σ(level · count) over levels 1 to 5,
 /// i.e. 10 / the mean level: between 2 (everyone at level 5) and 10 (everyone at level 1), so
 /// poorer quality scores riskier. `None` for an entity without quality counts.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -242,7 +242,7 @@ impl Metric for Quality {
     }
 }
 
-/// The seed's fit metric, `fit` = 100 / percent fit: 1 when everything fits, growing as fewer
+/// The specification's fit metric, `fit` = 100 / percent fit: 1 when everything fits, growing as fewer
 /// do. `None` for an entity without a percent fit.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct Fit;
@@ -317,7 +317,7 @@ mod tests {
 
     #[test]
     fn seed_quality_cases() {
-        // The seed's two worked cases: 3.333 and 4.348.
+        // The specification's two worked cases: 3.333 and 4.348.
         let q1 = Quality::of_levels(&[30.0, 10.0, 20.0, 10.0, 30.0]);
         let q2 = Quality::of_levels(&[30.0, 40.0, 10.0, 10.0, 10.0]);
         assert!((q1 - 10.0 / 3.0).abs() < 1e-12);

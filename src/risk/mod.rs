@@ -1,7 +1,7 @@
 //! Risk ranking: which quota cells, categories or sample sources will miss their target.
 //!
-//! Each [`Entity`] (a cell, a category, a source, a city in the seed) is scored on weighted
-//! metrics and the entities are ranked highest score first. The seed's four metrics, computed
+//! Each [`Entity`] (a cell, a category, a source, a city in the specification) is scored on weighted
+//! metrics and the entities are ranked highest score first. The specification's four metrics, computed
 //! exactly as its tables compute them:
 //!
 //! | metric | formula | default weight |
@@ -13,9 +13,9 @@
 //!
 //! score = Σ weight · metric; ties go to the name that sorts first.
 //!
-//! **Read the requirement metric with care.** The seed's text calls it "the proportion of
+//! **Read the requirement metric with care.** The specification's text calls it "the proportion of
 //! applications remaining", but its tables compute received / required, which rises as an
-//! entity fills: fuller entities score riskier. The default keeps it so that the seed's tables
+//! entity fills: fuller entities score riskier. The default keeps it so that the specification's tables
 //! reproduce; [`RequirementKind::Remaining`] is the share still to collect. Every
 //! [`RiskReport`] says which variant it used ([`RiskReport::requirement`]), and its text table
 //! prints it.
@@ -42,7 +42,7 @@
 //!         .with_quality_levels([70.0, 55.0, 30.0, 40.0, 5.0])?
 //!         .with_percent_fit(67.0)?,
 //! ];
-//! let report = RiskModel::seed().rank(&cities)?;
+//! let report = RiskModel::prototype().rank(&cities)?;
 //! assert_eq!(report.requirement(), RequirementKind::Filled);
 //! let top = &report.ranking()[0];
 //! assert_eq!((top.name(), top.rank()), ("Mumbai", 1));
@@ -51,7 +51,7 @@
 //! assert_eq!(report.metrics_of(top).nth(1), Some(("pace", Some(8.0))));
 //!
 //! // Weights: the ones not named keep their defaults.
-//! let mut model = RiskModel::seed().with_requirement(RequirementKind::Remaining);
+//! let mut model = RiskModel::prototype().with_requirement(RequirementKind::Remaining);
 //! model.set_weights([("pace", 0.5), ("fit", 0.0)])?;
 //! assert_eq!(model.weight("quality"), Some(0.2));
 //! # Ok::<(), Box<dyn std::error::Error>>(())

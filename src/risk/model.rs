@@ -11,7 +11,7 @@ use super::metric::{Fit, Pace, Quality, Requirement};
 use super::report::{RankedEntity, RiskReport};
 use super::{Entity, Metric, MetricError, RequirementKind, quoted, quoted_list};
 
-/// The seed's priority weights: requirement 0.4, pace 0.3, quality 0.2, fit 0.1.
+/// The specification's priority weights: requirement 0.4, pace 0.3, quality 0.2, fit 0.1.
 pub const DEFAULT_WEIGHTS: [(&str, f64); 4] = [
     (Requirement::NAME, 0.4),
     (Pace::NAME, 0.3),
@@ -19,7 +19,7 @@ pub const DEFAULT_WEIGHTS: [(&str, f64); 4] = [
     (Fit::NAME, 0.1),
 ];
 
-/// Metric values are kept inline for up to this many metrics (the seed's four and two more).
+/// Metric values are kept inline for up to this many metrics (the specification's four and two more).
 const INLINE_METRICS: usize = 6;
 
 /// One entity's metric values, in the model's order.
@@ -33,10 +33,10 @@ struct Weighted {
 
 /// Metrics with weights: scores entities and ranks them.
 ///
-/// Starts as the seed's model ([`RiskModel::seed`], also the `Default`): the four metrics
-/// requirement, pace, quality, fit with [`DEFAULT_WEIGHTS`] and the seed's
-/// [`RequirementKind::Filled`]. You may change weights, switch the requirement variant and add
-/// metrics of your own; the four seed metrics always stay (weight 0 switches one off, and its
+/// Starts as the specification's prototype model ([`RiskModel::prototype`], also the
+/// `Default`): the four metrics requirement, pace, quality, fit with [`DEFAULT_WEIGHTS`] and
+/// the specification's [`RequirementKind::Filled`]. You may change weights, switch the requirement variant and add
+/// metrics of your own; the four built-in metrics always stay (weight 0 switches one off, and its
 /// value still shows in reports). Weights are finite, >= 0 and never all 0; every change is
 /// checked and a failed change leaves the model as it was.
 ///
@@ -49,7 +49,7 @@ pub struct RiskModel {
 
 impl Default for RiskModel {
     fn default() -> RiskModel {
-        RiskModel::seed()
+        RiskModel::prototype()
     }
 }
 
@@ -200,9 +200,9 @@ fn check_weight(metric: &str, weight: f64) -> Result<f64, ModelError> {
 }
 
 impl RiskModel {
-    /// The seed's model: requirement (received / required), pace, quality, fit weighted
-    /// 0.4 / 0.3 / 0.2 / 0.1.
-    pub fn seed() -> RiskModel {
+    /// The prototype model of the risk-ranking specification: requirement (received /
+    /// required), pace, quality, fit weighted 0.4 / 0.3 / 0.2 / 0.1.
+    pub fn prototype() -> RiskModel {
         let metrics: [Arc<dyn Metric>; 4] = [
             Arc::new(Requirement(RequirementKind::Filled)),
             Arc::new(Pace),
@@ -219,6 +219,12 @@ impl RiskModel {
         }
     }
 
+    /// The old name of [`prototype`](Self::prototype) ("seed" now means only an RNG seed).
+    #[deprecated(note = "renamed `RiskModel::prototype`")]
+    pub fn seed() -> RiskModel {
+        Self::prototype()
+    }
+
     /// The same model with the given requirement variant.
     pub fn with_requirement(mut self, kind: RequirementKind) -> RiskModel {
         self.set_requirement(kind);
@@ -228,7 +234,7 @@ impl RiskModel {
     /// Switches the requirement variant; its weight is kept.
     pub fn set_requirement(&mut self, kind: RequirementKind) {
         self.requirement = kind;
-        // The seed metrics are never removed, and requirement is always the first.
+        // The built-in metrics are never removed, and requirement is always the first.
         self.metrics[0].metric = Arc::new(Requirement(kind));
     }
 
@@ -466,7 +472,7 @@ mod tests {
 
     #[test]
     fn weights_are_checked_and_atomic() {
-        let mut m = RiskModel::seed();
+        let mut m = RiskModel::prototype();
         let before = format!("{m:?}");
         assert!(matches!(
             m.set_weights([("pace", 1.0), ("speed", 1.0), ("cost", 2.0)]),
@@ -497,7 +503,7 @@ mod tests {
 
     #[test]
     fn added_metrics_are_checked() {
-        let mut m = RiskModel::seed();
+        let mut m = RiskModel::prototype();
         let x = || FnMetric::new("x", |_: &Entity| Ok(Some(1.0)));
         m.add_metric(x(), 0.5).unwrap();
         assert!(matches!(
@@ -529,7 +535,7 @@ mod tests {
             e("a", 10.0, 5.0, 5.0),
             e("c", 10.0, 0.0, 5.0),
         ];
-        let r = RiskModel::seed().rank(&cells).unwrap();
+        let r = RiskModel::prototype().rank(&cells).unwrap();
         let order: Vec<_> = r.ranking().iter().map(|x| (x.name(), x.rank())).collect();
         assert_eq!(order, [("c", 1), ("a", 2), ("b", 3)]);
     }
@@ -537,10 +543,10 @@ mod tests {
     #[test]
     fn rank_errors_name_entity_and_field() {
         let cells = [e("a", 1.0, 0.0, 1.0), e("a", 2.0, 0.0, 1.0)];
-        let err = RiskModel::seed().rank(&cells).unwrap_err();
+        let err = RiskModel::prototype().rank(&cells).unwrap_err();
         assert_eq!((err.entity(), err.field()), ("a", "name"));
 
-        let model = RiskModel::seed()
+        let model = RiskModel::prototype()
             .with_metric(
                 FnMetric::new("burn", |e: &Entity| {
                     e.extra("budget")
@@ -557,7 +563,7 @@ mod tests {
             "entity `north`: metric `burn`: field `extra.budget` is missing"
         );
 
-        let nan = RiskModel::seed()
+        let nan = RiskModel::prototype()
             .with_metric(FnMetric::new("nan", |_: &Entity| Ok(Some(f64::NAN))), 0.0)
             .unwrap();
         let err = nan.rank(&[e("south", 1.0, 0.0, 1.0)]).unwrap_err();
@@ -565,12 +571,12 @@ mod tests {
         assert_eq!((err.entity(), err.field()), ("south", "nan"));
 
         // Finite inputs whose metric overflows: received / required with a tiny target.
-        let err = RiskModel::seed()
+        let err = RiskModel::prototype()
             .rank(&[e("tiny", 1e-300, 1e300, 1.0)])
             .unwrap_err();
         assert_eq!((err.entity(), err.field()), ("tiny", "requirement"));
 
-        let err = RiskModel::seed()
+        let err = RiskModel::prototype()
             .with_metric(FnMetric::new("big", |_: &Entity| Ok(Some(f64::MAX))), 10.0)
             .unwrap()
             .rank(&[e("huge", 1.0, 0.0, 1.0)])
@@ -580,7 +586,7 @@ mod tests {
 
     #[test]
     fn empty_input_gives_an_empty_report() {
-        let r = RiskModel::seed().rank(&[]).unwrap();
+        let r = RiskModel::prototype().rank(&[]).unwrap();
         assert!(r.is_empty());
         assert_eq!(r.top(5).len(), 0);
         assert!(
@@ -592,7 +598,7 @@ mod tests {
 
     #[test]
     fn switching_requirement_keeps_its_weight() {
-        let m = RiskModel::seed().with_requirement(RequirementKind::Remaining);
+        let m = RiskModel::prototype().with_requirement(RequirementKind::Remaining);
         assert_eq!(m.requirement(), RequirementKind::Remaining);
         assert_eq!(m.weight("requirement"), Some(0.4));
         let r = m.rank(&[e("a", 10.0, 4.0, 2.0)]).unwrap();
@@ -610,7 +616,11 @@ mod tests {
                 .unwrap(),
             e("Pune", 100.0, 10.0, 50.0),
         ];
-        let text = RiskModel::seed().rank(&cells).unwrap().table(1).to_string();
+        let text = RiskModel::prototype()
+            .rank(&cells)
+            .unwrap()
+            .table(1)
+            .to_string();
         let lines: Vec<&str> = text.lines().collect();
         assert_eq!(lines.len(), 3, "{text}");
         assert!(lines[0].contains("top 1 of 2"));
@@ -627,7 +637,11 @@ mod tests {
         assert!(lines[2].split_whitespace().eq([
             "1", "Mumbai", "3.313333", "0.200000", "8.000000", "3.333333", "1.666667"
         ]));
-        let all = RiskModel::seed().rank(&cells).unwrap().table(9).to_string();
+        let all = RiskModel::prototype()
+            .rank(&cells)
+            .unwrap()
+            .table(9)
+            .to_string();
         let last: Vec<&str> = all.lines().last().unwrap().split_whitespace().collect();
         assert_eq!(last[..2], ["2", "Pune"]);
         assert_eq!(last[5..], ["-", "-"], "{all}");
@@ -647,7 +661,7 @@ mod tests {
             e("a", 10.0, 4.0, 2.0).with_percent_fit(50.0).unwrap(),
             e("b", 3.0, 1.0, 7.0),
         ];
-        let r = RiskModel::seed().rank(&cells).unwrap();
+        let r = RiskModel::prototype().rank(&cells).unwrap();
         let json = serde_json::to_string(&r).unwrap();
         assert_eq!(serde_json::from_str::<RiskReport>(&json).unwrap(), r);
     }

@@ -18,7 +18,7 @@ use super::model::Values;
 ///     Entity::new("female 18-34", 200.0, 40.0, 12.0)?,
 ///     Entity::new("male 55+", 200.0, 150.0, 12.0)?,
 /// ];
-/// let report = RiskModel::seed().rank(&cells)?;
+/// let report = RiskModel::prototype().rank(&cells)?;
 /// let worst = &report.ranking()[0];
 /// assert_eq!((worst.name(), worst.rank()), ("female 18-34", 1));
 /// for (metric, value) in report.metrics_of(worst) {
@@ -111,7 +111,7 @@ impl RiskReport {
             .zip(entity.metrics.iter().copied())
     }
     /// An entity's weighted metric values (weight · metric), which sum to its score: the
-    /// seed's "combined score" table. Explains why an entity ranks where it does.
+    /// specification's "combined score" table. Explains why an entity ranks where it does.
     pub fn contributions_of<'a>(
         &'a self,
         entity: &'a RankedEntity,

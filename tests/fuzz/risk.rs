@@ -67,7 +67,7 @@ fn check_risk(bytes: &[u8]) -> Result<(), TestCaseError> {
             return Ok(());
         }
     };
-    let request = match doc.into_request(RiskModel::seed()) {
+    let request = match doc.into_request(RiskModel::prototype()) {
         Ok(r) => r,
         Err(e) => {
             let m = message(&e)?;
@@ -84,7 +84,7 @@ fn check_risk(bytes: &[u8]) -> Result<(), TestCaseError> {
     };
     // The document the request describes reads back as the same request.
     let again =
-        RiskDocument::new(&request.model, &request.entities).into_request(RiskModel::seed());
+        RiskDocument::new(&request.model, &request.entities).into_request(RiskModel::prototype());
     prop_assert!(again.is_ok(), "{:?}", again.err());
     let again = again.unwrap();
     prop_assert_eq!(&again.entities, &request.entities);

@@ -10,7 +10,7 @@ use serde_json::{Value, json};
 
 /// What the example does, minus stdin/stdout: the output document or the one-line error.
 fn run(input: &str) -> Result<Value, String> {
-    run_with(input, RiskModel::seed())
+    run_with(input, RiskModel::prototype())
 }
 
 fn run_with(input: &str, base: RiskModel) -> Result<Value, String> {
@@ -27,7 +27,7 @@ fn run_with(input: &str, base: RiskModel) -> Result<Value, String> {
 fn error(input: &str) -> DocumentError {
     serde_json::from_str::<RiskDocument>(input)
         .unwrap()
-        .into_request(RiskModel::seed())
+        .into_request(RiskModel::prototype())
         .unwrap_err()
 }
 
@@ -346,7 +346,7 @@ fn weights_are_validated_and_unknown_names_listed() {
 
 #[test]
 fn a_user_metric_name_is_a_weight_key() {
-    let base = RiskModel::seed()
+    let base = RiskModel::prototype()
         .with_metric(
             FnMetric::new("burn", |e: &Entity| {
                 Ok(e.extra("spent").map(|s| s / e.days_left()))
@@ -371,7 +371,7 @@ fn duplicate_names_are_a_rank_error() {
                                {"name": "A", "required": 2, "received": 0, "days_left": 1}]}"#;
     let request = serde_json::from_str::<RiskDocument>(doc)
         .unwrap()
-        .into_request(RiskModel::seed())
+        .into_request(RiskModel::prototype())
         .unwrap();
     let e = request.rank().unwrap_err();
     assert!(matches!(e, RankError::DuplicateName { .. }));
@@ -380,7 +380,7 @@ fn duplicate_names_are_a_rank_error() {
 
 #[test]
 fn documents_round_trip() {
-    let model = RiskModel::seed()
+    let model = RiskModel::prototype()
         .with_requirement(RequirementKind::Remaining)
         .with_metric(FnMetric::new("burn", |_: &Entity| Ok(None)), 0.25)
         .unwrap();
@@ -397,7 +397,7 @@ fn documents_round_trip() {
     let back: RiskDocument = serde_json::from_str(&text).unwrap();
     assert_eq!(back, doc);
     // Read against a model with the seed weights: the document restores the changed ones.
-    let base = RiskModel::seed()
+    let base = RiskModel::prototype()
         .with_metric(FnMetric::new("burn", |_: &Entity| Ok(None)), 0.0)
         .unwrap();
     let request = back.into_request(base).unwrap();

@@ -71,7 +71,7 @@ fn weights() -> impl Strategy<Value = [f64; 5]> {
 
 /// The seed model plus a metric `x` that reads the extra value `x`.
 fn model(w: [f64; 5]) -> RiskModel {
-    let mut m = RiskModel::seed()
+    let mut m = RiskModel::prototype()
         .with_metric(FnMetric::new("x", |e: &Entity| Ok(e.extra("x"))), 0.0)
         .unwrap();
     m.set_weights(
@@ -307,7 +307,7 @@ mod documents {
         ) {
             let i = pick.index(es.len());
             let mut doc: serde_json::Value =
-                serde_json::to_value(RiskDocument::new(&RiskModel::seed(), &es)).unwrap();
+                serde_json::to_value(RiskDocument::new(&RiskModel::prototype(), &es)).unwrap();
             let entity = &mut doc["entities"][i];
             let field = match which {
                 0 => { entity["required"] = 0.into(); "required" }
@@ -318,7 +318,7 @@ mod documents {
             };
             let err = serde_json::from_value::<RiskDocument>(doc)
                 .unwrap()
-                .into_request(RiskModel::seed())
+                .into_request(RiskModel::prototype())
                 .unwrap_err();
             prop_assert_eq!(err.entity(), Some(es[i].name()));
             prop_assert_eq!(err.field(), Some(field.to_owned()));

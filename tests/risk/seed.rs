@@ -71,7 +71,7 @@ fn cities() -> Vec<Entity> {
 }
 
 fn report() -> RiskReport {
-    RiskModel::seed().rank(&cities()).unwrap()
+    RiskModel::prototype().rank(&cities()).unwrap()
 }
 
 /// The value of `metric` for `city` in the report.
@@ -223,7 +223,7 @@ fn quality_of_the_two_documented_cases() {
         let e = Entity::new("case", 1.0, 0.0, 1.0)
             .and_then(|e| e.with_quality_levels(levels))
             .unwrap();
-        let r = RiskModel::seed().rank([&e]).unwrap();
+        let r = RiskModel::prototype().rank([&e]).unwrap();
         r.ranking()[0].metrics()[2].unwrap()
     };
     assert!((q([30.0, 10.0, 20.0, 10.0, 30.0]) - 3.333).abs() < 5e-4);
@@ -232,7 +232,7 @@ fn quality_of_the_two_documented_cases() {
 
 #[test]
 fn remaining_variant_changes_requirement_only() {
-    let r = RiskModel::seed()
+    let r = RiskModel::prototype()
         .with_requirement(RequirementKind::Remaining)
         .rank(&cities())
         .unwrap();
@@ -259,7 +259,7 @@ fn city_level_without_fit_is_not_renormalised() {
         })
         .collect();
     let with_fit = report();
-    let r = RiskModel::seed().rank(&no_fit).unwrap();
+    let r = RiskModel::prototype().rank(&no_fit).unwrap();
     for row in r.ranking() {
         let full = with_fit.get(row.name()).unwrap();
         let fit = metric(&with_fit, row.name(), "fit");
@@ -276,7 +276,7 @@ fn simulation_shape_ranks_on_requirement_and_pace() {
         Entity::new("cat-2", 200.0, 150.0, 22.5).unwrap(),
         Entity::new("cat-3", 100.0, 0.0, 22.5).unwrap(),
     ];
-    let r = RiskModel::seed().rank(&categories).unwrap();
+    let r = RiskModel::prototype().rank(&categories).unwrap();
     for row in r.ranking() {
         assert_eq!(row.metrics()[2..], [None, None]);
         let e = categories.iter().find(|e| e.name() == row.name()).unwrap();
