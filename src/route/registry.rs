@@ -203,18 +203,11 @@ pub fn policy_with(name: &str, options: &PolicyOptions) -> Result<Box<dyn Router
     Ok(policy_info(name)?.build(options))
 }
 
-/// Builds a built-in policy by its stable name, with default options; the names and what
-/// they build are listed in [`POLICIES`]:
-///
-/// | name | policy |
-/// |---|---|
-/// | `greedy` | [`Greedy::scarcity`]: scarcity × time fit × demographic weight |
-/// | `seed-greedy` | [`Greedy::prototype`] with power 1: (open/target) × incidence × time fit × demographic weight |
-/// | `seed-greedy-squared` | the prototype with power 2, urgency squared |
-/// | `random` | [`RandomRouter`]: uniform over offerable categories |
-/// | `packing` | [`Packing`]: `greedy` with an end-of-interview look-ahead |
-/// | `weighted` | [`Weighted::by_target`]: the stream of offers split by the dispatcher in proportion to the targets |
-/// | `paced` | [`Packing::paced`]: `packing` with each category priced by its pace against the month |
+/// Builds a built-in policy by its stable name, with default options. [`POLICIES`] lists
+/// every name with what it builds: `greedy` is [`Greedy::scarcity`], `seed-greedy` and
+/// `seed-greedy-squared` are [`Greedy::prototype`] with power 1 and 2, `random` is
+/// [`RandomRouter`], `packing` and `paced` are [`Packing`] and [`Packing::paced`], and
+/// `weighted` is [`Weighted::by_target`].
 ///
 /// # Errors
 /// [`UnknownPolicy`] naming the unknown name.

@@ -291,30 +291,37 @@ enum Mutation {
     Ledger,
 }
 
+impl Mutation {
+    /// Every mutation, for the strategy to pick from.
+    const ALL: [Mutation; 20] = {
+        use Mutation::*;
+        [
+            Format,
+            Pending,
+            CellCompleted,
+            CellPending,
+            CellMax,
+            CellKey,
+            HeldCategory,
+            HeldDeadline,
+            HeldCells,
+            HeldTwice,
+            HeldDropped,
+            HeldRespondent,
+            QuotaCompleted,
+            QuotaTarget,
+            QuotaKey,
+            Accepted,
+            Released,
+            Ttl,
+            Budget,
+            Ledger,
+        ]
+    };
+}
+
 fn mutation() -> impl Strategy<Value = Mutation> {
-    use Mutation::*;
-    prop::sample::select(vec![
-        Format,
-        Pending,
-        CellCompleted,
-        CellPending,
-        CellMax,
-        CellKey,
-        HeldCategory,
-        HeldDeadline,
-        HeldCells,
-        HeldTwice,
-        HeldDropped,
-        HeldRespondent,
-        QuotaCompleted,
-        QuotaTarget,
-        QuotaKey,
-        Accepted,
-        Released,
-        Ttl,
-        Budget,
-        Ledger,
-    ])
+    prop::sample::select(Mutation::ALL.to_vec())
 }
 
 /// What restoring a mutated snapshot must do.
