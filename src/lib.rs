@@ -60,6 +60,7 @@
 //! | [`quota`] | typed quota trees with Askia-style queries |
 //! | [`dispatch`] | cumulative-error weighted dispatch of batches among recipients |
 //! | [`risk`] | risk ranking of quota cells, categories and sources |
+//! | [`store`] | the quota store: counts and holds shared by many router nodes (in memory; Redis with `redis`) |
 //! | [`error`] | every error type, re-exported from the module that makes it |
 //! | `testing` | proptest strategies and invariant checks (feature `proptest`) |
 //!
@@ -85,6 +86,8 @@
 //! - `serde` (default): serde derives on configuration and state types.
 //! - `proptest`: the `testing` module.
 //! - `lp` (default): `bound::lp`, the fluid LP lower bound (a pure-Rust simplex solver).
+//! - `redis`: `store::RedisStore`, the quota store on Redis or Redis Cluster.
+//! - `conformance`: `store::conformance`, the suite any quota store must pass.
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
 
@@ -100,6 +103,7 @@ pub mod route;
 pub mod schema;
 pub mod sim;
 pub mod state;
+pub mod store;
 #[cfg(feature = "proptest")]
 pub mod testing;
 
