@@ -110,13 +110,12 @@ impl AsyncRedisStore {
         let mut attempts = 0;
         let conn = loop {
             attempts += 1;
-            let err = match tokio::time::timeout(options.timeout, client.get_async_connection())
-                .await
-            {
-                Ok(Ok(conn)) => break conn,
-                Ok(Err(e)) => e,
-                Err(_) => timed_out(),
-            };
+            let err =
+                match tokio::time::timeout(options.timeout, client.get_async_connection()).await {
+                    Ok(Ok(conn)) => break conn,
+                    Ok(Err(e)) => e,
+                    Err(_) => timed_out(),
+                };
             match wire::classify(&err, false) {
                 Failure::Fatal(e) => return Err(e),
                 Failure::Retry { .. } if attempts > options.retries => {
@@ -228,7 +227,10 @@ impl AsyncRedisStore {
     /// # Errors
     /// As [`StoreError`] says.
     pub async fn purge(&self) -> Result<(), StoreError> {
-        self.inner.run(&Call::purge(&self.inner.keys)).await.map(drop)
+        self.inner
+            .run(&Call::purge(&self.inner.keys))
+            .await
+            .map(drop)
     }
 }
 

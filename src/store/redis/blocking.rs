@@ -61,10 +61,7 @@ impl std::fmt::Debug for RedisStore {
         f.debug_struct("RedisStore")
             .field("survey", &self.layout.survey())
             .field("counters", &self.layout.len())
-            .field(
-                "cluster",
-                &matches!(self.backend, Backend::Cluster(_)),
-            )
+            .field("cluster", &matches!(self.backend, Backend::Cluster(_)))
             .field("options", &self.options)
             .finish()
     }
