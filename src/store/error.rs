@@ -47,7 +47,9 @@ pub enum StoreError {
     },
     /// The survey already exists in the store with other counters or maxes: a node whose
     /// catalogue differs is refused rather than mixing two sets of targets.
-    #[error("survey {survey:?} exists in the store with counter {index} = {stored}, but this node has {given}")]
+    #[error(
+        "survey {survey:?} exists in the store with counter {index} = {stored}, but this node has {given}"
+    )]
     LayoutMismatch {
         /// The survey.
         survey: String,
@@ -59,7 +61,9 @@ pub enum StoreError {
         given: String,
     },
     /// The store's data was written by another version of the key layout.
-    #[error("survey {survey:?} uses key layout version {found}; this build reads version {expected}")]
+    #[error(
+        "survey {survey:?} uses key layout version {found}; this build reads version {expected}"
+    )]
     Version {
         /// The survey.
         survey: String,

@@ -32,7 +32,9 @@ impl Counter {
 pub enum LayoutError {
     /// The survey name is empty, longer than 200 bytes, or holds a character a key may not
     /// (`{`, `}`, `:`, whitespace or a control character: the name goes into every key).
-    #[error("survey name {name:?} is not 1 to 200 characters without braces, colons, spaces or control characters")]
+    #[error(
+        "survey name {name:?} is not 1 to 200 characters without braces, colons, spaces or control characters"
+    )]
     Survey {
         /// The name given.
         name: String,

@@ -274,13 +274,17 @@ impl<C: Clock + std::fmt::Debug> QuotaStore for MemoryStore<C> {
         // Every shard's lock: no call is half done while the counters are read.
         let _guards: Vec<_> = self.shards.iter().map(lock).collect();
         out.clear();
-        out.extend(self.layout.counters().iter().zip(self.slots.iter()).map(
-            |(c, s)| Count {
-                max: c.max,
-                pending: s.pending.load(Ordering::Acquire),
-                completed: s.completed.load(Ordering::Acquire),
-            },
-        ));
+        out.extend(
+            self.layout
+                .counters()
+                .iter()
+                .zip(self.slots.iter())
+                .map(|(c, s)| Count {
+                    max: c.max,
+                    pending: s.pending.load(Ordering::Acquire),
+                    completed: s.completed.load(Ordering::Acquire),
+                }),
+        );
         Ok(())
     }
 }
