@@ -86,10 +86,11 @@ impl QuotaState {
 
     /// The store refused a hold on the counter: it is full there, whatever the mirror said.
     pub(crate) fn mirror_set_full(&self, counter: usize) {
-        if let Some((open, _, _, _)) = self.mirror_counter(counter) {
-            if open.swap(0, Ordering::AcqRel) > 0 && counter < self.open.len() {
-                self.closes.fetch_add(1, Ordering::AcqRel);
-            }
+        if let Some((open, _, _, _)) = self.mirror_counter(counter)
+            && open.swap(0, Ordering::AcqRel) > 0
+            && counter < self.open.len()
+        {
+            self.closes.fetch_add(1, Ordering::AcqRel);
         }
     }
 }
