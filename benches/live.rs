@@ -76,7 +76,7 @@ fn reservations(c: &mut Criterion) {
                             let r = engine.reserve(who, HOT, &nobody);
                             debug_assert!(matches!(r, Ok(Reservation::Accepted { .. })));
                             black_box(r.ok());
-                            black_box(engine.abandon(who));
+                            let _ = black_box(engine.abandon(who));
                         }
                     })
                 });

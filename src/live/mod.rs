@@ -58,6 +58,7 @@
 
 mod clock;
 mod routing;
+mod shared;
 mod slots;
 mod snapshot;
 mod wave;
@@ -73,6 +74,7 @@ use crate::catalogue::{Catalogue, CategoryId};
 use crate::route::{Interview, OfferError, Router, RouterState};
 use crate::schema::Respondent;
 use crate::state::QuotaState;
+use crate::store::StoreError;
 
 use slots::{SHARDS, Shard, Slot, lock, shard_of};
 
@@ -116,6 +118,14 @@ pub enum ConfigError {
     /// `ttl_ms` is 0: every slot would expire as soon as it is taken.
     #[error("ttl_ms is 0: a pending slot must be held for some time")]
     Ttl,
+    /// The shared quota store refused the engine ([`Engine::with_store`]): its survey has
+    /// other counters or targets than the catalogue, or it could not be read.
+    #[error("quota store: {source}")]
+    Store {
+        /// The store's error.
+        #[source]
+        source: StoreError,
+    },
 }
 
 /// What a reservation did.
@@ -204,6 +214,22 @@ pub enum LiveError {
         respondent: u64,
         /// Why the offer is invalid.
         error: OfferError,
+    },
+    /// The shared quota store failed ([`Engine::with_store`]); see
+    /// [`StoreError::is_indeterminate`] for whether the call may have been applied (repeat it:
+    /// every call is idempotent).
+    #[error("quota store: {source}")]
+    Store {
+        /// The store's error.
+        #[source]
+        source: StoreError,
+    },
+    /// The operation is not available on an engine whose counts live in a shared store
+    /// (it would act on other nodes' holds).
+    #[error("`{operation}` is not available on an engine with a shared quota store")]
+    Shared {
+        /// The operation.
+        operation: &'static str,
     },
 }
 
@@ -348,6 +374,8 @@ pub struct Engine<R, C = SystemClock> {
     shards: Box<[Mutex<Shard>]>,
     counters: Counters,
     ledger: WaveLedger,
+    /// The shared store, when the counts live there ([`Engine::with_store`]).
+    shared: Option<shared::Shared>,
 }
 
 impl<R: Router, C: Clock> Engine<R, C> {
@@ -380,6 +408,7 @@ impl<R: Router, C: Clock> Engine<R, C> {
             config,
             shards: (0..SHARDS).map(|_| Mutex::new(Shard::default())).collect(),
             counters: Counters::default(),
+            shared: None,
         })
     }
 

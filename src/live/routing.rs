@@ -19,6 +19,8 @@ struct EngineCounts<'e, R, C> {
     qualified: Option<CategoryId>,
     /// What the complete's reservation did.
     reservation: Option<Reservation>,
+    /// Why the complete's reservation could not be made (a shared store failed).
+    error: Option<LiveError>,
 }
 
 impl<'e, R: Router, C: Clock> EngineCounts<'e, R, C> {
@@ -28,6 +30,7 @@ impl<'e, R: Router, C: Clock> EngineCounts<'e, R, C> {
             respondent,
             qualified: None,
             reservation: None,
+            error: None,
         }
     }
 
@@ -59,14 +62,21 @@ impl<R: Router, C: Clock> QuotaCounts for EngineCounts<'_, R, C> {
     /// Takes a pending slot ([`Engine::reserve`]): true when it was accepted.
     fn count_complete(&mut self, category: CategoryId) -> bool {
         let count_qualified = self.qualified.take().is_some();
-        let r = self.engine.reserve_with(
+        match self.engine.reserve_with(
             self.respondent.id,
             category,
             &self.respondent.answers,
             count_qualified,
-        );
-        self.reservation = Some(r);
-        matches!(r, Reservation::Accepted { .. })
+        ) {
+            Ok(r) => {
+                self.reservation = Some(r);
+                matches!(r, Reservation::Accepted { .. })
+            }
+            Err(e) => {
+                self.error = Some(e);
+                false
+            }
+        }
     }
 }
 
@@ -162,7 +172,9 @@ impl<R: Router, C: Clock> Engine<R, C> {
     ///
     /// # Errors
     /// [`LiveError::UnknownCategory`]; [`LiveError::NotShown`] when the qualifier was not
-    /// shown in this session. Nothing changes then.
+    /// shown in this session. Nothing changes then. With a shared store,
+    /// [`LiveError::Store`] when the reservation could not be made: the interview records the
+    /// category as not held (no time charged), and the answer may be given again to retry.
     pub fn answer(
         &self,
         worker: &mut Worker,
@@ -195,6 +207,9 @@ impl<R: Router, C: Clock> Engine<R, C> {
         )
         .answered(&mut counts, category, outcome);
         counts.finish();
+        if let Some(error) = counts.error {
+            return Err(error);
+        }
         Ok(match counts.reservation {
             Some(r) => Answer::Reserved(r),
             None => Answer::NotQualified,

@@ -57,11 +57,12 @@ impl<R: Router, C: Clock> Engine<R, C> {
     /// open.
     ///
     /// # Errors
-    /// [`LiveError::UnknownCategory`]; nothing changes then.
+    /// [`LiveError::UnknownCategory`]; nothing changes then. With a shared store,
+    /// [`LiveError::Store`] when the store fails.
     ///
     /// # Performance
     /// The respondent's shard lock, one CAS per counter (category and cells), a hash-map
-    /// insert.
+    /// insert; with a shared store, one call to it.
     pub fn reserve(
         &self,
         respondent: u64,
@@ -71,7 +72,7 @@ impl<R: Router, C: Clock> Engine<R, C> {
         if category.index() >= self.catalogue.len() {
             return Err(LiveError::UnknownCategory { category });
         }
-        Ok(self.reserve_with(respondent, category, answers, false))
+        self.reserve_with(respondent, category, answers, false)
     }
 
     pub(super) fn reserve_with(
@@ -80,7 +81,14 @@ impl<R: Router, C: Clock> Engine<R, C> {
         category: CategoryId,
         answers: &Answers,
         count_qualified: bool,
-    ) -> Reservation {
+    ) -> Result<Reservation, LiveError> {
+        if let Some(shared) = &self.shared {
+            if count_qualified {
+                self.quotas.record_qualified_shared(category);
+                bump(&self.counters.qualified, 1);
+            }
+            return self.reserve_shared(shared, respondent, category, answers);
+        }
         let now = self.clock.now();
         let c = category.index() as u32;
         let mut shard = lock(&self.shards[shard_of(respondent)]);
@@ -91,11 +99,11 @@ impl<R: Router, C: Clock> Engine<R, C> {
         let held = shard.respondents.entry(respondent).or_default();
         if let Some(i) = held.iter().position(|(k, _)| *k == c) {
             match &held[i].1 {
-                Slot::Completed => return Reservation::AlreadyCompleted,
+                Slot::Completed => return Ok(Reservation::AlreadyCompleted),
                 Slot::Pending { deadline, .. } if *deadline > now => {
-                    return Reservation::AlreadyHeld {
+                    return Ok(Reservation::AlreadyHeld {
                         deadline: *deadline,
-                    };
+                    });
                 }
                 Slot::Pending { cells, .. } => {
                     self.release_slot(category, cells);
@@ -105,7 +113,7 @@ impl<R: Router, C: Clock> Engine<R, C> {
             }
         }
         let outcome = self.take(category, answers);
-        match outcome {
+        Ok(match outcome {
             Ok(cells) => {
                 let deadline = now.plus_millis(self.config.ttl_ms);
                 held.push((c, Slot::Pending { deadline, cells }));
@@ -119,7 +127,7 @@ impl<R: Router, C: Clock> Engine<R, C> {
                 bump(&self.counters.refused, 1);
                 Reservation::Full { cell }
             }
-        }
+        })
     }
 
     /// Takes a slot in the category, then in each of the answers' cells; on a full one, gives
@@ -162,10 +170,14 @@ impl<R: Router, C: Clock> Engine<R, C> {
     /// A slot past its deadline is released and [`Completion::Expired`] returned.
     ///
     /// # Errors
-    /// [`LiveError::UnknownCategory`]; nothing changes then.
+    /// [`LiveError::UnknownCategory`]; nothing changes then. With a shared store,
+    /// [`LiveError::Store`] when the store fails.
     pub fn complete(&self, respondent: u64, category: CategoryId) -> Result<Completion, LiveError> {
         if category.index() >= self.catalogue.len() {
             return Err(LiveError::UnknownCategory { category });
+        }
+        if let Some(shared) = &self.shared {
+            return self.complete_shared(shared, respondent, category);
         }
         let now = self.clock.now();
         let c = category.index() as u32;
@@ -202,10 +214,17 @@ impl<R: Router, C: Clock> Engine<R, C> {
 
     /// Releases every pending slot the respondent holds (they left); returns how many.
     /// Completes stay counted.
-    pub fn abandon(&self, respondent: u64) -> u32 {
+    ///
+    /// # Errors
+    /// With a shared store, [`LiveError::Store`] when the store fails; an engine that keeps
+    /// its own counts never fails here.
+    pub fn abandon(&self, respondent: u64) -> Result<u32, LiveError> {
+        if let Some(shared) = &self.shared {
+            return self.abandon_shared(shared, respondent);
+        }
         let mut shard = lock(&self.shards[shard_of(respondent)]);
         let Some(held) = shard.respondents.get_mut(&respondent) else {
-            return 0;
+            return Ok(0);
         };
         let mut released = 0;
         held.retain(|(c, slot)| match slot {
@@ -220,13 +239,14 @@ impl<R: Router, C: Clock> Engine<R, C> {
             shard.respondents.remove(&respondent);
         }
         bump(&self.counters.abandoned, u64::from(released));
-        released
+        Ok(released)
     }
 
     /// Releases the respondent's pending slot in one category; true when there was one.
     ///
     /// # Errors
-    /// [`LiveError::UnknownCategory`]; nothing changes then.
+    /// [`LiveError::UnknownCategory`]; nothing changes then. With a shared store,
+    /// [`LiveError::Store`] when the store fails.
     pub fn abandon_category(
         &self,
         respondent: u64,
@@ -234,6 +254,9 @@ impl<R: Router, C: Clock> Engine<R, C> {
     ) -> Result<bool, LiveError> {
         if category.index() >= self.catalogue.len() {
             return Err(LiveError::UnknownCategory { category });
+        }
+        if let Some(shared) = &self.shared {
+            return self.abandon_category_shared(shared, respondent, category);
         }
         let c = category.index() as u32;
         let mut shard = lock(&self.shards[shard_of(respondent)]);
@@ -257,11 +280,20 @@ impl<R: Router, C: Clock> Engine<R, C> {
     }
 
     /// Releases every pending slot whose deadline has passed; returns how many. Call it
-    /// periodically (expired slots are also released when their holder calls again).
+    /// periodically (expired slots are also released when their holder calls again). With a
+    /// shared store this sweeps the store (any node may: a hold is released once) and then
+    /// pulls the counts ([`sync`](Self::sync)).
+    ///
+    /// # Errors
+    /// With a shared store, [`LiveError::Store`] when the store fails; an engine that keeps
+    /// its own counts never fails here.
     ///
     /// # Performance
     /// Visits every held slot, one shard lock at a time.
-    pub fn expire(&self) -> u64 {
+    pub fn expire(&self) -> Result<u64, LiveError> {
+        if let Some(shared) = &self.shared {
+            return self.expire_shared(shared);
+        }
         let now = self.clock.now();
         let mut expired = 0;
         for shard in self.shards.iter() {
@@ -281,12 +313,21 @@ impl<R: Router, C: Clock> Engine<R, C> {
             bump(&self.counters.expired, n);
             expired += n;
         }
-        expired
+        Ok(expired)
     }
 
     /// Releases every pending slot whatever its deadline (end of fieldwork), counted as
     /// expired; returns how many.
-    pub fn expire_all(&self) -> u64 {
+    ///
+    /// # Errors
+    /// [`LiveError::Shared`] on an engine with a shared store (it would release other
+    /// nodes' holds); an engine that keeps its own counts never fails here.
+    pub fn expire_all(&self) -> Result<u64, LiveError> {
+        if self.shared.is_some() {
+            return Err(LiveError::Shared {
+                operation: "expire_all",
+            });
+        }
         let mut expired = 0;
         for shard in self.shards.iter() {
             let mut shard = lock(shard);
@@ -305,12 +346,14 @@ impl<R: Router, C: Clock> Engine<R, C> {
             bump(&self.counters.expired, n);
             expired += n;
         }
-        expired
+        Ok(expired)
     }
 
     /// Drops the record of the respondent's completes (kept so that repeated calls are
     /// recognised); pending slots stay. After this, a repeated complete returns
     /// [`Completion::NotReserved`] and still counts nothing. Returns how many were dropped.
+    /// An engine with a shared store keeps no record of its own (the store keeps completes
+    /// until the survey is purged): 0.
     pub fn forget(&self, respondent: u64) -> u32 {
         let mut shard = lock(&self.shards[shard_of(respondent)]);
         let Some(held) = shard.respondents.get_mut(&respondent) else {
@@ -325,7 +368,9 @@ impl<R: Router, C: Clock> Engine<R, C> {
         dropped
     }
 
-    /// The respondent's pending slot in the category: its deadline, if it holds one.
+    /// The respondent's pending slot in the category: its deadline, if it holds one. An
+    /// engine with a shared store answers from the store's reply to a repeated
+    /// [`reserve`](Self::reserve) instead: `None` here.
     pub fn pending_deadline(&self, respondent: u64, category: CategoryId) -> Option<Timestamp> {
         let shard = lock(&self.shards[shard_of(respondent)]);
         shard.respondents.get(&respondent).and_then(|held| {

@@ -63,8 +63,8 @@ fn pending_slots_count_as_taken_and_calls_are_idempotent() {
     );
     assert_eq!(e.complete(3, A), Ok(Completion::NotReserved));
     assert_eq!(e.quotas().view().completed(A), 1);
-    assert_eq!(e.abandon(2), 1);
-    assert_eq!(e.abandon(2), 0);
+    assert_eq!(e.abandon(2), Ok(1));
+    assert_eq!(e.abandon(2), Ok(0));
     assert_eq!(e.quotas().view().open_slots(A), 1);
     let s = e.stats();
     assert_eq!(
@@ -86,10 +86,10 @@ fn deadlines_release_slots() {
     let e = engine(1, &clock);
     e.reserve(1, A, &nobody()).unwrap();
     clock.advance(999);
-    assert_eq!(e.expire(), 0);
+    assert_eq!(e.expire(), Ok(0));
     assert_eq!(e.pending_deadline(1, A), Some(Timestamp(1_000)));
     clock.advance(1);
-    assert_eq!(e.expire(), 1);
+    assert_eq!(e.expire(), Ok(1));
     assert_eq!(e.complete(1, A), Ok(Completion::NotReserved));
     // Lazily, on the holder's own call.
     e.reserve(2, A, &nobody()).unwrap();
@@ -107,7 +107,7 @@ fn deadlines_release_slots() {
     );
     let s = e.stats();
     assert_eq!((s.accepted, s.expired, s.pending()), (4, 3, 1));
-    assert_eq!(e.expire_all(), 1);
+    assert_eq!(e.expire_all(), Ok(1));
     assert_eq!(e.quotas().pending(A), 0);
 }
 
@@ -183,7 +183,7 @@ fn cells_take_all_slots_or_none_and_every_router_honours_them() {
         (e.quotas().cell_completed(0), e.quotas().cell_pending(0)),
         (1, 0)
     );
-    assert_eq!(e.abandon(3), 1);
+    assert_eq!(e.abandon(3), Ok(1));
     assert_eq!(e.overfill(), 0);
 }
 

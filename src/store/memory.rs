@@ -1,7 +1,7 @@
 //! The in-process store: lock-free counters and a hold table sharded by respondent.
 
 use std::collections::HashMap;
-use std::hash::{BuildHasher, Hash, Hasher};
+use std::hash::BuildHasher;
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::{Mutex, MutexGuard};
 
@@ -78,9 +78,7 @@ impl<C: Clock> MemoryStore<C> {
     }
 
     fn shard(&self, respondent: &str) -> MutexGuard<'_, Shard> {
-        let mut h = self.hasher.build_hasher();
-        respondent.hash(&mut h);
-        lock(&self.shards[(h.finish() as usize) % SHARDS])
+        lock(&self.shards[(self.hasher.hash_one(respondent) as usize) % SHARDS])
     }
 
     fn release_counters(&self, counters: &[CounterId]) {

@@ -33,6 +33,8 @@
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 
+#[cfg(feature = "conformance")]
+pub mod conformance;
 mod error;
 mod layout;
 mod memory;
@@ -75,6 +77,13 @@ pub enum Hold {
         /// The first full counter of the set.
         counter: CounterId,
     },
+}
+
+impl Hold {
+    /// True for [`Hold::Accepted`].
+    pub fn is_accepted(&self) -> bool {
+        matches!(self, Hold::Accepted { .. })
+    }
 }
 
 /// A hold given back by [`QuotaStore::release_all`]: its category and the counters it held.

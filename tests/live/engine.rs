@@ -55,7 +55,7 @@ fn the_fourth_of_four_arrivals_for_three_slots_is_refused_until_a_timeout() {
     assert_eq!(e.quotas().view().open_slots(Q), 0);
     // The first times out.
     clock.advance(500);
-    assert_eq!(e.expire(), 1);
+    assert_eq!(e.expire(), Ok(1));
     assert_eq!(e.complete(100, Q), Ok(Completion::NotReserved));
     // Another arrives and is accepted.
     assert!(accepted(e.reserve(104, Q, &nobody).unwrap()));
@@ -174,7 +174,7 @@ fn snapshots_taken_while_threads_route_are_consistent() {
                             {
                                 match rng.random_range(0..10) {
                                     0 => {
-                                        e.abandon(id);
+                                        e.abandon(id).unwrap();
                                     }
                                     1 => {} // walks away: times out
                                     _ => {
@@ -185,7 +185,7 @@ fn snapshots_taken_while_threads_route_are_consistent() {
                         }
                         clock.advance(1);
                         if i % 64 == 0 {
-                            e.expire();
+                            e.expire().unwrap();
                         }
                     }
                 })

@@ -48,7 +48,7 @@ fn valid_snapshot() -> String {
     e.reserve(2, b, &man).unwrap();
     e.complete(2, a).unwrap();
     e.reserve(3, b, &woman).unwrap();
-    e.abandon(3);
+    e.abandon(3).unwrap();
     serde_json::to_string(&e.snapshot()).unwrap()
 }
 
@@ -246,7 +246,7 @@ fn snapshot_after(ops: &[Op]) -> LiveSnapshot {
                 e.complete(respondent, id(category)).unwrap();
             }
             Op::Abandon { respondent } => {
-                e.abandon(respondent);
+                e.abandon(respondent).unwrap();
             }
             Op::AbandonCategory {
                 respondent,
@@ -258,7 +258,7 @@ fn snapshot_after(ops: &[Op]) -> LiveSnapshot {
                 clock.advance(millis);
             }
             Op::Expire => {
-                e.expire();
+                e.expire().unwrap();
             }
         }
     }
@@ -523,7 +523,7 @@ proptest! {
                 // Still usable: counts move and stay within the targets.
                 let nobody = Answers::unknown(e.catalogue().schema());
                 let _ = e.reserve(99, CategoryId::from_index(1), &nobody).unwrap();
-                e.expire_all();
+                e.expire_all().unwrap();
                 prop_assert_eq!(e.overfill(), 0);
             }
             Err(error) => {

@@ -6,6 +6,7 @@ mod engine;
 mod fuzz;
 mod interleave;
 mod props;
+mod store;
 mod stress;
 
 #[path = "../support/proptest_config.rs"]

@@ -1,0 +1,269 @@
+//! The engine on a shared [`QuotaStore`]: holds, completes and releases go to the store (the
+//! only authority), and the engine's own counts become the store's local mirror, which
+//! routers read without waiting on the network.
+//!
+//! A node's own calls change the mirror as soon as the store answers; other nodes' show after
+//! the next [`Engine::sync`]. A pull of the whole picture is serialised with the node's own
+//! calls (a read–write gate: calls share it, a pull takes it alone), so a pull never lands
+//! over a newer answer and hides it. A stale mirror can offer a category another node has
+//! just filled (a wasted qualifier: the store refuses the hold), never overfill.
+
+use std::sync::{Arc, Mutex, RwLock};
+
+use smallvec::SmallVec;
+
+use crate::catalogue::{Catalogue, CategoryId};
+use crate::route::Router;
+use crate::schema::Answers;
+use crate::store::{Count, CounterId, Hold, Layout, QuotaStore, StoreError};
+
+use super::{Clock, Completion, ConfigError, Engine, LiveConfig, LiveError, Reservation, bump};
+
+/// What an engine on a shared store keeps: the store, the gate and a buffer for pulls.
+#[derive(Debug)]
+pub(super) struct Shared {
+    store: Arc<dyn QuotaStore>,
+    gate: RwLock<()>,
+    scratch: Mutex<Vec<Count>>,
+}
+
+fn read<T>(l: &RwLock<T>) -> std::sync::RwLockReadGuard<'_, T> {
+    l.read().unwrap_or_else(|e| e.into_inner())
+}
+
+/// A respondent id as the store's key: its decimal digits, on the stack.
+fn key(id: u64, buf: &mut [u8; 20]) -> &str {
+    let mut i = buf.len();
+    let mut v = id;
+    loop {
+        i -= 1;
+        buf[i] = b'0' + (v % 10) as u8;
+        v /= 10;
+        if v == 0 {
+            break;
+        }
+    }
+    // Only ASCII digits were written.
+    std::str::from_utf8(&buf[i..]).unwrap_or("0")
+}
+
+/// The first counter of the catalogue's layout that differs from the store's, as an error.
+fn check_layout(catalogue: &Catalogue, store: &dyn QuotaStore) -> Result<(), StoreError> {
+    let stored = store.layout();
+    let ours = Layout::from_catalogue(stored.survey(), catalogue)?;
+    match stored.first_difference(&ours) {
+        None => Ok(()),
+        Some((index, a, b)) => {
+            let show = |c: Option<&crate::store::Counter>| {
+                c.map_or_else(|| "none".to_string(), |c| format!("{} {}", c.name, c.max))
+            };
+            Err(StoreError::LayoutMismatch {
+                survey: stored.survey().to_string(),
+                index,
+                stored: show(a),
+                given: show(b),
+            })
+        }
+    }
+}
+
+impl<R: Router, C: Clock> Engine<R, C> {
+    /// An engine whose counts and holds live in `store`, shared with other engines (other
+    /// threads' engines, other processes, other machines). The store's layout must be the
+    /// catalogue's ([`Layout::from_catalogue`]): a node whose categories, cells or targets
+    /// differ from the survey's in the store is refused. The mirror is filled from the store
+    /// before this returns.
+    ///
+    /// Deadlines are on the store's clock; `clock` is kept for the wave ledger and snapshots.
+    ///
+    /// # Errors
+    /// [`ConfigError`] for an invalid configuration; [`ConfigError::Store`] when the layouts
+    /// differ or the store cannot be read.
+    pub fn with_store(
+        catalogue: Catalogue,
+        router: R,
+        clock: C,
+        config: LiveConfig,
+        store: Arc<dyn QuotaStore>,
+    ) -> Result<Engine<R, C>, ConfigError> {
+        check_layout(&catalogue, &*store).map_err(|source| ConfigError::Store { source })?;
+        let mut engine = Engine::new(catalogue, router, clock, config)?;
+        engine.shared = Some(Shared {
+            store,
+            gate: RwLock::new(()),
+            scratch: Mutex::new(Vec::new()),
+        });
+        engine.sync().map_err(|e| match e {
+            LiveError::Store { source } => ConfigError::Store { source },
+            other => ConfigError::Store {
+                source: StoreError::Protocol {
+                    detail: other.to_string(),
+                    source: None,
+                },
+            },
+        })?;
+        Ok(engine)
+    }
+
+    /// The shared store, if the engine was built [`with_store`](Self::with_store).
+    pub fn store(&self) -> Option<&Arc<dyn QuotaStore>> {
+        self.shared.as_ref().map(|s| &s.store)
+    }
+
+    /// Pulls every count from the shared store into the mirror routers read; nothing to do
+    /// for an engine that keeps its own counts. Call it every few hundred milliseconds (the
+    /// staleness other nodes' holds may have here), from a background thread or task.
+    ///
+    /// # Errors
+    /// [`LiveError::Store`] when the store cannot be read; the mirror is unchanged then.
+    pub fn sync(&self) -> Result<(), LiveError> {
+        let Some(shared) = &self.shared else {
+            return Ok(());
+        };
+        let mut scratch = shared.scratch.lock().unwrap_or_else(|e| e.into_inner());
+        let _alone = shared.gate.write().unwrap_or_else(|e| e.into_inner());
+        shared.store.read(&mut scratch).map_err(store_error)?;
+        for (counter, c) in scratch.iter().enumerate() {
+            self.quotas.mirror_set(counter, c.pending, c.completed);
+        }
+        Ok(())
+    }
+
+    /// [`reserve`](Self::reserve) through the store.
+    pub(super) fn reserve_shared(
+        &self,
+        shared: &Shared,
+        respondent: u64,
+        category: CategoryId,
+        answers: &Answers,
+    ) -> Result<Reservation, LiveError> {
+        let n = self.catalogue.len();
+        let mut counters: SmallVec<[CounterId; 8]> = SmallVec::new();
+        counters.push(category.index() as CounterId);
+        for cell in self.catalogue.cell_range(category) {
+            if self
+                .catalogue
+                .cell(cell)
+                .is_some_and(|(_, q)| q.rule.matches(answers))
+            {
+                counters.push((n + cell) as CounterId);
+            }
+        }
+        let mut buf = [0; 20];
+        let _call = read(&shared.gate);
+        let hold = shared
+            .store
+            .hold(
+                key(respondent, &mut buf),
+                category.index() as u32,
+                &counters,
+                self.config.ttl_ms,
+            )
+            .map_err(store_error)?;
+        Ok(match hold {
+            Hold::Accepted { deadline } => {
+                for &c in &counters {
+                    self.quotas.mirror_hold(c as usize);
+                }
+                bump(&self.counters.accepted, 1);
+                Reservation::Accepted { deadline }
+            }
+            Hold::AlreadyHeld { deadline } => Reservation::AlreadyHeld { deadline },
+            Hold::AlreadyCompleted => Reservation::AlreadyCompleted,
+            Hold::Full { counter } => {
+                // The mirror said open and the store said full: another node filled it.
+                self.quotas.mirror_set_full(counter as usize);
+                bump(&self.counters.refused, 1);
+                let counter = counter as usize;
+                Reservation::Full {
+                    cell: (counter >= n).then(|| counter - n),
+                }
+            }
+        })
+    }
+
+    /// [`complete`](Self::complete) through the store.
+    pub(super) fn complete_shared(
+        &self,
+        shared: &Shared,
+        respondent: u64,
+        category: CategoryId,
+    ) -> Result<Completion, LiveError> {
+        let mut buf = [0; 20];
+        let _call = read(&shared.gate);
+        let done = shared
+            .store
+            .commit(key(respondent, &mut buf), category.index() as u32)
+            .map_err(store_error)?;
+        match done {
+            // The cells' split of pending and completed follows at the next sync; their open
+            // slots do not change on a commit.
+            Completion::Completed => {
+                self.quotas.mirror_commit(category.index());
+                bump(&self.counters.completed, 1);
+            }
+            Completion::Expired => {
+                self.quotas.mirror_release(category.index());
+                bump(&self.counters.expired, 1);
+            }
+            Completion::AlreadyCompleted | Completion::NotReserved => {}
+        }
+        Ok(done)
+    }
+
+    /// [`abandon`](Self::abandon) through the store.
+    pub(super) fn abandon_shared(
+        &self,
+        shared: &Shared,
+        respondent: u64,
+    ) -> Result<u32, LiveError> {
+        let mut buf = [0; 20];
+        let _call = read(&shared.gate);
+        let released = shared
+            .store
+            .release_all(key(respondent, &mut buf))
+            .map_err(store_error)?;
+        for hold in &released {
+            for &c in &hold.counters {
+                self.quotas.mirror_release(c as usize);
+            }
+        }
+        let n = released.len() as u32;
+        bump(&self.counters.abandoned, u64::from(n));
+        Ok(n)
+    }
+
+    /// [`abandon_category`](Self::abandon_category) through the store.
+    pub(super) fn abandon_category_shared(
+        &self,
+        shared: &Shared,
+        respondent: u64,
+        category: CategoryId,
+    ) -> Result<bool, LiveError> {
+        let mut buf = [0; 20];
+        let _call = read(&shared.gate);
+        let live = shared
+            .store
+            .release(key(respondent, &mut buf), category.index() as u32)
+            .map_err(store_error)?;
+        if live {
+            // The cells reopen in the mirror at the next sync.
+            self.quotas.mirror_release(category.index());
+            bump(&self.counters.abandoned, 1);
+        }
+        Ok(live)
+    }
+
+    /// [`expire`](Self::expire) through the store, then a pull (the sweep may have released
+    /// other nodes' holds).
+    pub(super) fn expire_shared(&self, shared: &Shared) -> Result<u64, LiveError> {
+        let n = shared.store.expire().map_err(store_error)?;
+        bump(&self.counters.expired, n);
+        self.sync()?;
+        Ok(n)
+    }
+}
+
+fn store_error(source: StoreError) -> LiveError {
+    LiveError::Store { source }
+}
