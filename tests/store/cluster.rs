@@ -4,7 +4,9 @@
 use std::collections::BTreeSet;
 
 use quotaroute::live::Completion;
-use quotaroute::store::{AsyncRedisStore, Hold, Layout, QuotaStore, RedisOptions, RedisStore};
+use quotaroute::store::{
+    AsyncRedisStore, Hold, Layout, QuotaStore, RedisOptions, RedisStore, conformance,
+};
 
 use crate::semantics;
 use crate::support::{Cluster, layout};
@@ -23,6 +25,20 @@ fn cluster_store_passes_the_checks_on_every_shard() {
         made.lock().expect("lock").push(l.survey().to_string());
         Box::new(connect(&urls, l))
     });
+    let conformance_surveys = std::sync::Mutex::new(Vec::new());
+    let make = |l: Layout| {
+        conformance_surveys
+            .lock()
+            .expect("lock")
+            .push(l.survey().to_string());
+        connect(&urls, l)
+    };
+    if let Err(f) = conformance::run_all(&make) {
+        panic!("{f}");
+    }
+    made.lock()
+        .expect("lock")
+        .extend(conformance_surveys.into_inner().expect("lock"));
     // Surveys land on the shard of their name's hash slot: the checks' surveys spread.
     let owners: BTreeSet<u16> = made
         .lock()

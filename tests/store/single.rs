@@ -3,6 +3,7 @@
 use quotaroute::live::{Completion, SystemClock};
 use quotaroute::store::{
     Count, Counter, Hold, Layout, MemoryStore, QuotaStore, RedisOptions, RedisStore, StoreError,
+    conformance,
 };
 
 use crate::semantics;
@@ -21,6 +22,13 @@ fn memory_store_passes_the_checks() {
 #[test]
 fn redis_store_passes_the_checks() {
     semantics::run_all(&|l| Box::new(shared(l)));
+}
+
+#[test]
+fn redis_store_passes_the_conformance_suite() {
+    if let Err(f) = conformance::run_all(&shared) {
+        panic!("{f}");
+    }
 }
 
 #[test]
