@@ -11,23 +11,23 @@ use crate::store::{Count, CounterId, Hold, Layout, QuotaStore, Released, StoreEr
 use super::wire::{self, Call, Failure, Keys, SCRIPTS};
 use super::{RedisOptions, config_error};
 
-/// Where the connections go.
+/// Where the connections go (boxed: the two differ much in size).
 enum Backend {
-    Single(Client),
-    Cluster(ClusterClient),
+    Single(Box<Client>),
+    Cluster(Box<ClusterClient>),
 }
 
 /// One connection of the pool.
 enum Conn {
-    Single(Connection),
-    Cluster(ClusterConnection),
+    Single(Box<Connection>),
+    Cluster(Box<ClusterConnection>),
 }
 
 impl Conn {
     fn like(&mut self) -> &mut dyn ConnectionLike {
         match self {
-            Conn::Single(c) => c,
-            Conn::Cluster(c) => c,
+            Conn::Single(c) => &mut **c,
+            Conn::Cluster(c) => &mut **c,
         }
     }
 }
@@ -83,7 +83,7 @@ impl RedisStore {
         options: RedisOptions,
     ) -> Result<RedisStore, StoreError> {
         let client = Client::open(url).map_err(config_error)?;
-        RedisStore::join(Backend::Single(client), layout, options)
+        RedisStore::join(Backend::Single(Box::new(client)), layout, options)
     }
 
     /// Connects to a Redis Cluster through any of its nodes (`urls`, as for
@@ -107,7 +107,7 @@ impl RedisStore {
             .max_retry_wait(100)
             .build()
             .map_err(config_error)?;
-        RedisStore::join(Backend::Cluster(client), layout, options)
+        RedisStore::join(Backend::Cluster(Box::new(client)), layout, options)
     }
 
     fn join(
@@ -158,9 +158,9 @@ impl RedisStore {
                 let conn = client.get_connection_with_timeout(self.options.timeout)?;
                 conn.set_read_timeout(Some(self.options.timeout))?;
                 conn.set_write_timeout(Some(self.options.timeout))?;
-                Ok(Conn::Single(conn))
+                Ok(Conn::Single(Box::new(conn)))
             }
-            Backend::Cluster(client) => Ok(Conn::Cluster(client.get_connection()?)),
+            Backend::Cluster(client) => Ok(Conn::Cluster(Box::new(client.get_connection()?))),
         }
     }
 
