@@ -35,7 +35,7 @@ impl Conn {
 /// A [`QuotaStore`] on a Redis server or a Redis Cluster, shared by every router node that
 /// connects to the same survey. Blocking: each call takes a pooled connection (or opens
 /// one), runs one script and returns the connection. Share it among threads by reference
-/// or `Arc`. See the [module docs](super) for the key layout and the failure rules.
+/// or `Arc`.
 ///
 /// ```no_run
 /// use quotaroute::store::{Counter, Hold, Layout, QuotaStore, RedisOptions, RedisStore};
@@ -48,6 +48,8 @@ impl Conn {
 /// }
 /// # Ok::<(), Box<dyn std::error::Error>>(())
 /// ```
+///
+#[doc = include_str!("store.md")]
 pub struct RedisStore {
     layout: Layout,
     keys: Keys,
