@@ -10,8 +10,23 @@ use quotaroute::store::{
 
 use crate::support::{SHARED, free_port, layout, quick};
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-async fn async_store_holds_commits_and_shares_with_a_blocking_node() {
+/// Runs a future on a current-thread tokio runtime (the redis feature's tokio: no
+/// dev-dependency, so a plain `cargo test` does not build tokio's macros).
+fn block_on<F: std::future::Future>(f: F) -> F::Output {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("a tokio runtime")
+        .block_on(f)
+}
+
+#[test]
+fn async_store_holds_commits_and_shares_with_a_blocking_node() {
+    block_on(holds_commits_and_shares());
+}
+
+/// Tasks interleave on one thread and share one multiplexed connection.
+async fn holds_commits_and_shares() {
     let l = layout("async", &[("a", 50), ("b", 5)]);
     let store = AsyncRedisStore::connect(SHARED, l.clone(), RedisOptions::default())
         .await
@@ -108,8 +123,12 @@ async fn async_store_holds_commits_and_shares_with_a_blocking_node() {
     store.purge().await.expect("purge");
 }
 
-#[tokio::test(flavor = "current_thread")]
-async fn async_store_reports_an_unreachable_server() {
+#[test]
+fn async_store_reports_an_unreachable_server() {
+    block_on(unreachable());
+}
+
+async fn unreachable() {
     let url = format!("redis://127.0.0.1:{}/", free_port());
     match AsyncRedisStore::connect(&url, layout("async-down", &[("a", 1)]), quick()).await {
         Err(StoreError::Unavailable {

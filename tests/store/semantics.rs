@@ -81,7 +81,10 @@ pub fn basics(make: Make) {
     ));
     // An empty set of counters holds nothing, but the hold is kept (as MemoryStore does).
     assert!(accepted(store.hold("eve", 4, &[], 60_000).expect("hold")));
-    assert!(matches!(store.hold("eve", 4, &[], 60_000), Ok(Hold::AlreadyHeld { .. })));
+    assert!(matches!(
+        store.hold("eve", 4, &[], 60_000),
+        Ok(Hold::AlreadyHeld { .. })
+    ));
     assert_eq!(store.commit("eve", 4), Ok(Completion::Completed));
     // Respondent keys are opaque: spaces, colons and UTF-8 are fine.
     assert!(accepted(
