@@ -168,8 +168,7 @@ fn redis_benchmark(port: u16, survey: &str, clients: usize, n: usize) -> Result<
     // CSV: "test","rps","avg_latency_ms","min_latency_ms","p50_latency_ms","p95…","p99…","max…"
     let row = text
         .lines()
-        .filter(|l| l.starts_with('"') && !l.starts_with("\"test\""))
-        .next_back()
+        .rfind(|l| l.starts_with('"') && !l.starts_with("\"test\""))
         .ok_or("redis-benchmark printed no result")?;
     let cols: Vec<f64> = row
         .split(',')
