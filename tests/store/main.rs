@@ -4,6 +4,7 @@
 
 mod asyncs;
 mod cluster;
+mod engine;
 mod failures;
 mod kill;
 mod semantics;
