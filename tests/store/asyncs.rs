@@ -8,7 +8,7 @@ use quotaroute::store::{
     AsyncRedisStore, Count, Hold, QuotaStore, RedisOptions, RedisStore, StoreError,
 };
 
-use crate::support::{SHARED, free_port, layout, quick};
+use crate::support::{SHARED, Server, TempDir, free_port, layout, quick};
 
 /// Runs a future on a current-thread tokio runtime (the redis feature's tokio: no
 /// dev-dependency, so a plain `cargo test` does not build tokio's macros).
@@ -140,4 +140,49 @@ async fn unreachable() {
         }
         other => panic!("expected Unavailable, got {other:?}"),
     }
+}
+
+#[test]
+fn async_store_rides_out_a_server_restart() {
+    let dir = TempDir::new("async-restart");
+    let port = free_port();
+    let aof = ["--appendonly", "yes", "--appendfsync", "always"];
+    let mut server = Server::start(port, &dir.0, &aof);
+    block_on(async {
+        let store =
+            AsyncRedisStore::connect(&server.url(), layout("async-restart", &[("a", 5)]), quick())
+                .await
+                .expect("connect");
+        assert!(matches!(
+            store.hold("r1", 0, &[0], 60_000).await,
+            Ok(Hold::Accepted { .. })
+        ));
+        assert_eq!(store.commit("r1", 0).await, Ok(Completion::Completed));
+        server.kill();
+        match store.hold("r2", 0, &[0], 60_000).await {
+            Err(StoreError::Unavailable { attempts, .. }) => assert_eq!(attempts, 3),
+            other => panic!("expected Unavailable, got {other:?}"),
+        }
+        server = Server::start(port, &dir.0, &aof);
+        // The dropped connection is opened again; the acknowledged complete survived.
+        assert_eq!(
+            store.hold("r1", 0, &[0], 60_000).await,
+            Ok(Hold::AlreadyCompleted)
+        );
+        assert!(matches!(
+            store.hold("r2", 0, &[0], 60_000).await,
+            Ok(Hold::Accepted { .. })
+        ));
+        let mut out = Vec::new();
+        store.read(&mut out).await.expect("read");
+        assert_eq!(
+            out[0],
+            Count {
+                max: 5,
+                pending: 1,
+                completed: 1
+            }
+        );
+    });
+    drop(server);
 }
