@@ -38,6 +38,8 @@ pub mod conformance;
 mod error;
 mod layout;
 mod memory;
+#[cfg(feature = "redis")]
+mod redis;
 
 use smallvec::SmallVec;
 
@@ -46,6 +48,8 @@ use crate::live::{Completion, Timestamp};
 pub use error::StoreError;
 pub use layout::{Counter, Layout, LayoutError};
 pub use memory::MemoryStore;
+#[cfg(feature = "redis")]
+pub use redis::{AsyncRedisStore, LAYOUT_VERSION, RedisOptions, RedisStore};
 
 /// A counter's index in a store's [`Layout`]: categories first, then quota cells.
 pub type CounterId = u32;
