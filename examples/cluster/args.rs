@@ -8,7 +8,10 @@ use quotaroute::store::{Layout, RedisOptions, RedisStore, StoreError};
 
 /// Router nodes sharing one Redis quota store: the run's flags.
 #[derive(Parser, Debug, Clone)]
-#[command(name = "cluster", about, long_about = None)]
+#[command(
+    name = "cluster",
+    about = "Router node processes sharing one Redis quota store; prints one JSON document"
+)]
 pub struct Args {
     /// Node processes to start.
     #[arg(long, default_value_t = 4, value_parser = clap::value_parser!(u32).range(1..=64))]
@@ -29,7 +32,7 @@ pub struct Args {
     #[arg(long, default_value = "redis://127.0.0.1:6379")]
     pub redis: String,
     /// A Redis Cluster, through any of its nodes: URL[,URL...] (instead of --redis).
-    #[arg(long, value_delimiter = ',', num_args = 1..)]
+    #[arg(long, value_delimiter = ',', num_args = 1.., conflicts_with = "redis")]
     pub redis_cluster: Option<Vec<String>>,
     /// The survey's name in the store (default: a fresh name, so runs never share counts; a
     /// generated survey is purged at the end, a named one kept).
@@ -81,14 +84,13 @@ impl Args {
             ("--ttl-ms", self.ttl_ms.to_string()),
             ("--store-wait", self.store_wait.to_string()),
             ("--seed", self.seed.to_string()),
-            ("--redis", self.redis.clone()),
         ] {
             v.push(flag.into());
             v.push(value);
         }
-        if let Some(urls) = &self.redis_cluster {
-            v.push("--redis-cluster".into());
-            v.push(urls.join(","));
+        match &self.redis_cluster {
+            Some(urls) => v.extend(["--redis-cluster".into(), urls.join(",")]),
+            None => v.extend(["--redis".into(), self.redis.clone()]),
         }
         v
     }

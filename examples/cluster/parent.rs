@@ -188,7 +188,11 @@ pub fn run(args: Args) -> Result<(Value, bool), String> {
         .copied()
         .collect();
     let (mut settled, mut still_unknown) = (0u64, 0u64);
-    for &(r, c) in &unknown {
+    if pending > 0 {
+        // A repeated commit could still complete a live hold: settle nothing.
+        still_unknown = unknown.len() as u64;
+    }
+    for &(r, c) in unknown.iter().filter(|_| pending == 0) {
         match store.commit(&r.to_string(), c) {
             Ok(Completion::AlreadyCompleted) => settled += 1,
             Ok(Completion::Expired | Completion::NotReserved) => {}

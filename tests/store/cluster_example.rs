@@ -39,7 +39,14 @@ fn a_node_killed_mid_run_leaves_no_overfill_and_every_complete_accounted_for() {
     };
     let output = Command::new(env!("CARGO"))
         .current_dir(env!("CARGO_MANIFEST_DIR"))
-        .args(["run", "--quiet", "--profile", profile, "--example", "cluster"])
+        .args([
+            "run",
+            "--quiet",
+            "--profile",
+            profile,
+            "--example",
+            "cluster",
+        ])
         .args(["--no-default-features", "--features", &features(), "--"])
         .args(["--nodes", "3", "--threads", "2", "--interviews", "3000"])
         .args(["--ttl-ms", "1000", "--store-wait", "10"])
