@@ -13,13 +13,15 @@ use crate::store::{Count, CounterId, Hold, Layout, Released, StoreError};
 use super::wire::{self, Call, Failure, Keys, SCRIPTS};
 use super::{RedisOptions, config_error};
 
+struct Single {
+    client: Client,
+    conn: Mutex<Option<MultiplexedConnection>>,
+}
+
 enum Backend {
     /// The client, and the connection while it works (dropped after a failure, opened
     /// again by the next attempt).
-    Single {
-        client: Client,
-        conn: Mutex<Option<MultiplexedConnection>>,
-    },
+    Single(Box<Single>),
     /// The Cluster connection reconnects by itself.
     Cluster(ClusterConnection),
 }
@@ -82,10 +84,10 @@ impl AsyncRedisStore {
         options: RedisOptions,
     ) -> Result<AsyncRedisStore, StoreError> {
         let client = Client::open(url).map_err(config_error)?;
-        let backend = Backend::Single {
+        let backend = Backend::Single(Box::new(Single {
             client,
             conn: Mutex::new(None),
-        };
+        }));
         AsyncRedisStore::join(backend, layout, options).await
     }
 
@@ -110,13 +112,12 @@ impl AsyncRedisStore {
         let mut attempts = 0;
         let conn = loop {
             attempts += 1;
-            let err = match tokio::time::timeout(options.timeout, client.get_async_connection())
-                .await
-            {
-                Ok(Ok(conn)) => break conn,
-                Ok(Err(e)) => e,
-                Err(_) => timed_out(),
-            };
+            let err =
+                match tokio::time::timeout(options.timeout, client.get_async_connection()).await {
+                    Ok(Ok(conn)) => break conn,
+                    Ok(Err(e)) => e,
+                    Err(_) => timed_out(),
+                };
             match wire::classify(&err, false) {
                 Failure::Fatal(e) => return Err(e),
                 Failure::Retry { .. } if attempts > options.retries => {
@@ -228,7 +229,10 @@ impl AsyncRedisStore {
     /// # Errors
     /// As [`StoreError`] says.
     pub async fn purge(&self) -> Result<(), StoreError> {
-        self.inner.run(&Call::purge(&self.inner.keys)).await.map(drop)
+        self.inner
+            .run(&Call::purge(&self.inner.keys))
+            .await
+            .map(drop)
     }
 }
 
@@ -246,7 +250,8 @@ impl Inner {
                     Err(_) => Err((timed_out(), call.writes)),
                 }
             }
-            Backend::Single { client, conn } => {
+            Backend::Single(single) => {
+                let Single { client, conn } = &**single;
                 let current = lock(conn).clone();
                 let mut c = match current {
                     Some(c) => c,

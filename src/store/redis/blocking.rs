@@ -11,23 +11,23 @@ use crate::store::{Count, CounterId, Hold, Layout, QuotaStore, Released, StoreEr
 use super::wire::{self, Call, Failure, Keys, SCRIPTS};
 use super::{RedisOptions, config_error};
 
-/// Where the connections go.
+/// Where the connections go (boxed: the two differ much in size).
 enum Backend {
-    Single(Client),
-    Cluster(ClusterClient),
+    Single(Box<Client>),
+    Cluster(Box<ClusterClient>),
 }
 
 /// One connection of the pool.
 enum Conn {
-    Single(Connection),
-    Cluster(ClusterConnection),
+    Single(Box<Connection>),
+    Cluster(Box<ClusterConnection>),
 }
 
 impl Conn {
     fn like(&mut self) -> &mut dyn ConnectionLike {
         match self {
-            Conn::Single(c) => c,
-            Conn::Cluster(c) => c,
+            Conn::Single(c) => &mut **c,
+            Conn::Cluster(c) => &mut **c,
         }
     }
 }
@@ -35,7 +35,7 @@ impl Conn {
 /// A [`QuotaStore`] on a Redis server or a Redis Cluster, shared by every router node that
 /// connects to the same survey. Blocking: each call takes a pooled connection (or opens
 /// one), runs one script and returns the connection. Share it among threads by reference
-/// or `Arc`. See the [module docs](super) for the key layout and the failure rules.
+/// or `Arc`.
 ///
 /// ```no_run
 /// use quotaroute::store::{Counter, Hold, Layout, QuotaStore, RedisOptions, RedisStore};
@@ -48,6 +48,8 @@ impl Conn {
 /// }
 /// # Ok::<(), Box<dyn std::error::Error>>(())
 /// ```
+///
+#[doc = include_str!("store.md")]
 pub struct RedisStore {
     layout: Layout,
     keys: Keys,
@@ -61,10 +63,7 @@ impl std::fmt::Debug for RedisStore {
         f.debug_struct("RedisStore")
             .field("survey", &self.layout.survey())
             .field("counters", &self.layout.len())
-            .field(
-                "cluster",
-                &matches!(self.backend, Backend::Cluster(_)),
-            )
+            .field("cluster", &matches!(self.backend, Backend::Cluster(_)))
             .field("options", &self.options)
             .finish()
     }
@@ -86,7 +85,7 @@ impl RedisStore {
         options: RedisOptions,
     ) -> Result<RedisStore, StoreError> {
         let client = Client::open(url).map_err(config_error)?;
-        RedisStore::join(Backend::Single(client), layout, options)
+        RedisStore::join(Backend::Single(Box::new(client)), layout, options)
     }
 
     /// Connects to a Redis Cluster through any of its nodes (`urls`, as for
@@ -110,7 +109,7 @@ impl RedisStore {
             .max_retry_wait(100)
             .build()
             .map_err(config_error)?;
-        RedisStore::join(Backend::Cluster(client), layout, options)
+        RedisStore::join(Backend::Cluster(Box::new(client)), layout, options)
     }
 
     fn join(
@@ -161,9 +160,9 @@ impl RedisStore {
                 let conn = client.get_connection_with_timeout(self.options.timeout)?;
                 conn.set_read_timeout(Some(self.options.timeout))?;
                 conn.set_write_timeout(Some(self.options.timeout))?;
-                Ok(Conn::Single(conn))
+                Ok(Conn::Single(Box::new(conn)))
             }
-            Backend::Cluster(client) => Ok(Conn::Cluster(client.get_connection()?)),
+            Backend::Cluster(client) => Ok(Conn::Cluster(Box::new(client.get_connection()?))),
         }
     }
 

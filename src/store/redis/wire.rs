@@ -164,7 +164,11 @@ impl Call {
     }
 
     pub fn expire(keys: &Keys, batch: u32) -> Call {
-        let mut call = Call::new(&SCRIPTS.expire, &[&keys.counts, &keys.resp, &keys.due], true);
+        let mut call = Call::new(
+            &SCRIPTS.expire,
+            &[&keys.counts, &keys.resp, &keys.due],
+            true,
+        );
         call.args.push(batch.max(1).to_string());
         call
     }
@@ -282,7 +286,10 @@ pub(super) fn decode_release_all(v: Value) -> Result<Vec<Released>, StoreError> 
 pub(super) fn decode_expire(v: Value) -> Result<(u64, u64), StoreError> {
     match ints(v, "expire")?.as_slice() {
         &[released, seen] if released >= 0 && seen >= 0 => Ok((released as u64, seen as u64)),
-        other => Err(protocol(format!("expire: unexpected reply {other:?}"), None)),
+        other => Err(protocol(
+            format!("expire: unexpected reply {other:?}"),
+            None,
+        )),
     }
 }
 
@@ -341,7 +348,8 @@ pub(super) fn decode_join(v: Value, given: &Layout) -> Result<Layout, StoreError
     }
     let stored = Layout::new(survey.as_str(), counters)
         .map_err(|e| protocol(format!("join: stored layout is invalid: {e}"), None))?;
-    let show = |c: Option<&Counter>| c.map_or("none".to_string(), |c| format!("{} {}", c.name, c.max));
+    let show =
+        |c: Option<&Counter>| c.map_or("none".to_string(), |c| format!("{} {}", c.name, c.max));
     if let Some((index, mine, theirs)) = given.first_difference(&stored) {
         return Err(StoreError::LayoutMismatch {
             survey,
