@@ -135,15 +135,15 @@ impl Node {
         while !done.load(Ordering::Acquire) {
             std::thread::sleep(Duration::from_millis(50));
             tick += 1;
-            if tick % 5 == 0 {
+            if tick.is_multiple_of(5) {
                 match self.engine.expire() {
                     Ok(n) => add(&self.counts.swept, n),
                     Err(_) => add(&self.counts.store_errors, 1),
                 }
-            } else if tick % 2 == 0 && self.engine.sync().is_err() {
+            } else if tick.is_multiple_of(2) && self.engine.sync().is_err() {
                 add(&self.counts.store_errors, 1);
             }
-            if tick % 10 == 0 {
+            if tick.is_multiple_of(10) {
                 self.emit(&Line::Stats(self.stats()));
             }
         }
