@@ -27,7 +27,7 @@
 //! that pulls the counts every 100 ms and sweeps expired holds every 250 ms, and reports to
 //! the parent through its stdout, a pipe: one JSON object per line (only the parent prints).
 //! A node writes `commit` before sending a complete to the store and `done` with the
-//! store's answer after; its counters and reserve-latency histogram follow every 500 ms and
+//! store's answer after; its counters and reserve-latency histogram follow every 200 ms and
 //! at the end. Store failures are retried with backoff for up to `--store-wait` seconds.
 //!
 //! # How completes are acknowledged
@@ -44,8 +44,9 @@
 //! left pending, every unknown outcome was settled and no node failed (the killed one
 //! aside); otherwise exit 1, and 2 for an error before the run.
 //!
-//! A killed node's counters are its last report (up to half a second old), so `abandoned`,
-//! `reserves` and the latencies may miss its last moments; completes are exact.
+//! A killed node's counters are its last report (up to 200 ms old; none if it dies sooner),
+//! so `interviews`, `abandoned`, `reserves` and the latencies may miss its last moments;
+//! completes are exact (one line each).
 
 mod args;
 mod catalogue;

@@ -129,7 +129,7 @@ impl Node {
     }
 
     /// The background thread: pull the counts every 100 ms, sweep every 250 ms, report
-    /// every 500 ms, until `done`.
+    /// every 200 ms, until `done`.
     fn background(&self, done: &AtomicBool) {
         let mut tick = 0u64;
         while !done.load(Ordering::Acquire) {
@@ -143,7 +143,7 @@ impl Node {
             } else if tick.is_multiple_of(2) && self.engine.sync().is_err() {
                 add(&self.counts.store_errors, 1);
             }
-            if tick.is_multiple_of(10) {
+            if tick.is_multiple_of(4) {
                 self.emit(&Line::Stats(self.stats()));
             }
         }

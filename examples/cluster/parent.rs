@@ -231,6 +231,9 @@ pub fn run(args: Args) -> Result<(Value, bool), String> {
         // Nobody else knows the name: leave nothing behind.
         let _ = store.purge();
     }
+    // Over the routing phase (until the last node had started its last interview), not the
+    // wait for late completes and expiring holds after it.
+    let per_second = sum.reserves as f64 * 1000.0 / sum.routing_ms.max(1) as f64;
     let pass = overfill == 0
         && acknowledged == store_completes
         && pending == 0
@@ -242,6 +245,7 @@ pub fn run(args: Args) -> Result<(Value, bool), String> {
         "store": args.store_kind(),
         "survey": survey,
         "interviews": sum.interviews,
+        "interviews_planned": args.interviews,
         "target": args.target,
         "ttl_ms": args.ttl_ms,
         "categories": categories,
@@ -263,9 +267,7 @@ pub fn run(args: Args) -> Result<(Value, bool), String> {
         "store_errors": sum.store_errors + parent_errors + drain_errors,
         "gave_up": sum.gave_up,
         "reserves": sum.reserves,
-        // Over the routing phase (until the last node had started its last interview), not
-        // the wait for late completes and expiring holds after it.
-        "reserves_per_second": (sum.reserves as f64 * 1000.0 / sum.routing_ms.max(1) as f64).round(),
+        "reserves_per_second": per_second.round(),
         "routing_seconds": sum.routing_ms as f64 / 1000.0,
         "reserve_p50_us": quantile(&latency, 0.50),
         "reserve_p99_us": quantile(&latency, 0.99),

@@ -4,7 +4,7 @@
 //! A node writes [`Line::Commit`] *before* it sends a complete to the store and
 //! [`Line::Done`] when the store has answered it, so a parent that loses the node (killed, or
 //! given up on the store) knows every complete whose outcome it never heard. Counters travel
-//! as cumulative [`Stats`], every half second and once more at the end.
+//! as cumulative [`Stats`], every 200 ms and once more at the end.
 
 use std::sync::atomic::{AtomicU64, Ordering};
 
