@@ -86,7 +86,8 @@
 //! - `serde` (default): serde derives on configuration and state types.
 //! - `proptest`: the `testing` module.
 //! - `lp` (default): `bound::lp`, the fluid LP lower bound (a pure-Rust simplex solver).
-//! - `redis`: `store::RedisStore`, the quota store on Redis or Redis Cluster.
+//! - `redis`: `store::RedisStore` and `store::AsyncRedisStore` (tokio), the quota store on
+//!   Redis or Redis Cluster.
 //! - `conformance`: `store::conformance`, the suite any quota store must pass.
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]

@@ -79,6 +79,10 @@ pub fn basics(make: Make) {
         store.commit(&long, 0),
         Err(StoreError::RespondentKey { len: 513 })
     ));
+    // An empty set of counters holds nothing, but the hold is kept (as MemoryStore does).
+    assert!(accepted(store.hold("eve", 4, &[], 60_000).expect("hold")));
+    assert!(matches!(store.hold("eve", 4, &[], 60_000), Ok(Hold::AlreadyHeld { .. })));
+    assert_eq!(store.commit("eve", 4), Ok(Completion::Completed));
     // Respondent keys are opaque: spaces, colons and UTF-8 are fine.
     assert!(accepted(
         store.hold("a b:c ü", 3, &[1], 60_000).expect("hold")

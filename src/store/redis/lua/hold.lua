@@ -35,7 +35,8 @@ for j = 1, n do
   fields[#fields + 1] = 'p' .. id
   fields[#fields + 1] = 'c' .. id
 end
-local v = redis.call('HMGET', KEYS[1], unpack(fields))
+local v = {}
+if n > 0 then v = redis.call('HMGET', KEYS[1], unpack(fields)) end
 local full = nil
 for j = 1, n do
   local m = tonumber(v[3 * j - 2])
