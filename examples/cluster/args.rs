@@ -1,0 +1,122 @@
+//! The flags, declared once (clap derives the parser and `--help`), and the one way parent
+//! and nodes connect to the store.
+
+use std::time::{Duration, Instant};
+
+use clap::Parser;
+use quotaroute::store::{Layout, RedisOptions, RedisStore, StoreError};
+
+/// Router nodes sharing one Redis quota store: the run's flags.
+#[derive(Parser, Debug, Clone)]
+#[command(
+    name = "cluster",
+    about = "Router node processes sharing one Redis quota store; prints one JSON document"
+)]
+pub struct Args {
+    /// Node processes to start.
+    #[arg(long, default_value_t = 4, value_parser = clap::value_parser!(u32).range(1..=64))]
+    pub nodes: u32,
+    /// Routing threads per node.
+    #[arg(long, default_value_t = 4, value_parser = clap::value_parser!(u32).range(1..=256))]
+    pub threads: u32,
+    /// Interviews in total, shared out over nodes and threads.
+    #[arg(long, default_value_t = 20_000)]
+    pub interviews: u64,
+    /// Completes per category (its max target).
+    #[arg(long, default_value_t = 40)]
+    pub target: u32,
+    /// Real milliseconds a held slot lives before it expires.
+    #[arg(long, default_value_t = 2_000, value_parser = clap::value_parser!(u64).range(1..))]
+    pub ttl_ms: u64,
+    /// One Redis server.
+    #[arg(long, default_value = "redis://127.0.0.1:6379")]
+    pub redis: String,
+    /// A Redis Cluster, through any of its nodes: URL[,URL...] (instead of --redis).
+    #[arg(long, value_delimiter = ',', num_args = 1.., conflicts_with = "redis")]
+    pub redis_cluster: Option<Vec<String>>,
+    /// The survey's name in the store (default: a fresh name, so runs never share counts; a
+    /// generated survey is purged at the end, a named one kept).
+    #[arg(long)]
+    pub survey: Option<String>,
+    /// Seconds a node keeps retrying while the store is unreachable before it gives up.
+    #[arg(long, default_value_t = 30)]
+    pub store_wait: u64,
+    /// Seed of the simulated respondents.
+    #[arg(long, default_value_t = 1)]
+    pub seed: u64,
+    /// Test: SIGKILL one node process this many milliseconds after the start.
+    #[arg(long, hide = true)]
+    pub kill_node_after_ms: Option<u64>,
+    /// Internal: run as node I of a parent's run (set by the parent).
+    #[arg(long, hide = true)]
+    pub node_index: Option<u32>,
+}
+
+impl Args {
+    /// Which store, for the report.
+    pub fn store_kind(&self) -> &'static str {
+        if self.redis_cluster.is_some() {
+            "redis-cluster"
+        } else {
+            "redis"
+        }
+    }
+
+    /// The interviews node `node` runs: an even share, the remainder to the first nodes.
+    pub fn node_share(&self, node: u32) -> u64 {
+        let n = u64::from(self.nodes);
+        self.interviews / n + u64::from(u64::from(node) < self.interviews % n)
+    }
+
+    /// The flags a node process is started with: the run's own, and its index.
+    pub fn node_argv(&self, node: u32, survey: &str) -> Vec<String> {
+        let mut v: Vec<String> = vec![
+            "--node-index".into(),
+            node.to_string(),
+            "--survey".into(),
+            survey.into(),
+        ];
+        for (flag, value) in [
+            ("--nodes", self.nodes.to_string()),
+            ("--threads", self.threads.to_string()),
+            ("--interviews", self.interviews.to_string()),
+            ("--target", self.target.to_string()),
+            ("--ttl-ms", self.ttl_ms.to_string()),
+            ("--store-wait", self.store_wait.to_string()),
+            ("--seed", self.seed.to_string()),
+        ] {
+            v.push(flag.into());
+            v.push(value);
+        }
+        match &self.redis_cluster {
+            Some(urls) => v.extend(["--redis-cluster".into(), urls.join(",")]),
+            None => v.extend(["--redis".into(), self.redis.clone()]),
+        }
+        v
+    }
+
+    /// Connects to the store and joins the survey, retrying while it is unreachable for up
+    /// to `--store-wait` seconds (each attempt already retries a few times inside the store).
+    /// Counts each failed attempt in `errors`.
+    pub fn connect(&self, layout: &Layout, errors: &mut u64) -> Result<RedisStore, StoreError> {
+        let give_up = Instant::now() + Duration::from_secs(self.store_wait);
+        let mut pause = Duration::from_millis(100);
+        loop {
+            let attempt = match &self.redis_cluster {
+                Some(urls) => {
+                    let urls: Vec<&str> = urls.iter().map(String::as_str).collect();
+                    RedisStore::connect_cluster(&urls, layout.clone(), RedisOptions::default())
+                }
+                None => RedisStore::connect(&self.redis, layout.clone(), RedisOptions::default()),
+            };
+            match attempt {
+                Err(StoreError::Unavailable { .. }) if Instant::now() < give_up => {
+                    *errors += 1;
+                    std::thread::sleep(pause);
+                    pause = (pause * 2).min(Duration::from_secs(1));
+                }
+                other => return other,
+            }
+        }
+    }
+}
