@@ -130,6 +130,9 @@ impl<R: Router, C: Clock> Engine<R, C> {
     }
 
     /// [`reserve`](Self::reserve) through the store.
+    // Out of line: the in-memory path, which the engine takes without a store, stays as
+    // small as it was.
+    #[inline(never)]
     pub(super) fn reserve_shared(
         &self,
         shared: &Shared,
@@ -183,6 +186,7 @@ impl<R: Router, C: Clock> Engine<R, C> {
     }
 
     /// [`complete`](Self::complete) through the store.
+    #[inline(never)]
     pub(super) fn complete_shared(
         &self,
         shared: &Shared,
@@ -212,6 +216,7 @@ impl<R: Router, C: Clock> Engine<R, C> {
     }
 
     /// [`abandon`](Self::abandon) through the store.
+    #[inline(never)]
     pub(super) fn abandon_shared(
         &self,
         shared: &Shared,
@@ -234,6 +239,7 @@ impl<R: Router, C: Clock> Engine<R, C> {
     }
 
     /// [`abandon_category`](Self::abandon_category) through the store.
+    #[inline(never)]
     pub(super) fn abandon_category_shared(
         &self,
         shared: &Shared,
@@ -256,6 +262,7 @@ impl<R: Router, C: Clock> Engine<R, C> {
 
     /// [`expire`](Self::expire) through the store, then a pull (the sweep may have released
     /// other nodes' holds).
+    #[inline(never)]
     pub(super) fn expire_shared(&self, shared: &Shared) -> Result<u64, LiveError> {
         let n = shared.store.expire().map_err(store_error)?;
         bump(&self.counters.expired, n);
