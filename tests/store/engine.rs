@@ -51,3 +51,60 @@ fn two_engines_share_a_redis_store() {
     store.read(&mut out).expect("read");
     assert_eq!((out[0].pending, out[0].completed), (0, 1));
 }
+
+/// The documented pattern for a tokio service: the engine's calls wait on the store, so they
+/// run on tokio's blocking pool (`spawn_blocking`) and the runtime's workers never block.
+#[test]
+fn a_tokio_service_calls_the_engine_through_spawn_blocking() {
+    let catalogue = Catalogue::new(
+        Schema::default_survey(),
+        vec![Category::new("coffee", "Fresh Coffee", 0.3, 120.0).with_target(3)],
+    )
+    .expect("catalogue");
+    let layout = Layout::from_catalogue(survey("tokio"), &catalogue).expect("layout");
+    let store: Arc<dyn QuotaStore> = Arc::new(
+        RedisStore::connect(SHARED, layout, RedisOptions::default()).expect("Redis on 6379"),
+    );
+    let engine = Arc::new(
+        Engine::with_store(
+            catalogue.clone(),
+            Greedy::scarcity(),
+            SystemClock,
+            LiveConfig::default(),
+            store,
+        )
+        .expect("engine"),
+    );
+    let coffee = catalogue.find("coffee").expect("coffee");
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("runtime");
+    // Five respondents at once on a one-thread runtime: three holds granted, two refused.
+    let outcomes = runtime.block_on(async {
+        let calls: Vec<_> = (1..=5u64)
+            .map(|id| {
+                let (engine, nobody) = (engine.clone(), Answers::unknown(catalogue.schema()));
+                tokio::task::spawn_blocking(move || {
+                    let held = engine.reserve(id, coffee, &nobody)?;
+                    if matches!(held, Reservation::Accepted { .. }) {
+                        engine.complete(id, coffee)?;
+                    }
+                    Ok::<_, quotaroute::live::LiveError>(held)
+                })
+            })
+            .collect();
+        let mut outcomes = Vec::new();
+        for call in calls {
+            outcomes.push(call.await.expect("task").expect("engine call"));
+        }
+        outcomes
+    });
+    let accepted = outcomes
+        .iter()
+        .filter(|r| matches!(r, Reservation::Accepted { .. }))
+        .count();
+    assert_eq!(accepted, 3, "{outcomes:?}");
+    engine.sync().expect("sync");
+    assert_eq!(engine.quotas().view().completed(coffee), 3);
+}
