@@ -50,6 +50,8 @@ pub struct Context {
 impl Context {
     /// Reads the catalogue, applies the scenario, builds the routers and computes the bounds.
     pub fn new(scenario: Scenario) -> Result<Context, String> {
+        // Every flag and document value, checked once before anything is read or built.
+        scenario.validate().map_err(|e| e.to_string())?;
         let text = match &scenario.catalogue {
             Some(path) => std::fs::read_to_string(path).map_err(|e| format!("{path}: {e}"))?,
             None => BUNDLED.to_owned(),
@@ -64,7 +66,6 @@ impl Context {
             .apply(&base)
             .map_err(|e| format!("scenario: {e}"))?;
         let settings = scenario.settings();
-        settings.validate().map_err(|e| e.to_string())?;
         let names: Vec<String> = if scenario.policies.iter().any(|p| p == "all") {
             POLICY_NAMES.iter().map(|s| s.to_string()).collect()
         } else {

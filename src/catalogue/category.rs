@@ -33,6 +33,11 @@ impl fmt::Display for CategoryId {
     }
 }
 
+/// The lowest incidence a category may have: one qualifier in a billion. Below it no
+/// fieldwork fills a survey, `1 / incidence` leaves the finite numbers for subnormal rates,
+/// and a simulated incidence error could round a rate to 0.
+pub const MIN_INCIDENCE: f64 = 1e-9;
+
 /// The completes target a category gets when none is given.
 pub const DEFAULT_TARGET: u32 = 200;
 
@@ -196,10 +201,10 @@ pub(super) fn validate(c: &Category, schema: &Schema, line: usize) -> Result<(),
             problem,
         })
     };
-    if !(c.incidence > 0.0 && c.incidence <= 1.0) {
+    if !(c.incidence >= MIN_INCIDENCE && c.incidence <= 1.0) {
         return bad(
             "incidence_rate",
-            format!("{} is outside (0, 1]", c.incidence),
+            format!("{} is outside [1e-9, 1] (MIN_INCIDENCE)", c.incidence),
         );
     }
     if !(c.loi_seconds.is_finite() && c.loi_seconds > 0.0) {

@@ -30,7 +30,7 @@ mod reference;
 mod tests;
 
 pub use crate::bound::BoundTerms;
-pub use category::{Category, CategoryId, DEFAULT_TARGET, QuotaCell};
+pub use category::{Category, CategoryId, DEFAULT_TARGET, MIN_INCIDENCE, QuotaCell};
 pub use preflight::{Preflight, PreflightCategory, PreflightProblem};
 pub use reference::reference_shares;
 
@@ -193,7 +193,7 @@ impl Catalogue {
     /// Validates the categories against the schema and precomputes the decision path's arrays.
     ///
     /// # Errors
-    /// [`CatalogueError::Field`] for an incidence outside (0, 1], a non-positive or non-finite
+    /// [`CatalogueError::Field`] for an incidence outside [[`MIN_INCIDENCE`], 1], a non-positive or non-finite
     /// LOI, a negative or non-finite qualifier cost, a rule or exposure target that does not fit
     /// the schema; [`CatalogueError::DuplicateId`]; [`CatalogueError::Empty`].
     pub fn new(schema: Schema, categories: Vec<Category>) -> Result<Catalogue, CatalogueError> {

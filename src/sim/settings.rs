@@ -13,10 +13,22 @@ use crate::catalogue::{Catalogue, CatalogueError, reference_shares};
 use crate::route::{DemographicWeight, OfferError, PolicyOptions};
 use crate::schema::QuestionId;
 
+/// Most Monte-Carlo runs one simulation makes: every run's result is kept for the summary,
+/// so the memory a simulation takes grows with the runs.
+pub const MAX_RUNS: u32 = 1_000_000;
+
+/// Most worker threads one simulation spawns (results do not depend on the number).
+pub const MAX_THREADS: usize = 256;
+
 /// How a simulation runs.
+///
+/// Checked by [`validate`](Self::validate), which every simulation and deserialising call.
 #[derive(Clone, Debug, PartialEq)]
 #[cfg_attr(feature = "serde", derive(Serialize, Deserialize))]
-#[cfg_attr(feature = "serde", serde(default, deny_unknown_fields))]
+#[cfg_attr(
+    feature = "serde",
+    serde(remote = "Self", default, deny_unknown_fields)
+)]
 pub struct Settings {
     /// Monte-Carlo runs.
     pub runs: u32,
@@ -96,10 +108,15 @@ impl Default for Settings {
 ///
 /// Every field has a default, so `{}` is the bundled default scenario; unknown fields are an
 /// error, so a misspelt setting is not silently ignored. Used by the `simulate` example's
-/// `--scenario FILE` (JSON); command-line flags override it.
+/// `--scenario FILE` (JSON); command-line flags override it. A document must be an object
+/// (`[]` is refused, not read as the default), and a deserialised scenario has passed
+/// [`validate`](Self::validate).
 #[derive(Clone, Debug, PartialEq)]
 #[cfg_attr(feature = "serde", derive(Serialize, Deserialize))]
-#[cfg_attr(feature = "serde", serde(default, deny_unknown_fields))]
+#[cfg_attr(
+    feature = "serde",
+    serde(remote = "Self", default, deny_unknown_fields)
+)]
 pub struct Scenario {
     /// Path of the catalogue CSV (`None`: the bundled catalogue).
     pub catalogue: Option<String>,
@@ -200,7 +217,70 @@ impl Default for Scenario {
     }
 }
 
+#[cfg(feature = "serde")]
+crate::serde_check::checked_serde!(Settings, object);
+#[cfg(feature = "serde")]
+crate::serde_check::checked_serde!(Scenario, object);
+
 impl Scenario {
+    /// Checks the whole scenario: its [`settings`](Self::settings), its policies (at least one,
+    /// each a built-in name or `all`), their [`options`](Self::policy_options), and the
+    /// per-category overrides.
+    ///
+    /// # Errors
+    /// [`SimError::Setting`] naming the first bad field and its allowed range.
+    pub fn validate(&self) -> Result<(), SimError> {
+        self.settings().validate()?;
+        let bad = |field: &'static str, problem: String| Err(SimError::Setting { field, problem });
+        if self.policies.is_empty() {
+            return bad(
+                "policies",
+                "must name at least one policy (or `all`)".into(),
+            );
+        }
+        for name in self.policies.iter().filter(|p| *p != "all") {
+            if let Err(e) = crate::route::policy_info(name) {
+                return bad("policies", e.to_string());
+            }
+        }
+        let below_0_or_not_finite =
+            |v: Option<f64>| v.is_some_and(|v| !(v.is_finite() && v >= 0.0));
+        if below_0_or_not_finite(self.qualifier_seconds) {
+            return bad(
+                "qualifier_seconds",
+                "must be a finite number of seconds >= 0".into(),
+            );
+        }
+        if below_0_or_not_finite(self.loi_spread) {
+            return bad(
+                "loi_spread",
+                "must be a finite coefficient of variation >= 0".into(),
+            );
+        }
+        if below_0_or_not_finite(self.demographic_weight) {
+            return bad(
+                "demographic_weight",
+                "must be a finite strength >= 0".into(),
+            );
+        }
+        if self.success_at == Some(0) {
+            return bad("success_at", "must be at least 1".into());
+        }
+        if let Err(e) = self.policy_options().validate() {
+            // The learning strength and the hold are the scenario's own fields.
+            let field = match e.field {
+                "learning" => "learn",
+                "demographic.hold" => "demographic_hold",
+                _ => "demographic_weight",
+            };
+            return bad(
+                field,
+                format!("{} is out of range: must be {}", e.value, e.allowed),
+            );
+        }
+        Ok(())
+    }
+
     /// The simulation settings of the scenario (true incidence as believed).
     pub fn settings(&self) -> Settings {
         Settings {
@@ -396,8 +476,8 @@ impl Settings {
                 problem: problem.to_owned(),
             })
         };
-        if self.runs == 0 {
-            return bad("runs", "must be at least 1");
+        if !(1..=MAX_RUNS).contains(&self.runs) {
+            return bad("runs", "must be in [1, 1000000] (MAX_RUNS)");
         }
         if !(self.hard_cap.is_finite() && self.hard_cap > 0.0) {
             return bad("hard_cap", "must be a positive number of seconds");
@@ -419,8 +499,11 @@ impl Settings {
         if self.max_respondents == Some(0) {
             return bad("max_respondents", "must be at least 1");
         }
-        if self.threads == Some(0) {
-            return bad("threads", "must be at least 1");
+        if self
+            .threads
+            .is_some_and(|t| !(1..=MAX_THREADS).contains(&t))
+        {
+            return bad("threads", "must be in [1, 256] (MAX_THREADS)");
         }
         if !(self.speed_spread.is_finite() && self.speed_spread >= 0.0) {
             return bad("speed_spread", "must be a coefficient of variation >= 0");
@@ -457,7 +540,7 @@ impl Settings {
         self.mean_budget.unwrap_or(self.hard_cap)
     }
 
-    /// The true incidence of each category in run `run`.
+    /// The true incidence of each category in run `run`, in [[`MIN_INCIDENCE`](crate::catalogue::MIN_INCIDENCE), 1].
     pub fn true_incidence(&self, catalogue: &Catalogue, run: u32) -> Vec<f64> {
         let mut rng = run_rng(self.seed ^ 0x1A5C_1DE5_CE00_0000, run);
         catalogue
@@ -468,7 +551,9 @@ impl Settings {
                 } else {
                     1.0
                 };
-                (catalogue.incidence(c) * self.incidence_scale * error).min(1.0)
+                // Kept a catalogue incidence, so the oracle can believe it.
+                (catalogue.incidence(c) * self.incidence_scale * error)
+                    .clamp(crate::catalogue::MIN_INCIDENCE, 1.0)
             })
             .collect()
     }
