@@ -24,7 +24,7 @@ pub use crate::risk::{EntityError, MetricError, ModelError, RankError};
 pub use crate::route::{
     BalancedError, OfferError, OptionError, PolicyError, UnknownPolicy, WeightedError,
 };
-pub use crate::schema::{LookupError, RuleError, SchemaError};
+pub use crate::schema::{AnswersError, LookupError, RuleError, SchemaError};
 pub use crate::sim::ScenarioError;
 pub use crate::sim::SimError;
 pub use crate::state::{CompleteError, RestoreError};

@@ -57,7 +57,8 @@ impl<R: Router, C: Clock> Engine<R, C> {
     /// open.
     ///
     /// # Errors
-    /// [`LiveError::UnknownCategory`]; nothing changes then. With a shared store,
+    /// [`LiveError::UnknownCategory`]; [`LiveError::Answers`] for answers that do not fit the
+    /// schema (their cells would be guessed); nothing changes then. With a shared store,
     /// [`LiveError::Store`] when the store fails.
     ///
     /// # Performance
@@ -71,6 +72,9 @@ impl<R: Router, C: Clock> Engine<R, C> {
     ) -> Result<Reservation, LiveError> {
         if category.index() >= self.catalogue.len() {
             return Err(LiveError::UnknownCategory { category });
+        }
+        if let Err(error) = answers.check(self.catalogue.schema()) {
+            return Err(LiveError::Answers { respondent, error });
         }
         self.reserve_with(respondent, category, answers, false)
     }

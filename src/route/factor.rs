@@ -354,22 +354,29 @@ impl DemographicWeight {
         let schema = ask.catalogue.schema();
         let mut weight = 1.0;
         for (q, shares) in targets {
-            let Some(r) = ask.respondent.answers.get(*q) else {
+            // An answer outside the schema (deserialised answers) is as good as unknown.
+            let Some((r, &share)) = ask
+                .respondent
+                .answers
+                .get(*q)
+                .and_then(|r| Some((r, shares.get(r.index())?)))
+            else {
                 continue;
             };
             let q: QuestionId = *q;
-            let total: u32 = schema
+            // In u64: exposure counters go up to u32::MAX each.
+            let total: u64 = schema
                 .response_ids(q)
-                .map(|r| ask.quotas.exposures(c, q, r))
+                .map(|r| u64::from(ask.quotas.exposures(c, q, r)))
                 .sum();
             if total == 0 {
                 continue;
             }
-            let observed = f64::from(ask.quotas.exposures(c, q, r)) / f64::from(total);
-            if self.hold.is_some_and(|h| observed - shares[r.index()] > h) {
+            let observed = f64::from(ask.quotas.exposures(c, q, r)) / total as f64;
+            if self.hold.is_some_and(|h| observed - share > h) {
                 return 0.0;
             }
-            weight *= (shares[r.index()] + self.smoothing) / (observed + self.smoothing);
+            weight *= (share + self.smoothing) / (observed + self.smoothing);
         }
         if self.power != 1.0 {
             weight = weight.powf(self.power);

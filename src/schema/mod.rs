@@ -29,7 +29,7 @@ use thiserror::Error;
 #[cfg(feature = "serde")]
 use serde::{Deserialize, Serialize};
 
-pub use answers::{Answers, Respondent};
+pub use answers::{Answers, AnswersError, Respondent};
 pub use rule::{ResponseSet, Rule, RuleError};
 
 /// Index of a question in its [`Schema`].
