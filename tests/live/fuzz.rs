@@ -383,12 +383,19 @@ fn apply(snap: &mut LiveSnapshot, m: Mutation, pick: usize, value: u32) -> Optio
                 return None;
             }
             let h = &mut snap.held[pick % held];
-            // A pending slot's deadline may be any time; a completed slot that becomes pending
-            // (or the reverse) leaves the pending counts short (or over).
+            // A pending slot's deadline may be any time up to the snapshot's clock plus the
+            // time-to-live (issue 16: no slot that never expires); a completed slot that
+            // becomes pending (or the reverse) leaves the pending counts short (or over), or
+            // its markers past the completes.
             let deadline = (value % 2 == 1).then_some(Timestamp(u64::from(value)));
             let kept = h.deadline.is_some() == deadline.is_some();
             h.deadline = deadline;
-            if kept { Accept } else { Refuse }
+            let latest = snap.taken_at.0 + snap.config.ttl_ms;
+            if kept && deadline.is_none_or(|d| d.0 <= latest) {
+                Accept
+            } else {
+                Refuse
+            }
         }
         Mutation::HeldCells => {
             if held == 0 {
@@ -432,12 +439,17 @@ fn apply(snap: &mut LiveSnapshot, m: Mutation, pick: usize, value: u32) -> Optio
             if u64::from(value) + u64::from(snap.pending[i]) > u64::from(target) {
                 Refuse
             } else {
-                Accept
+                // Completed markers and cells' completes must stay within it.
+                Either
             }
         }
         Mutation::QuotaTarget => {
-            snap.quotas.targets[pick % n] = value;
-            Either
+            // The wave ledger explains every target (issue 16: a tampered target let
+            // completes pass it).
+            let i = pick % n;
+            let same = snap.quotas.targets[i] == value;
+            snap.quotas.targets[i] = value;
+            if same { Accept } else { Refuse }
         }
         Mutation::QuotaKey => {
             snap.quotas.categories[pick % n].push('x');
@@ -456,7 +468,8 @@ fn apply(snap: &mut LiveSnapshot, m: Mutation, pick: usize, value: u32) -> Optio
             if snap.config.ttl_ms == 0 {
                 Refuse
             } else {
-                Accept
+                // Held deadlines must stay within the snapshot's clock plus the new TTL.
+                Either
             }
         }
         Mutation::Budget => {
