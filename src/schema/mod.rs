@@ -30,7 +30,7 @@ use thiserror::Error;
 use serde::{Deserialize, Serialize};
 
 pub use answers::{Answers, AnswersError, Respondent};
-pub use rule::{ResponseSet, Rule, RuleError};
+pub use rule::{MAX_SHARE_STEPS, ResponseSet, Rule, RuleError};
 
 /// Index of a question in its [`Schema`].
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
