@@ -20,8 +20,10 @@ impl Catalogue {
             return Err(CatalogueError::Empty);
         };
         let header: Vec<String> = header.into_iter().map(|h| h.trim().to_owned()).collect();
-        for (i, h) in header.iter().enumerate() {
-            if header[..i].contains(h) {
+        // A set, not a scan of the columns before: a header of many columns stays linear.
+        let mut columns = std::collections::HashSet::with_capacity(header.len());
+        for h in &header {
+            if !columns.insert(h.as_str()) {
                 return Err(CatalogueError::DuplicateColumn { column: h.clone() });
             }
         }
