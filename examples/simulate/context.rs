@@ -66,6 +66,11 @@ impl Context {
             .apply(&base)
             .map_err(|e| format!("scenario: {e}"))?;
         let settings = scenario.settings();
+        // An impossible catalogue would make every run (and the month of the risk report)
+        // simulate without end.
+        settings
+            .check_catalogue(&catalogue)
+            .map_err(|e| format!("{source}: {e}"))?;
         let names: Vec<String> = if scenario.policies.iter().any(|p| p == "all") {
             POLICY_NAMES.iter().map(|s| s.to_string()).collect()
         } else {
@@ -114,10 +119,8 @@ impl Context {
 
     /// Respondents in the month of the risk report (at least 4).
     pub fn month(&self) -> u64 {
-        self.scenario
-            .month_respondents
-            .unwrap_or((1.05 * self.bound).ceil() as u64)
-            .max(4)
+        // The library's one definition (⌈1.05 · N*⌉ unless set), checked finite at `new`.
+        self.settings.month(&self.catalogue).max(4)
     }
 }
 

@@ -575,14 +575,15 @@ impl Interview {
             if self.group_blocked.len() < self.candidates.len() {
                 self.group_blocked.resize(self.candidates.len(), 0);
             }
-            for ((c, b), m) in self
-                .candidates
-                .iter_mut()
-                .zip(self.group_blocked.iter_mut())
-                .zip(members)
-            {
-                *b |= *c & m;
-                *c &= !m;
+            // The group's members still candidates move to the group-blocked set.
+            for m in members {
+                let (w, bit) = (m.index() / 64, 1u64 << (m.index() % 64));
+                if let (Some(c), Some(b)) =
+                    (self.candidates.get_mut(w), self.group_blocked.get_mut(w))
+                {
+                    *b |= *c & bit;
+                    *c &= !bit;
+                }
             }
         }
         if let Some(risk) = &mut self.risk

@@ -20,6 +20,10 @@ pub const MAX_RUNS: u32 = 1_000_000;
 /// Most worker threads one simulation spawns (results do not depend on the number).
 pub const MAX_THREADS: usize = 256;
 
+/// The most respondents a month (or a run) may have when they are derived from the lower
+/// bound rather than set: past it, [`Settings::check_catalogue`] refuses the catalogue.
+pub const MAX_MONTH: u64 = 100_000_000;
+
 /// How a simulation runs.
 ///
 /// Checked by [`validate`](Self::validate), which every simulation and deserialising call.
@@ -352,6 +356,17 @@ impl Scenario {
                     .collect();
             }
         }
+        // The catalogue's own group names: a scenario group never takes one of them, or a
+        // CSV group called `scenario-0` would silently merge with the first flag's group.
+        let taken: std::collections::HashSet<&str> = base
+            .categories()
+            .iter()
+            .filter_map(|c| c.exclusion_group.as_deref())
+            .collect();
+        let mut prefix = String::from("scenario");
+        while taken.iter().any(|name| name.starts_with(prefix.as_str())) {
+            prefix.push('~');
+        }
         for (g, group) in self.exclusion_groups.iter().enumerate() {
             for key in group {
                 let c = base
@@ -369,7 +384,7 @@ impl Scenario {
                         existing: existing.clone(),
                     });
                 }
-                *slot = Some(format!("scenario-{g}"));
+                *slot = Some(format!("{prefix}-{g}"));
             }
         }
         Catalogue::new(base.schema().clone(), categories).map_err(ScenarioError::Catalogue)
@@ -448,6 +463,16 @@ pub enum SimError {
         /// The setting.
         field: &'static str,
         /// What is wrong.
+        problem: String,
+    },
+    /// No run can fill the catalogue (a category no respondent is eligible for, or one that
+    /// never fits the hard cap), or the lower bound passes [`MAX_MONTH`] respondents with no
+    /// explicit month or respondent limit: simulating it would never end.
+    #[error("category `{category}`: {problem}")]
+    Impossible {
+        /// The category's key (or `catalogue` for the whole).
+        category: String,
+        /// Why.
         problem: String,
     },
     /// The router offered a category it may not offer.
@@ -534,6 +559,51 @@ impl Settings {
         Ok(())
     }
 
+    /// Checks that runs on `catalogue` can end: every category with a target has eligible
+    /// respondents and (where lengths are certain) fits the hard cap, and without an explicit
+    /// `month_respondents` and `max_respondents` the lower bound stays within [`MAX_MONTH`]
+    /// (the month and the respondent limit are derived from it).
+    ///
+    /// # Errors
+    /// [`SimError::Impossible`] naming the category.
+    pub fn check_catalogue(&self, catalogue: &Catalogue) -> Result<(), SimError> {
+        let certain = !self.uncertain_loi(catalogue);
+        for c in catalogue.ids() {
+            let category = catalogue.category(c);
+            if category.target == 0 {
+                continue;
+            }
+            let problem = if catalogue.eligible_share(c) <= 0.0 {
+                "no respondent is eligible (its eligibility matches no answer the supply gives)"
+                    .to_owned()
+            } else if certain && catalogue.seconds_if_qualified(c) > self.hard_cap {
+                format!(
+                    "qualifier + survey take {} s, over the hard cap of {} s",
+                    catalogue.seconds_if_qualified(c),
+                    self.hard_cap
+                )
+            } else {
+                continue;
+            };
+            return Err(SimError::Impossible {
+                category: category.key.clone(),
+                problem,
+            });
+        }
+        let bound = catalogue.lower_bound(self.budget_for_bound(), self.max_qualifiers);
+        let derived = self.month_respondents.is_none() || self.max_respondents.is_none();
+        if derived && !(bound * 10.0 <= MAX_MONTH as f64) {
+            return Err(SimError::Impossible {
+                category: "catalogue".into(),
+                problem: format!(
+                    "the lower bound is {bound:.3e} respondents: 10 times it passes the limit of \
+                     {MAX_MONTH} (MAX_MONTH); set month_respondents and max_respondents"
+                ),
+            });
+        }
+        Ok(())
+    }
+
     /// The budget per respondent the lower bound uses: the mean budget when banking, else the
     /// hard cap.
     pub fn budget_for_bound(&self) -> f64 {
@@ -564,28 +634,28 @@ impl Settings {
         catalogue.has_any_loi_spread() || self.speed_spread > 0.0
     }
 
-    /// Respondents in the month: the setting, or ⌈1.05 · N*⌉.
+    /// Respondents in the month: the setting, or ⌈1.05 · N*⌉ (1,000,000 when N* is
+    /// infinite), at most [`MAX_MONTH`].
     pub fn month(&self, catalogue: &Catalogue) -> u64 {
-        self.month_respondents.unwrap_or_else(|| {
-            let bound = catalogue.lower_bound(self.budget_for_bound(), self.max_qualifiers);
-            if bound.is_finite() {
-                (1.05 * bound).ceil().max(1.0) as u64
-            } else {
-                1_000_000
-            }
-        })
+        self.month_respondents
+            .unwrap_or_else(|| self.from_bound(catalogue, 1.05))
     }
 
-    /// The respondent limit per run: the setting, or 10 × the lower bound.
+    /// The respondent limit per run: the setting, or 10 × the lower bound (1,000,000 when it
+    /// is infinite), at most [`MAX_MONTH`]: a run on a catalogue it cannot fill stops there.
     pub fn respondent_limit(&self, catalogue: &Catalogue) -> u64 {
-        self.max_respondents.unwrap_or_else(|| {
-            let bound = catalogue.lower_bound(self.budget_for_bound(), self.max_qualifiers);
-            if bound.is_finite() {
-                (10.0 * bound).ceil().max(1.0) as u64
-            } else {
-                1_000_000
-            }
-        })
+        self.max_respondents
+            .unwrap_or_else(|| self.from_bound(catalogue, 10.0))
+    }
+
+    /// ⌈factor · N*⌉ within [1, MAX_MONTH] (1,000,000 for an infinite N*).
+    fn from_bound(&self, catalogue: &Catalogue, factor: f64) -> u64 {
+        let bound = catalogue.lower_bound(self.budget_for_bound(), self.max_qualifiers);
+        if bound.is_finite() {
+            (factor * bound).ceil().clamp(1.0, MAX_MONTH as f64) as u64
+        } else {
+            1_000_000
+        }
     }
 }
 

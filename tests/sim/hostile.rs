@@ -2,12 +2,15 @@
 //! its field, never a panic, an abort or a run of NaN priorities.
 
 use proptest::prelude::*;
+use quotaroute::bound::{FloorOptions, floors};
 use quotaroute::catalogue::{Catalogue, CatalogueError, Category, MIN_INCIDENCE};
 use quotaroute::route::{
     DemographicWeight, Greedy, PolicyError, PolicyOptions, Router, policy_with,
 };
-use quotaroute::schema::Schema;
-use quotaroute::sim::{MAX_RUNS, MAX_THREADS, Scenario, Settings, SimError, monte_carlo, run_once};
+use quotaroute::schema::{Rule, Schema};
+use quotaroute::sim::{
+    MAX_MONTH, MAX_RUNS, MAX_THREADS, Scenario, Settings, SimError, monte_carlo, run_once,
+};
 
 fn small() -> Catalogue {
     Catalogue::new(
@@ -243,4 +246,183 @@ proptest! {
             }
         }
     }
+}
+
+#[test]
+fn a_csv_exclusion_group_never_merges_with_a_scenario_group() {
+    let csv = "category_id,category_name,incidence_rate,category_length_seconds,exclusion_group\n\
+               a,A,0.5,100,scenario-0\n\
+               b,B,0.5,100,scenario-0\n\
+               c,C,0.5,100,\n\
+               d,D,0.5,100,\n";
+    let base = Catalogue::from_csv(Schema::default_survey(), csv).unwrap();
+    let s = Scenario {
+        exclusion_groups: vec![vec!["c".into(), "d".into()]],
+        ..Scenario::default()
+    };
+    let groups = s.apply(&base).unwrap().exclusion_groups();
+    assert_eq!(groups.len(), 2, "{groups:?}");
+}
+
+/// A category nobody is eligible for, one longer than the cap, or a bound past the month
+/// limit: the example refuses the catalogue up front instead of simulating ~10¹⁹
+/// respondents, and the derived month and limit never pass MAX_MONTH.
+#[test]
+fn an_impossible_catalogue_is_refused_and_the_derived_month_is_bounded() {
+    let schema = Schema::default_survey();
+    let nobody = Rule::parse(&schema, "gender=male;gender=female").unwrap();
+    let cases = [
+        Category::new("x", "X", 0.5, 100.0).with_eligibility(nobody),
+        Category::new("x", "X", 0.5, 10_000.0),
+        Category::new("x", "X", MIN_INCIDENCE, 100.0),
+    ];
+    for category in cases {
+        let catalogue = Catalogue::new(schema.clone(), vec![category]).unwrap();
+        let settings = Settings::default();
+        assert!(
+            matches!(
+                settings.check_catalogue(&catalogue),
+                Err(SimError::Impossible { .. })
+            ),
+            "{:?}",
+            catalogue.categories()[0]
+        );
+        assert!(settings.month(&catalogue) <= MAX_MONTH);
+        assert!(settings.respondent_limit(&catalogue) <= MAX_MONTH);
+    }
+    // Set explicitly, the limits are the caller's: the rare category is then simulated.
+    let rare = Catalogue::new(
+        schema.clone(),
+        vec![Category::new("x", "X", MIN_INCIDENCE, 100.0)],
+    )
+    .unwrap();
+    let explicit = Settings {
+        month_respondents: Some(1_000),
+        max_respondents: Some(1_000),
+        ..Settings::default()
+    };
+    explicit.check_catalogue(&rare).unwrap();
+    Settings::default().check_catalogue(&small()).unwrap();
+}
+
+/// Incidence 0.0001 and target 200 put N* at 2,000,000: 4,000 joint draws would flip ~10¹⁰
+/// coins. The floors stay floors (at least the time term) and their cost is bounded by
+/// FLOOR_WORK_LIMIT (this test would not end in reasonable time otherwise).
+#[test]
+fn floors_on_a_rare_category_are_bounded_by_the_work_limit() {
+    let catalogue = Catalogue::new(
+        Schema::default_survey(),
+        vec![
+            Category::new("rare", "Rare", 0.0001, 60.0).with_target(200),
+            Category::new("b", "B", 0.3, 300.0).with_target(200),
+        ],
+    )
+    .unwrap();
+    let options = FloorOptions {
+        budget_seconds: 480.0,
+        hard_cap_seconds: Some(480.0),
+        max_qualifiers: None,
+        draws: 4000,
+        seed: 1,
+    };
+    let [p50, p95] = floors(&catalogue, &options, &[0.5, 0.95])[..] else {
+        unreachable!()
+    };
+    let n_star = catalogue.lower_bound(480.0, None);
+    assert!(p50.is_finite() && p95 >= p50, "{p50} {p95}");
+    assert!(p95 >= 0.9 * n_star, "{p95} against N* {n_star}");
+}
+
+/// 300 categories that pairwise do not fit under the cap: the greedy set growth was ~n⁴
+/// (300: 9.7 s, 1,000: half an hour); it now stops at FLOOR_WORK_LIMIT.
+#[test]
+fn floors_of_many_categories_that_do_not_fit_together_are_bounded() {
+    let categories = (0..300)
+        .map(|i| {
+            Category::new(format!("c{i}"), "C", 0.2 + 0.001 * f64::from(i), 300.0).with_target(5)
+        })
+        .collect();
+    let catalogue = Catalogue::new(Schema::default_survey(), categories).unwrap();
+    let options = FloorOptions {
+        budget_seconds: 480.0,
+        hard_cap_seconds: Some(480.0),
+        max_qualifiers: None,
+        draws: 200,
+        seed: 1,
+    };
+    let floor = floors(&catalogue, &options, &[0.95])[0];
+    assert!(floor.is_finite() && floor >= catalogue.lower_bound(480.0, None) * 0.9);
+}
+
+/// Shares by brute force over the complete cells: the reference for the decomposition.
+fn brute_share(rule: &Rule, schema: &Schema) -> f64 {
+    schema
+        .complete_cells()
+        .filter(|(answers, _)| rule.matches(answers))
+        .map(|(_, share)| share)
+        .sum()
+}
+
+#[test]
+fn eligible_share_of_many_questions_is_linear_and_exact() {
+    let mut builder = Schema::builder();
+    for q in 0..40 {
+        builder = builder.question(format!("q{q}"), ["yes", "no"]);
+    }
+    let schema = builder.build().unwrap();
+    // 28 binary questions in one conjunction: 2²⁸ answers enumerated before.
+    let text: Vec<String> = (0..28).map(|q| format!("q{q}=yes")).collect();
+    let rule = Rule::parse(&schema, &text.join(";")).unwrap();
+    let share = rule.try_eligible_share(&schema).unwrap();
+    assert!((share - 0.5f64.powi(28)).abs() < 1e-15, "{share}");
+    // Entangled beyond any decomposition: every clause shares questions with the next.
+    let q = |i: usize| schema.question(&format!("q{i}")).unwrap();
+    let yes = |i: usize| schema.response(q(i), "yes").unwrap();
+    let chain: Vec<Rule> = (0..39)
+        .map(|i| {
+            Rule::Any(vec![
+                Rule::one_of(q(i), [yes(i)]),
+                Rule::one_of(q(i + 1), [yes(i + 1)]),
+            ])
+        })
+        .collect();
+    let all = Rule::All(chain);
+    match all.try_eligible_share(&schema) {
+        Ok(p) => assert!((0.0..=1.0).contains(&p)),
+        Err(e) => assert!(matches!(
+            e,
+            quotaroute::schema::RuleError::TooComplex { .. }
+        )),
+    }
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(200))]
+
+    /// The decomposition agrees with enumeration on random rules of the default survey.
+    #[test]
+    fn eligible_share_agrees_with_enumeration(rule in quotaroute::testing::rules(&Schema::default_survey())) {
+        let schema = Schema::default_survey();
+        let exact = brute_share(&rule, &schema);
+        let share = rule.try_eligible_share(&schema).unwrap();
+        prop_assert!((share - exact).abs() < 1e-12, "{share} vs {exact} for {rule:?}");
+    }
+}
+
+/// 100,000 exclusion groups of one category each: a hash map and sparse member lists, so
+/// parsing is linear (it took 11.5 s and 478 MB with linear look-ups and dense bitsets).
+#[test]
+fn a_catalogue_of_100000_exclusion_groups_parses_with_sparse_groups() {
+    let mut csv = String::from(
+        "category_id,category_name,incidence_rate,category_length_seconds,exclusion_group\n",
+    );
+    for i in 0..100_000 {
+        csv.push_str(&format!("c{i},C,0.5,60,g{}\n", i / 2));
+    }
+    let catalogue = Catalogue::from_csv(Schema::default_survey(), &csv).unwrap();
+    let groups = catalogue.exclusion_groups();
+    assert_eq!(groups.len(), 50_000);
+    assert!(groups.iter().all(|g| g.len() == 2));
+    let last = catalogue.find("c99999").unwrap();
+    assert_eq!(catalogue.exclusion_group_members(last).unwrap().len(), 2);
 }
