@@ -444,3 +444,46 @@ fn a_late_complete_after_a_sweep_is_not_reserved_as_documented() {
     assert_eq!(e.expire(), Ok(1));
     assert_eq!(e.complete(2, B), Ok(Completion::NotReserved));
 }
+
+/// 100,000 categories through the router and the live engine: respondents routed, answered
+/// and completed, then a snapshot restored. Nothing here may be quadratic in the categories
+/// (catalogue building, group and key look-ups, restore checks).
+#[test]
+fn a_hundred_thousand_categories_route_and_restore() {
+    let categories = (0..100_000)
+        .map(|i| {
+            Category::new(format!("c{i}"), "C", 0.5, 30.0 + f64::from(i % 7))
+                .with_target(2)
+                .with_exclusion_group(format!("g{}", i / 2))
+        })
+        .collect();
+    let catalogue = Catalogue::new(Schema::default_survey(), categories).unwrap();
+    assert_eq!(catalogue.find("c99999").map(|c| c.index()), Some(99_999));
+    let clock = ManualClock::new(Timestamp(0));
+    // At most 20 qualifiers each: routing is then 20 decisions over 100,000 categories.
+    let config = LiveConfig {
+        max_qualifiers: Some(20),
+        ..LiveConfig::default()
+    };
+    let e = Engine::new(catalogue, Greedy::scarcity(), &clock, config).unwrap();
+    let mut worker = Worker::new(1);
+    let mut completes = 0u64;
+    for id in 0..200 {
+        let answers = Answers::unknown(e.catalogue().schema());
+        let mut session = e.start(&mut worker, Respondent::new(id, answers));
+        while let Some(c) = e.next_offer(&mut worker, &mut session).unwrap() {
+            if let Answer::Reserved(Reservation::Accepted { .. }) =
+                e.answer(&mut worker, &mut session, c, id % 3 == 0).unwrap()
+            {
+                assert_eq!(e.complete(id, c), Ok(Completion::Completed));
+                completes += 1;
+            }
+        }
+    }
+    assert_eq!(e.stats().completed, completes);
+    assert!(completes > 0);
+    let snap = e.snapshot();
+    let back = Engine::restore(e.catalogue().clone(), Greedy::scarcity(), &clock, &snap).unwrap();
+    assert_eq!(back.stats(), e.stats());
+    assert_eq!(back.overfill(), 0);
+}
