@@ -148,6 +148,16 @@ impl QuotaState {
                 ),
             });
         }
+        if snapshot.fingerprints.len() != keys.len() {
+            return Err(RestoreError::Invalid {
+                field: "fingerprints",
+                problem: format!(
+                    "{} values, expected {}",
+                    snapshot.fingerprints.len(),
+                    keys.len()
+                ),
+            });
+        }
         if let Some((i, c)) = catalogue
             .categories()
             .iter()
