@@ -21,6 +21,8 @@
 //! drops entries last-listed first) and `answers` (question → response: what the respondent
 //! already answered). JSON objects are read in document order.
 //!
+//! A document with no queries is an error too. A UTF-8 byte-order mark is skipped.
+//!
 //! A bad document prints one line naming the path of the problem on stderr
 //! (`error: tree.children[0].children[1]: unknown response "Mle" for question "Gender"`) and
 //! exits with code 2; nothing is printed on stdout then.
@@ -61,8 +63,13 @@ fn main() -> ExitCode {
 /// The output lines for a document, or its error. Reads and checks the whole document first
 /// (`document`), so that a bad query prints nothing but its error.
 pub fn answer(text: &str) -> Result<Vec<String>, String> {
-    let doc: QuotaDocument = serde_json::from_str(text).map_err(|e| format!("document: {e}"))?;
+    let doc: QuotaDocument =
+        serde_json::from_str(json::without_bom(text)).map_err(|e| format!("document: {e}"))?;
     let checked = doc.check().map_err(|e| e.to_string())?;
+    if checked.queries.is_empty() {
+        // Exiting 0 with no output would look like a tree with nothing available.
+        return Err("document: no queries to answer (add \"queries\": [...])".to_owned());
+    }
     checked
         .queries
         .iter()

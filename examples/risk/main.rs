@@ -51,8 +51,8 @@ fn run() -> Result<Vec<u8>, String> {
     io::stdin()
         .read_to_string(&mut input)
         .map_err(|e| format!("cannot read stdin: {e}"))?;
-    let document: RiskDocument =
-        serde_json::from_str(&input).map_err(|e| format!("input is not valid JSON: {e}"))?;
+    let document: RiskDocument = serde_json::from_str(json::without_bom(&input))
+        .map_err(|e| format!("input is not valid JSON: {e}"))?;
     let request = document
         .into_request(RiskModel::prototype())
         .map_err(|e| e.to_string())?;

@@ -166,7 +166,8 @@ impl Cli {
             Some(path) => {
                 let text =
                     std::fs::read_to_string(path).map_err(|e| format!("--scenario {path}: {e}"))?;
-                serde_json::from_str(&text).map_err(|e| format!("--scenario {path}: {e}"))?
+                serde_json::from_str(crate::input::without_bom(&text))
+                    .map_err(|e| format!("--scenario {path}: {e}"))?
             }
             None => Scenario::default(),
         };

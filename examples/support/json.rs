@@ -14,6 +14,12 @@ use serde::de::{MapAccess, SeqAccess, Visitor};
 use serde::ser::{SerializeMap, SerializeSeq};
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
+/// The text of a document without a leading UTF-8 byte-order mark: editors on Windows write
+/// one, the CSV reader accepts it, and serde_json would refuse it at "line 1 column 1".
+pub fn without_bom(text: &str) -> &str {
+    text.strip_prefix('\u{feff}').unwrap_or(text)
+}
+
 /// A value as found in the document, before any checks.
 #[derive(Clone, Debug, PartialEq)]
 pub enum Json {
