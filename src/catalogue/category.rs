@@ -241,7 +241,7 @@ pub(super) fn validate(c: &Category, schema: &Schema, line: usize) -> Result<(),
     if !(c.incidence >= MIN_INCIDENCE && c.incidence <= 1.0) {
         return bad(
             "incidence_rate",
-            format!("{} is outside [1e-9, 1] (MIN_INCIDENCE)", c.incidence),
+            format!("{:?} is outside [1e-9, 1] (MIN_INCIDENCE)", c.incidence),
         );
     }
     if !(c.loi_seconds.is_finite() && c.loi_seconds > 0.0) {

@@ -358,6 +358,10 @@ impl<R: Router, C: Clock> Engine<R, C> {
     /// [`Completion::NotReserved`] and still counts nothing. Returns how many were dropped.
     /// An engine with a shared store keeps no record of its own (the store keeps completes
     /// until the survey is purged): 0.
+    ///
+    /// **Warning:** after `forget`, the respondent can reserve and complete the same category
+    /// again, and that complete is counted a second time: forget only respondents whose
+    /// fieldwork is over.
     pub fn forget(&self, respondent: u64) -> u32 {
         let mut shard = lock(&self.shards[shard_of(respondent)]);
         let Some(held) = shard.respondents.get_mut(&respondent) else {

@@ -592,7 +592,8 @@ impl Settings {
         }
         let bound = catalogue.lower_bound(self.budget_for_bound(), self.max_qualifiers);
         let derived = self.month_respondents.is_none() || self.max_respondents.is_none();
-        if derived && !(bound * 10.0 <= MAX_MONTH as f64) {
+        let within = (bound * 10.0).is_finite() && bound * 10.0 <= MAX_MONTH as f64;
+        if derived && !within {
             return Err(SimError::Impossible {
                 category: "catalogue".into(),
                 problem: format!(
@@ -638,18 +639,18 @@ impl Settings {
     /// infinite), at most [`MAX_MONTH`].
     pub fn month(&self, catalogue: &Catalogue) -> u64 {
         self.month_respondents
-            .unwrap_or_else(|| self.from_bound(catalogue, 1.05))
+            .unwrap_or_else(|| self.scaled_bound(catalogue, 1.05))
     }
 
     /// The respondent limit per run: the setting, or 10 × the lower bound (1,000,000 when it
     /// is infinite), at most [`MAX_MONTH`]: a run on a catalogue it cannot fill stops there.
     pub fn respondent_limit(&self, catalogue: &Catalogue) -> u64 {
         self.max_respondents
-            .unwrap_or_else(|| self.from_bound(catalogue, 10.0))
+            .unwrap_or_else(|| self.scaled_bound(catalogue, 10.0))
     }
 
     /// ⌈factor · N*⌉ within [1, MAX_MONTH] (1,000,000 for an infinite N*).
-    fn from_bound(&self, catalogue: &Catalogue, factor: f64) -> u64 {
+    fn scaled_bound(&self, catalogue: &Catalogue, factor: f64) -> u64 {
         let bound = catalogue.lower_bound(self.budget_for_bound(), self.max_qualifiers);
         if bound.is_finite() {
             (factor * bound).ceil().clamp(1.0, MAX_MONTH as f64) as u64

@@ -35,6 +35,11 @@ fn catalogue_with(edit: impl Fn(Category) -> Category) -> Catalogue {
     .unwrap()
 }
 
+/// A change to a category's configuration.
+type Edit = Box<dyn Fn(Category) -> Category>;
+/// A change to one field of a snapshot.
+type Corruption = Box<dyn Fn(&mut LiveSnapshot)>;
+
 const A: CategoryId = CategoryId::from_index(0);
 const B: CategoryId = CategoryId::from_index(1);
 
@@ -268,7 +273,7 @@ fn a_changed_category_configuration_is_a_mismatch() {
     let age = schema.question("age").unwrap();
     let male = schema.response(g, "male").unwrap();
     let young = schema.response(age, "18-34").unwrap();
-    let edits: Vec<(&str, Box<dyn Fn(Category) -> Category>)> = vec![
+    let edits: Vec<(&str, Edit)> = vec![
         (
             "incidence",
             Box::new(|c| Category {
@@ -319,7 +324,7 @@ fn a_changed_category_configuration_is_a_mismatch() {
 #[test]
 fn counts_that_do_not_add_up_are_refused() {
     let base = busy_snapshot();
-    let cases: Vec<(&str, Box<dyn Fn(&mut LiveSnapshot)>)> = vec![
+    let cases: Vec<(&str, Corruption)> = vec![
         // Cell completes without category completes.
         ("cells", Box::new(|s| s.cells[1].completed = 2)),
         // A completed marker without a complete (that respondent would be blocked for good).
