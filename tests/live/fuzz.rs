@@ -289,11 +289,14 @@ enum Mutation {
     Ttl,
     Budget,
     Ledger,
+    QuotaShown,
+    Fingerprint,
+    LedgerCarry,
 }
 
 impl Mutation {
     /// Every mutation, for the strategy to pick from.
-    const ALL: [Mutation; 20] = {
+    const ALL: [Mutation; 23] = {
         use Mutation::*;
         [
             Format,
@@ -316,6 +319,9 @@ impl Mutation {
             Ttl,
             Budget,
             Ledger,
+            QuotaShown,
+            Fingerprint,
+            LedgerCarry,
         ]
     };
 }
@@ -479,6 +485,25 @@ fn apply(snap: &mut LiveSnapshot, m: Mutation, pick: usize, value: u32) -> Optio
                 _ => f64::from(value),
             };
             if value % 3 == 2 { Accept } else { Refuse }
+        }
+        // Issue 16: the statistics' shown must equal the counts'.
+        Mutation::QuotaShown => {
+            let i = pick % n;
+            let same = snap.quotas.shown[i] == value;
+            snap.quotas.shown[i] = value;
+            if same { Accept } else { Refuse }
+        }
+        // Issue 16: a category whose configuration changed is a mismatch.
+        Mutation::Fingerprint => {
+            let f = &mut snap.quotas.fingerprints[pick % n];
+            *f ^= u64::from(nonzero);
+            Refuse
+        }
+        // Issue 16: in wave 1 nothing is carried; a carry the ledger cannot explain is refused.
+        Mutation::LedgerCarry => {
+            snap.ledger.carried[pick % n] =
+                i64::from(nonzero) * if value % 2 == 0 { 1 } else { -1 };
+            Refuse
         }
         Mutation::Ledger => {
             if value.is_multiple_of(2) {
