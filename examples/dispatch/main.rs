@@ -73,7 +73,8 @@ fn next_line(input: &mut impl BufRead, buf: &mut Vec<u8>) -> Result<Option<Strin
     }
     String::from_utf8(std::mem::take(buf))
         .map(Some)
-        .map_err(|_| "not UTF-8".to_owned())
+        // As `BufRead::lines` words it.
+        .map_err(|_| "cannot read: stream did not contain valid UTF-8".to_owned())
 }
 
 /// Processes every line of `input`, writing one JSON line per batch to `out`; stops at the
