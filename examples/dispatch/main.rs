@@ -62,11 +62,12 @@ fn next_line(input: &mut impl BufRead, buf: &mut Vec<u8>) -> Result<Option<Strin
     if read == 0 {
         return Ok(None);
     }
+    // As `BufRead::lines`: `\n` or `\r\n` ends a line, a lone `\r` at the end stays.
     if buf.last() == Some(&b'\n') {
         buf.pop();
-    }
-    if buf.last() == Some(&b'\r') {
-        buf.pop();
+        if buf.last() == Some(&b'\r') {
+            buf.pop();
+        }
     }
     if buf.len() > MAX_LINE {
         return Err(format!("longer than {MAX_LINE} bytes (64 MiB)"));

@@ -265,7 +265,21 @@ struct Share<'a> {
 }
 
 impl Share<'_> {
+    /// The share of `rule`, kept exactly 0 when no answer satisfies it and exactly 1 when
+    /// every answer does (complements would otherwise leave rounding residue such as
+    /// −2.2e-16, and a rule nobody meets must read as nobody).
     fn of(&mut self, rule: &Rule) -> Result<f64, RuleError> {
+        let s = self.eval(rule)?;
+        Ok(if !s.possible {
+            0.0
+        } else if s.certain {
+            1.0
+        } else {
+            s.share.clamp(0.0, 1.0)
+        })
+    }
+
+    fn eval(&mut self, rule: &Rule) -> Result<Eval, RuleError> {
         self.steps += 1;
         if self.steps > MAX_SHARE_STEPS {
             return Err(RuleError::TooComplex {
@@ -273,35 +287,60 @@ impl Share<'_> {
             });
         }
         Ok(match rule {
-            Rule::Everyone => 1.0,
-            Rule::Not(inner) => 1.0 - self.of(inner)?,
+            Rule::Everyone => Eval::always(true),
+            Rule::Not(inner) => {
+                let e = self.eval(inner)?;
+                Eval {
+                    share: 1.0 - e.share,
+                    possible: !e.certain,
+                    certain: !e.possible,
+                }
+            }
             Rule::OneOf {
                 question,
                 responses,
             } => match self.fixed.get(*question) {
-                Some(r) => f64::from(u8::from(responses.contains(r))),
-                None => self
-                    .schema
-                    .get(*question)
-                    .shares
-                    .iter()
-                    .enumerate()
-                    .filter(|(r, _)| responses.contains(ResponseId(*r as u16)))
-                    .map(|(_, s)| s)
-                    .sum::<f64>(),
+                Some(r) => Eval::always(responses.contains(r)),
+                None => {
+                    let shares = &self.schema.get(*question).shares;
+                    let mut e = Eval {
+                        share: 0.0,
+                        possible: false,
+                        certain: true,
+                    };
+                    for (r, &share) in shares.iter().enumerate().filter(|(_, s)| **s > 0.0) {
+                        if responses.contains(ResponseId(r as u16)) {
+                            e.share += share;
+                            e.possible = true;
+                        } else {
+                            e.certain = false;
+                        }
+                    }
+                    e
+                }
             },
             Rule::All(rules) | Rule::Any(rules) => {
                 let all = matches!(rule, Rule::All(_));
                 match self.shared_question(rules) {
                     Some(q) => self.enumerate(rule, q)?,
                     None => {
-                        // Independent clauses.
+                        // Independent clauses: a product for All, of complements for Any.
+                        let mut e = Eval::always(all);
                         let mut product = 1.0;
                         for r in rules {
-                            let p = self.of(r)?;
-                            product *= if all { p } else { 1.0 - p };
+                            let c = self.eval(r)?;
+                            if all {
+                                product *= c.share;
+                                e.possible &= c.possible;
+                                e.certain &= c.certain;
+                            } else {
+                                product *= 1.0 - c.share;
+                                e.possible |= c.possible;
+                                e.certain |= c.certain;
+                            }
                         }
-                        if all { product } else { 1.0 - product }
+                        e.share = if all { product } else { 1.0 - product };
+                        e
                     }
                 }
             }
@@ -328,17 +367,44 @@ impl Share<'_> {
     }
 
     /// Σ over the responses r of `q`: share(r) · share of `rule` with q = r.
-    fn enumerate(&mut self, rule: &Rule, q: QuestionId) -> Result<f64, RuleError> {
+    fn enumerate(&mut self, rule: &Rule, q: QuestionId) -> Result<Eval, RuleError> {
         let schema = self.schema;
-        let mut total = 0.0;
+        let mut total = Eval {
+            share: 0.0,
+            possible: false,
+            certain: true,
+        };
         for (r, &share) in schema.get(q).shares.iter().enumerate() {
             if share > 0.0 {
                 self.fixed.set(q, ResponseId(r as u16));
-                let p = self.of(rule);
+                let e = self.eval(rule);
                 self.fixed.clear(q);
-                total += share * p?;
+                let e = e?;
+                total.share += share * e.share;
+                total.possible |= e.possible;
+                total.certain &= e.certain;
             }
         }
         Ok(total)
+    }
+}
+
+/// A sub-rule's share, and whether some answer (`possible`) or every answer (`certain`) with
+/// a positive share satisfies it: exact where the share is rounded.
+#[derive(Clone, Copy)]
+struct Eval {
+    share: f64,
+    possible: bool,
+    certain: bool,
+}
+
+impl Eval {
+    /// A rule that always (or never) holds.
+    fn always(holds: bool) -> Eval {
+        Eval {
+            share: f64::from(u8::from(holds)),
+            possible: holds,
+            certain: holds,
+        }
     }
 }

@@ -406,6 +406,10 @@ proptest! {
         let exact = brute_share(&rule, &schema);
         let share = rule.try_eligible_share(&schema).unwrap();
         prop_assert!((share - exact).abs() < 1e-12, "{share} vs {exact} for {rule:?}");
+        // Exactly 0 when nobody is eligible (never a rounding residue such as -2.2e-16).
+        let anyone = schema.complete_cells().any(|(a, s)| s > 0.0 && rule.matches(&a));
+        prop_assert_eq!(share == 0.0, !anyone, "{} for {:?}", share, rule);
+        prop_assert!((0.0..=1.0).contains(&share));
     }
 }
 
