@@ -502,7 +502,7 @@ fn apply(snap: &mut LiveSnapshot, m: Mutation, pick: usize, value: u32) -> Optio
         // Issue 16: in wave 1 nothing is carried; a carry the ledger cannot explain is refused.
         Mutation::LedgerCarry => {
             snap.ledger.carried[pick % n] =
-                i64::from(nonzero) * if value % 2 == 0 { 1 } else { -1 };
+                i64::from(nonzero) * if value.is_multiple_of(2) { 1 } else { -1 };
             Refuse
         }
         Mutation::Ledger => {
