@@ -27,7 +27,6 @@
 //! (`error: tree.children[0].children[1]: unknown response "Mle" for question "Gender"`) and
 //! exits with code 2; nothing is printed on stdout then.
 
-use std::io::Read;
 use std::process::ExitCode;
 
 use quotaroute::schema::{QuestionId, ResponseId, Schema};
@@ -41,11 +40,13 @@ use document::QuotaDocument;
 
 #[allow(dead_code)] // unused when a test includes this file as a module
 fn main() -> ExitCode {
-    let mut text = String::new();
-    if let Err(e) = std::io::stdin().read_to_string(&mut text) {
-        eprintln!("error: stdin: {e}");
-        return ExitCode::from(2);
-    }
+    let text = match json::read_document(std::io::stdin(), "stdin") {
+        Ok(text) => text,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return ExitCode::from(2);
+        }
+    };
     match answer(&text) {
         Ok(lines) => {
             for line in lines {

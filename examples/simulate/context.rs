@@ -53,7 +53,10 @@ impl Context {
         // Every flag and document value, checked once before anything is read or built.
         scenario.validate().map_err(|e| e.to_string())?;
         let text = match &scenario.catalogue {
-            Some(path) => std::fs::read_to_string(path).map_err(|e| format!("{path}: {e}"))?,
+            Some(path) => crate::input::read_document(
+                std::fs::File::open(path).map_err(|e| format!("{path}: {e}"))?,
+                path,
+            )?,
             None => BUNDLED.to_owned(),
         };
         let source = scenario
