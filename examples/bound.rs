@@ -5,6 +5,8 @@
 //! ```text
 //! cargo run --release --example bound
 //! ```
+//!
+//! It takes no arguments: any is refused (exit code 2).
 
 use std::process::ExitCode;
 
@@ -15,6 +17,12 @@ use quotaroute::schema::{Rule, Schema};
 const BUNDLED: &str = include_str!("data/fake_category_data.csv");
 
 fn main() -> ExitCode {
+    // No flags: an ignored `--catalogue my.csv` would print the bundled figures as if they
+    // were the file's.
+    if let Some(arg) = std::env::args().nth(1) {
+        eprintln!("bound: unexpected argument `{arg}`: this example takes no arguments");
+        return ExitCode::from(2);
+    }
     match run() {
         Ok(()) => ExitCode::SUCCESS,
         Err(message) => {

@@ -102,6 +102,8 @@ pub mod quota;
 pub mod risk;
 pub mod route;
 pub mod schema;
+#[cfg(feature = "serde")]
+mod serde_check;
 pub mod sim;
 pub mod state;
 pub mod store;

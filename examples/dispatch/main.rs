@@ -15,14 +15,14 @@
 //!
 //! with every recipient of the input line in both maps, in the line's order, and errors at full
 //! f64 precision. A bad line stops the run: an error naming the line on stderr, exit code 2,
-//! nothing written for it.
+//! nothing written for it. Lines may be up to 64 MiB long; a longer one is such an error.
 //!
 //! ```text
 //! printf '%s\n' '{"size":100,"weights":{"A":0.8,"B":1,"C":1.2}}' | cargo run --example dispatch
 //! ```
 
 use std::fmt;
-use std::io::{self, BufRead, Write};
+use std::io::{self, BufRead, Read, Write};
 use std::process::ExitCode;
 
 use quotaroute::dispatch::{Dispatcher, LeavePolicy};
@@ -45,21 +45,62 @@ impl fmt::Display for LineError {
     }
 }
 
+/// The longest line read (64 MiB, its line ending not counted): a longer one is an error,
+/// found without buffering more than this.
+pub const MAX_LINE: usize = 64 << 20;
+
+/// The next line of `input` without its line ending, `None` at the end; a line past
+/// [`MAX_LINE`] bytes or not UTF-8 is an error. At most `MAX_LINE + 2` bytes are buffered.
+fn next_line(input: &mut impl BufRead, buf: &mut Vec<u8>) -> Result<Option<String>, String> {
+    buf.clear();
+    // `\r\n` is two bytes past the content.
+    let read = input
+        .by_ref()
+        .take(MAX_LINE as u64 + 2)
+        .read_until(b'\n', buf)
+        .map_err(|e| format!("cannot read: {e}"))?;
+    if read == 0 {
+        return Ok(None);
+    }
+    // As `BufRead::lines`: `\n` or `\r\n` ends a line, a lone `\r` at the end stays.
+    if buf.last() == Some(&b'\n') {
+        buf.pop();
+        if buf.last() == Some(&b'\r') {
+            buf.pop();
+        }
+    }
+    if buf.len() > MAX_LINE {
+        return Err(format!("longer than {MAX_LINE} bytes (64 MiB)"));
+    }
+    String::from_utf8(std::mem::take(buf))
+        .map(Some)
+        // As `BufRead::lines` words it.
+        .map_err(|_| "cannot read: stream did not contain valid UTF-8".to_owned())
+}
+
 /// Processes every line of `input`, writing one JSON line per batch to `out`; stops at the
-/// first bad line. Blank lines are skipped.
-pub fn process(input: impl BufRead, out: &mut impl Write) -> Result<(), LineError> {
+/// first bad line. Blank lines are skipped, and a byte-order mark before the first.
+pub fn process(mut input: impl BufRead, out: &mut impl Write) -> Result<(), LineError> {
     let mut dispatcher: Dispatcher<String> = Dispatcher::with_policy(LeavePolicy::Forget);
-    for (i, line) in input.lines().enumerate() {
+    let mut buf = Vec::new();
+    for i in 0.. {
         let fail = |message: String| LineError {
             line: i + 1,
             message,
         };
-        let line = line.map_err(|e| fail(format!("cannot read: {e}")))?;
+        let Some(line) = next_line(&mut input, &mut buf).map_err(fail)? else {
+            break;
+        };
+        let line = if i == 0 {
+            line.strip_prefix('\u{feff}').unwrap_or(&line)
+        } else {
+            &line
+        };
         if line.trim().is_empty() {
             continue;
         }
         let batch: Batch =
-            serde_json::from_str(&line).map_err(|e| fail(format!("invalid batch: {e}")))?;
+            serde_json::from_str(line).map_err(|e| fail(format!("invalid batch: {e}")))?;
         // All or nothing: a refused line leaves the dispatcher as it was.
         let alloc = batch
             .apply(&mut dispatcher)

@@ -21,11 +21,12 @@
 //! drops entries last-listed first) and `answers` (question → response: what the respondent
 //! already answered). JSON objects are read in document order.
 //!
+//! A document with no queries is an error too. A UTF-8 byte-order mark is skipped.
+//!
 //! A bad document prints one line naming the path of the problem on stderr
 //! (`error: tree.children[0].children[1]: unknown response "Mle" for question "Gender"`) and
 //! exits with code 2; nothing is printed on stdout then.
 
-use std::io::Read;
 use std::process::ExitCode;
 
 use quotaroute::schema::{QuestionId, ResponseId, Schema};
@@ -39,11 +40,13 @@ use document::QuotaDocument;
 
 #[allow(dead_code)] // unused when a test includes this file as a module
 fn main() -> ExitCode {
-    let mut text = String::new();
-    if let Err(e) = std::io::stdin().read_to_string(&mut text) {
-        eprintln!("error: stdin: {e}");
-        return ExitCode::from(2);
-    }
+    let text = match json::read_document(std::io::stdin(), "stdin") {
+        Ok(text) => text,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return ExitCode::from(2);
+        }
+    };
     match answer(&text) {
         Ok(lines) => {
             for line in lines {
@@ -61,8 +64,13 @@ fn main() -> ExitCode {
 /// The output lines for a document, or its error. Reads and checks the whole document first
 /// (`document`), so that a bad query prints nothing but its error.
 pub fn answer(text: &str) -> Result<Vec<String>, String> {
-    let doc: QuotaDocument = serde_json::from_str(text).map_err(|e| format!("document: {e}"))?;
+    let doc: QuotaDocument =
+        serde_json::from_str(json::without_bom(text)).map_err(|e| format!("document: {e}"))?;
     let checked = doc.check().map_err(|e| e.to_string())?;
+    if checked.queries.is_empty() {
+        // Exiting 0 with no output would look like a tree with nothing available.
+        return Err("document: no queries to answer (add \"queries\": [...])".to_owned());
+    }
     checked
         .queries
         .iter()

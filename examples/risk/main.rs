@@ -19,7 +19,7 @@
 //! Bad input: one line on stderr naming the entity and the field, exit code 2.
 //! The document format is `quotaroute::risk::document`; see `docs/risk.md`.
 
-use std::io::{self, Read, Write};
+use std::io::{self, Write};
 use std::process::ExitCode;
 
 use quotaroute::risk::RiskModel;
@@ -47,12 +47,9 @@ impl serde_json::ser::Formatter for Spaced {
 
 #[allow(dead_code)] // unused when a test includes this file as a module
 fn run() -> Result<Vec<u8>, String> {
-    let mut input = String::new();
-    io::stdin()
-        .read_to_string(&mut input)
-        .map_err(|e| format!("cannot read stdin: {e}"))?;
-    let document: RiskDocument =
-        serde_json::from_str(&input).map_err(|e| format!("input is not valid JSON: {e}"))?;
+    let input = json::read_document(io::stdin(), "cannot read stdin")?;
+    let document: RiskDocument = serde_json::from_str(json::without_bom(&input))
+        .map_err(|e| format!("input is not valid JSON: {e}"))?;
     let request = document
         .into_request(RiskModel::prototype())
         .map_err(|e| e.to_string())?;

@@ -164,9 +164,11 @@ impl Cli {
         // As before: the first `--scenario` is the one read.
         let scenario = match self.scenario.first() {
             Some(path) => {
-                let text =
-                    std::fs::read_to_string(path).map_err(|e| format!("--scenario {path}: {e}"))?;
-                serde_json::from_str(&text).map_err(|e| format!("--scenario {path}: {e}"))?
+                let file =
+                    std::fs::File::open(path).map_err(|e| format!("--scenario {path}: {e}"))?;
+                let text = crate::input::read_document(file, &format!("--scenario {path}"))?;
+                serde_json::from_str(crate::input::without_bom(&text))
+                    .map_err(|e| format!("--scenario {path}: {e}"))?
             }
             None => Scenario::default(),
         };

@@ -50,8 +50,13 @@ pub struct Context {
 impl Context {
     /// Reads the catalogue, applies the scenario, builds the routers and computes the bounds.
     pub fn new(scenario: Scenario) -> Result<Context, String> {
+        // Every flag and document value, checked once before anything is read or built.
+        scenario.validate().map_err(|e| e.to_string())?;
         let text = match &scenario.catalogue {
-            Some(path) => std::fs::read_to_string(path).map_err(|e| format!("{path}: {e}"))?,
+            Some(path) => crate::input::read_document(
+                std::fs::File::open(path).map_err(|e| format!("{path}: {e}"))?,
+                path,
+            )?,
             None => BUNDLED.to_owned(),
         };
         let source = scenario
@@ -64,7 +69,11 @@ impl Context {
             .apply(&base)
             .map_err(|e| format!("scenario: {e}"))?;
         let settings = scenario.settings();
-        settings.validate().map_err(|e| e.to_string())?;
+        // An impossible catalogue would make every run (and the month of the risk report)
+        // simulate without end.
+        settings
+            .check_catalogue(&catalogue)
+            .map_err(|e| format!("{source}: {e}"))?;
         let names: Vec<String> = if scenario.policies.iter().any(|p| p == "all") {
             POLICY_NAMES.iter().map(|s| s.to_string()).collect()
         } else {
@@ -113,10 +122,8 @@ impl Context {
 
     /// Respondents in the month of the risk report (at least 4).
     pub fn month(&self) -> u64 {
-        self.scenario
-            .month_respondents
-            .unwrap_or((1.05 * self.bound).ceil() as u64)
-            .max(4)
+        // The library's one definition (⌈1.05 · N*⌉ unless set), checked finite at `new`.
+        self.settings.month(&self.catalogue).max(4)
     }
 }
 

@@ -22,6 +22,8 @@ use std::process::ExitCode;
 
 mod args;
 mod context;
+#[path = "../support/json.rs"]
+mod input;
 mod json;
 #[path = "../support/plot.rs"]
 mod plot;

@@ -14,6 +14,36 @@ use serde::de::{MapAccess, SeqAccess, Visitor};
 use serde::ser::{SerializeMap, SerializeSeq};
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
+/// The largest document an example reads (256 MiB): a larger one is refused after reading
+/// this much, not buffered whole.
+pub const MAX_DOCUMENT: u64 = 256 << 20;
+
+/// Reads a whole document from `reader`, at most [`MAX_DOCUMENT`] bytes; `what` names it in
+/// errors.
+pub fn read_document(reader: impl std::io::Read, what: &str) -> Result<String, String> {
+    read_at_most(reader, what, MAX_DOCUMENT)
+}
+
+/// [`read_document`] with another limit: at most `limit + 1` bytes are read.
+fn read_at_most(reader: impl std::io::Read, what: &str, limit: u64) -> Result<String, String> {
+    use std::io::Read as _;
+    let mut bytes = Vec::new();
+    reader
+        .take(limit + 1)
+        .read_to_end(&mut bytes)
+        .map_err(|e| format!("{what}: {e}"))?;
+    if bytes.len() as u64 > limit {
+        return Err(format!("{what}: larger than {limit} bytes"));
+    }
+    String::from_utf8(bytes).map_err(|_| format!("{what}: not UTF-8"))
+}
+
+/// The text of a document without a leading UTF-8 byte-order mark: editors on Windows write
+/// one, the CSV reader accepts it, and serde_json would refuse it at "line 1 column 1".
+pub fn without_bom(text: &str) -> &str {
+    text.strip_prefix('\u{feff}').unwrap_or(text)
+}
+
 /// A value as found in the document, before any checks.
 #[derive(Clone, Debug, PartialEq)]
 pub enum Json {
@@ -277,6 +307,19 @@ impl Serialize for Json {
 
 #[cfg(test)]
 mod tests {
+    /// Issue 16: a document past the limit is refused after reading the limit and one byte,
+    /// never buffered whole (here an endless one).
+    #[test]
+    fn documents_past_the_limit_are_refused_at_the_limit() {
+        use std::io::Read as _;
+        let mut endless = std::io::repeat(b' ');
+        let e = super::read_at_most(endless.by_ref(), "stdin", 1000).unwrap_err();
+        assert!(e.contains("larger than 1000"), "{e}");
+        assert_eq!(super::read_at_most(&b"{}"[..], "stdin", 2).unwrap(), "{}");
+        assert!(super::read_at_most(&[0xff][..], "stdin", 2).is_err());
+        assert_eq!(super::without_bom("\u{feff}{}"), "{}");
+    }
+
     use super::*;
 
     #[test]

@@ -30,6 +30,14 @@ pub struct FloorOptions {
     pub seed: u64,
 }
 
+/// Most elementary steps (coin flips, or a cell's eligibility in a set's head share) one
+/// call of [`floors`] spends on each of its two costly parts: growing the sets of categories
+/// that do not fit together, and sampling runs jointly. Past it, the sets not grown yet are
+/// dropped and the runs are sampled per category (each drop can only lower a floor, so the
+/// floors stay floors), with fewer draws if even that would pass it: the cost is bounded
+/// whatever the catalogue (about a second of work each).
+pub const FLOOR_WORK_LIMIT: u64 = 200_000_000;
+
 /// A sampled term: a set of categories no two of which one respondent completes (a category
 /// alone is a set of one), and the completes the set needs.
 type Term = (Vec<CategoryId>, u64);
@@ -88,7 +96,8 @@ type Term = (Vec<CategoryId>, u64);
 ///
 /// # Performance
 /// O(draws × floor × terms sampled): about the respondents of `draws` runs, with a coin per
-/// sampled category each. Infinite when a category has a target but no eligible supply.
+/// sampled category each, and at most [`FLOOR_WORK_LIMIT`] steps for each part (see there).
+/// Infinite when a category has a target but no eligible supply.
 pub fn floors(catalogue: &Catalogue, options: &FloorOptions, shares: &[f64]) -> Vec<f64> {
     let schema = catalogue.schema();
     let cells: Vec<(Answers, f64)> = if schema
@@ -118,15 +127,18 @@ pub fn floors(catalogue: &Catalogue, options: &FloorOptions, shares: &[f64]) -> 
     // shown, whoever sees it), over the budget; and those shows over the qualifier cap.
     let time = run_time_floors(catalogue, options, shares, draws);
     let mut rng = run_rng(options.seed, u32::MAX);
-    if cells.is_empty() {
-        // Without the cells, categories cannot be sampled together: each quantile of each τ_c
-        // is a floor on its own, so their largest is one.
-        let quantiles = independent_quantiles(catalogue, &with_targets, shares, draws, &mut rng);
-        return quantiles
+    // Without the cells, categories cannot be sampled together: each quantile of each τ_c is
+    // a floor on its own, so their largest is one.
+    let independent = |rng: &mut _| {
+        let quantiles = independent_quantiles(catalogue, &with_targets, shares, draws, rng);
+        quantiles
             .iter()
             .zip(&time)
-            .map(|(&q, &t)| q.max(t))
-            .collect();
+            .map(|(&q, &t): (&f64, &f64)| q.max(t))
+            .collect()
+    };
+    if cells.is_empty() {
+        return independent(&mut rng);
     }
     // Terms: (members, completes needed); a category alone is a set of one.
     let mut terms: Vec<Term> = with_targets
@@ -138,6 +150,9 @@ pub fn floors(catalogue: &Catalogue, options: &FloorOptions, shares: &[f64]) -> 
     }
     let certain = certain_time(catalogue, options, &with_targets);
     let terms = terms_that_can_bind(catalogue, &cells, terms, certain);
+    if joint_work(catalogue, &cells, &terms, draws) > FLOOR_WORK_LIMIT as f64 {
+        return independent(&mut rng);
+    }
     let mut maxima = sample_maxima(catalogue, &cells, &terms, draws, &mut rng);
     maxima.sort_unstable();
     shares
@@ -160,9 +175,29 @@ fn certain_time(catalogue: &Catalogue, options: &FloorOptions, with_targets: &[C
     )
 }
 
+/// The coin flips of sampling `terms` jointly: per draw, about the respondents of the
+/// slowest term (its mean + 8 sd), each with a coin per involved category and a check per
+/// term.
+fn joint_work(catalogue: &Catalogue, cells: &[(Answers, f64)], terms: &[Term], draws: u32) -> f64 {
+    let respondents = terms
+        .iter()
+        .map(|(members, needed)| {
+            let p = set_head_share(catalogue, cells, members);
+            let t = *needed as f64;
+            t / p + 8.0 * (t * (1.0 - p)).sqrt() / p
+        })
+        .fold(0.0, f64::max);
+    let mut involved: Vec<CategoryId> = terms.iter().flat_map(|t| t.0.iter().copied()).collect();
+    involved.sort_unstable();
+    involved.dedup();
+    f64::from(draws) * respondents * (involved.len() + terms.len()) as f64
+}
+
 /// Sets of categories that do not fit together under the cap, grown greedily from each pair
 /// that does not fit, by the member that most raises the set's mean τ: exponentially many
-/// sets exist, and the heaviest are the ones that can set a maximum. Each set once.
+/// sets exist, and the heaviest are the ones that can set a maximum. Each set once. Stops
+/// after [`FLOOR_WORK_LIMIT`] steps (a cell's eligibility in a set's mean each): the sets
+/// not grown are dropped, which can only lower the floors.
 fn set_terms(
     catalogue: &Catalogue,
     cells: &[(Answers, f64)],
@@ -174,6 +209,14 @@ fn set_terms(
     };
     let mut terms = Vec::new();
     let mut seen = std::collections::BTreeSet::new();
+    let work = std::cell::Cell::new(0u64);
+    let mean = |members: &[CategoryId]| {
+        work.set(
+            work.get()
+                .saturating_add((cells.len() * members.len()) as u64),
+        );
+        set_mean(catalogue, cells, members)
+    };
     for (i, &a) in with_targets.iter().enumerate() {
         for &b in &with_targets[i + 1..] {
             if !apart(a, b) {
@@ -181,16 +224,19 @@ fn set_terms(
             }
             let mut members = vec![a, b];
             loop {
-                let now = set_mean(catalogue, cells, &members);
+                if work.get() > FLOOR_WORK_LIMIT {
+                    return terms;
+                }
+                let now = mean(&members);
                 let mut trial = members.clone();
                 let best = with_targets
                     .iter()
                     .filter(|&&d| !members.contains(&d) && members.iter().all(|&m| apart(m, d)))
                     .map(|&d| {
                         trial.push(d);
-                        let mean = set_mean(catalogue, cells, &trial);
+                        let m = mean(&trial);
                         trial.pop();
-                        (mean, d)
+                        (m, d)
                     })
                     .filter(|&(mean, _)| mean > now)
                     .max_by(|x, y| x.0.total_cmp(&y.0));
@@ -347,6 +393,7 @@ fn independent_quantiles<R: Rng + ?Sized>(
     draws: u32,
     rng: &mut R,
 ) -> Vec<f64> {
+    let draws = affordable_draws(catalogue, with_targets.iter().copied(), draws);
     let mut best = vec![0.0f64; shares.len()];
     let mut samples = Vec::with_capacity(draws as usize);
     for &c in with_targets {
@@ -360,6 +407,24 @@ fn independent_quantiles<R: Rng + ?Sized>(
         }
     }
     best
+}
+
+/// The draws within [`FLOOR_WORK_LIMIT`] (at most `draws`, at least 1) when each costs a
+/// geometric draw per complete wanted.
+fn affordable_draws(
+    catalogue: &Catalogue,
+    with_targets: impl Iterator<Item = CategoryId>,
+    draws: u32,
+) -> u32 {
+    let per_draw: u64 = with_targets
+        .map(|c| u64::from(catalogue.category(c).target))
+        .sum::<u64>()
+        .max(1);
+    draws.min(
+        u32::try_from(FLOOR_WORK_LIMIT / per_draw)
+            .unwrap_or(u32::MAX)
+            .max(1),
+    )
 }
 
 /// Each quantile of the run's time term: (Σ T_c L_c + Σ q_c · shows_c) / budget, and Σ shows_c
@@ -386,6 +451,7 @@ fn run_time_floors(
         return vec![interviews / budget; shares.len()];
     }
     let k = options.max_qualifiers.map(|k| f64::from(k.max(1)));
+    let draws = affordable_draws(catalogue, with_targets(), draws);
     let mut rng = run_rng(options.seed, u32::MAX - 1);
     let mut runs: Vec<u64> = (0..draws)
         .map(|_| {

@@ -36,7 +36,7 @@ pub mod lp;
 pub(crate) mod sample;
 
 pub use closed::{BoundTerms, closed_form};
-pub use floors::{FloorOptions, floors};
+pub use floors::{FLOOR_WORK_LIMIT, FloorOptions, floors};
 #[cfg(feature = "lp")]
 pub use lp::{
     Limit, LpBound, LpBoundError, LpOptions, MAX_CELLS, MAX_CUT_ROUNDS, MAX_VARIABLES,

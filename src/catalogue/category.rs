@@ -22,8 +22,16 @@ impl CategoryId {
     }
 
     /// The id of the category at this position (not checked against any catalogue).
+    ///
+    /// Never truncated: a position past `u32::MAX - 1` gives the id `u32::MAX`, which no
+    /// catalogue has (catalogues are smaller), so every call with it is refused as an unknown
+    /// category rather than landing on the category at the position modulo 2³².
     pub const fn from_index(index: usize) -> CategoryId {
-        CategoryId(index as u32)
+        if index >= u32::MAX as usize {
+            CategoryId(u32::MAX)
+        } else {
+            CategoryId(index as u32)
+        }
     }
 }
 
@@ -32,6 +40,11 @@ impl fmt::Display for CategoryId {
         write!(f, "#{}", self.0)
     }
 }
+
+/// The lowest incidence a category may have: one qualifier in a billion. Below it no
+/// fieldwork fills a survey, `1 / incidence` leaves the finite numbers for subnormal rates,
+/// and a simulated incidence error could round a rate to 0.
+pub const MIN_INCIDENCE: f64 = 1e-9;
 
 /// The completes target a category gets when none is given.
 pub const DEFAULT_TARGET: u32 = 200;
@@ -182,6 +195,35 @@ impl Category {
         self
     }
 
+    /// A hash of everything routing and counting read of the category: all its fields but
+    /// the readable `name` and the `target` (targets change by recorded administrative steps,
+    /// such as a new wave's). Snapshots keep it, so a restore on a catalogue whose incidence,
+    /// lengths, eligibility, cells, exclusion group or exposure targets changed is refused.
+    /// Stable within one version of the crate (it hashes the `Debug` form, whose floats are
+    /// exact).
+    pub fn fingerprint(&self) -> u64 {
+        use std::fmt::Write;
+        /// FNV-1a over the text written into it: no allocation, the same on every platform.
+        struct Fnv(u64);
+        impl Write for Fnv {
+            fn write_str(&mut self, s: &str) -> fmt::Result {
+                for b in s.bytes() {
+                    self.0 = (self.0 ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3);
+                }
+                Ok(())
+            }
+        }
+        let mut h = Fnv(0xcbf2_9ce4_8422_2325);
+        let content = Category {
+            name: String::new(),
+            target: 0,
+            ..self.clone()
+        };
+        // Writing into `Fnv` cannot fail.
+        let _ = write!(h, "{content:?}");
+        h.0
+    }
+
     /// Seconds a complete costs, qualifier included.
     pub fn seconds_if_qualified(&self) -> f64 {
         self.qualifier_seconds + self.loi_seconds
@@ -196,10 +238,10 @@ pub(super) fn validate(c: &Category, schema: &Schema, line: usize) -> Result<(),
             problem,
         })
     };
-    if !(c.incidence > 0.0 && c.incidence <= 1.0) {
+    if !(c.incidence >= MIN_INCIDENCE && c.incidence <= 1.0) {
         return bad(
             "incidence_rate",
-            format!("{} is outside (0, 1]", c.incidence),
+            format!("{:?} is outside [1e-9, 1] (MIN_INCIDENCE)", c.incidence),
         );
     }
     if !(c.loi_seconds.is_finite() && c.loi_seconds > 0.0) {

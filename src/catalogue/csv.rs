@@ -20,8 +20,10 @@ impl Catalogue {
             return Err(CatalogueError::Empty);
         };
         let header: Vec<String> = header.into_iter().map(|h| h.trim().to_owned()).collect();
-        for (i, h) in header.iter().enumerate() {
-            if header[..i].contains(h) {
+        // A set, not a scan of the columns before: a header of many columns stays linear.
+        let mut columns = std::collections::HashSet::with_capacity(header.len());
+        for h in &header {
+            if !columns.insert(h.as_str()) {
                 return Err(CatalogueError::DuplicateColumn { column: h.clone() });
             }
         }
@@ -104,7 +106,8 @@ impl Catalogue {
 }
 
 /// Splits CSV text into records of fields, with the 1-based line each record starts on.
-/// Handles quoted fields (with `""` escapes and embedded commas or newlines) and CRLF.
+/// Handles quoted fields (with `""` escapes and embedded commas or newlines), CRLF and
+/// CR-only line endings, and a UTF-8 byte-order mark.
 fn parse_csv(text: &str) -> Result<Vec<(usize, Vec<String>)>, CatalogueError> {
     let text = text.strip_prefix('\u{feff}').unwrap_or(text);
     let mut records = Vec::new();
@@ -139,7 +142,9 @@ fn parse_csv(text: &str) -> Result<Vec<(usize, Vec<String>)>, CatalogueError> {
             }
             ',' => fields.push(std::mem::take(&mut field)),
             '\r' if chars.peek() == Some(&'\n') => {}
-            '\n' => {
+            // A lone CR ends a line too (old Mac files): otherwise the whole file is one
+            // header line and every column but the first is "missing".
+            '\n' | '\r' => {
                 fields.push(std::mem::take(&mut field));
                 records.push((record_line, std::mem::take(&mut fields)));
                 line += 1;

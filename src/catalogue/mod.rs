@@ -30,7 +30,7 @@ mod reference;
 mod tests;
 
 pub use crate::bound::BoundTerms;
-pub use category::{Category, CategoryId, DEFAULT_TARGET, QuotaCell};
+pub use category::{Category, CategoryId, DEFAULT_TARGET, MIN_INCIDENCE, QuotaCell};
 pub use preflight::{Preflight, PreflightCategory, PreflightProblem};
 pub use reference::reference_shares;
 
@@ -138,8 +138,48 @@ pub struct Catalogue {
     any_loi_spread: bool,
     /// Each category's exclusion group index (`u32::MAX`: none).
     group_of: Vec<u32>,
-    /// Each exclusion group's members, a bitset of `words` words per group.
-    group_members: Vec<u64>,
+    /// Each exclusion group's members in catalogue order, group after group (sparse: a
+    /// catalogue of 100,000 groups of two takes 200,000 ids, not 100,000 bitsets).
+    group_members: Vec<CategoryId>,
+    /// Where each group's members start in `group_members`; one more entry than groups.
+    group_starts: Vec<u32>,
+    /// Each category's position by key, for [`find`](Self::find).
+    by_key: std::collections::HashMap<String, u32>,
+}
+
+/// Each category's exclusion group index (`u32::MAX`: none), the groups in the order their
+/// names first appear; the groups' members, group after group; where each group starts.
+/// Linear: names are looked up in a hash map.
+fn exclusion_groups_of(categories: &[Category]) -> (Vec<u32>, Vec<CategoryId>, Vec<u32>) {
+    let mut index: std::collections::HashMap<&str, u32> = std::collections::HashMap::new();
+    let group_of: Vec<u32> = categories
+        .iter()
+        .map(|c| match c.exclusion_group.as_deref() {
+            None => u32::MAX,
+            Some(name) => {
+                let next = index.len() as u32;
+                *index.entry(name).or_insert(next)
+            }
+        })
+        .collect();
+    let mut sizes = vec![0u32; index.len()];
+    for &g in group_of.iter().filter(|&&g| g != u32::MAX) {
+        sizes[g as usize] += 1;
+    }
+    let mut starts = Vec::with_capacity(sizes.len() + 1);
+    starts.push(0u32);
+    for size in &sizes {
+        starts.push(starts[starts.len() - 1] + size);
+    }
+    let mut fill = starts.clone();
+    let mut members = vec![CategoryId::from_index(0); starts[starts.len() - 1] as usize];
+    for (i, &g) in group_of.iter().enumerate() {
+        if g != u32::MAX {
+            members[fill[g as usize] as usize] = CategoryId::from_index(i);
+            fill[g as usize] += 1;
+        }
+    }
+    (group_of, members, starts)
 }
 
 static CATALOGUES: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(1);
@@ -193,7 +233,7 @@ impl Catalogue {
     /// Validates the categories against the schema and precomputes the decision path's arrays.
     ///
     /// # Errors
-    /// [`CatalogueError::Field`] for an incidence outside (0, 1], a non-positive or non-finite
+    /// [`CatalogueError::Field`] for an incidence outside [[`MIN_INCIDENCE`], 1], a non-positive or non-finite
     /// LOI, a negative or non-finite qualifier cost, a rule or exposure target that does not fit
     /// the schema; [`CatalogueError::DuplicateId`]; [`CatalogueError::Empty`].
     pub fn new(schema: Schema, categories: Vec<Category>) -> Result<Catalogue, CatalogueError> {
@@ -228,8 +268,17 @@ impl Catalogue {
         }
         let eligible_share: Vec<f64> = categories
             .iter()
-            .map(|c| c.eligibility.eligible_share(&schema))
-            .collect();
+            .zip(lines)
+            .map(|(c, &line)| {
+                c.eligibility
+                    .try_eligible_share(&schema)
+                    .map_err(|e| CatalogueError::Field {
+                        line,
+                        field: "eligibility",
+                        problem: e.to_string(),
+                    })
+            })
+            .collect::<Result<_, _>>()?;
         let words = categories.len().div_ceil(64);
         let cell_eligibility = schema
             .cell_count_with_unknown()
@@ -265,26 +314,13 @@ impl Catalogue {
             .map(Category::seconds_if_qualified)
             .fold(f64::INFINITY, f64::min);
         let any_loi_spread = categories.iter().any(|c| c.loi_spread > 0.0);
-        let mut group_names: Vec<&str> = Vec::new();
-        let group_of: Vec<u32> = categories
+        let (group_of, group_members, group_starts) = exclusion_groups_of(&categories);
+        // Keys are unique (checked above): a category's position by its key.
+        let by_key = categories
             .iter()
-            .map(|c| match &c.exclusion_group {
-                None => u32::MAX,
-                Some(g) => match group_names.iter().position(|n| n == g) {
-                    Some(i) => i as u32,
-                    None => {
-                        group_names.push(g);
-                        (group_names.len() - 1) as u32
-                    }
-                },
-            })
+            .enumerate()
+            .map(|(i, c)| (c.key.clone(), i as u32))
             .collect();
-        let mut group_members = vec![0u64; group_names.len() * words];
-        for (i, &g) in group_of.iter().enumerate() {
-            if g != u32::MAX {
-                group_members[g as usize * words + i / 64] |= 1 << (i % 64);
-            }
-        }
         Ok(Catalogue {
             hot: categories
                 .iter()
@@ -316,6 +352,8 @@ impl Catalogue {
             any_loi_spread,
             group_of,
             group_members,
+            group_starts,
+            by_key,
         })
     }
 
@@ -389,12 +427,9 @@ impl Catalogue {
         &self.categories[id.index()]
     }
 
-    /// The category whose key is `key`.
+    /// The category whose key is `key` (a hash-map look-up).
     pub fn find(&self, key: &str) -> Option<CategoryId> {
-        self.categories
-            .iter()
-            .position(|c| c.key == key)
-            .map(|i| CategoryId(i as u32))
+        self.by_key.get(key).map(|&i| CategoryId(i))
     }
 
     /// A number distinguishing this catalogue from others built in the process (a clone keeps
@@ -434,25 +469,21 @@ impl Catalogue {
         self.hot[id.index()].loi_log_variance
     }
 
-    /// The members of the category's exclusion group as a bitset (one bit per category, in
-    /// 64-bit words), or `None` when it is in no group.
+    /// The members of the category's exclusion group (the category among them), in
+    /// catalogue order, or `None` when it is in no group.
     #[inline]
-    pub fn exclusion_group_members(&self, id: CategoryId) -> Option<&[u64]> {
-        let g = *self.group_of.get(id.index())?;
-        (g != u32::MAX)
-            .then(|| &self.group_members[g as usize * self.words..(g as usize + 1) * self.words])
+    pub fn exclusion_group_members(&self, id: CategoryId) -> Option<&[CategoryId]> {
+        let g = *self.group_of.get(id.index())? as usize;
+        let (start, end) = (*self.group_starts.get(g)?, *self.group_starts.get(g + 1)?);
+        Some(&self.group_members[start as usize..end as usize])
     }
 
     /// The exclusion groups, each as its categories in catalogue order, the groups in the
     /// order their names first appear.
     pub fn exclusion_groups(&self) -> Vec<Vec<CategoryId>> {
-        let groups = self.group_members.len() / self.words.max(1);
-        (0..groups)
-            .map(|g| {
-                self.ids()
-                    .filter(|c| self.group_of[c.index()] == g as u32)
-                    .collect()
-            })
+        self.group_starts
+            .windows(2)
+            .map(|w| self.group_members[w[0] as usize..w[1] as usize].to_vec())
             .collect()
     }
 

@@ -96,11 +96,11 @@ fn loi_spread_and_exclusion_group_columns() {
     assert_eq!(c.loi_log_variance(CategoryId(1)), 0.0);
     assert_eq!(
         c.exclusion_group_members(CategoryId(0)),
-        Some(&[0b101u64][..])
+        Some(&[CategoryId(0), CategoryId(2)][..])
     );
     assert_eq!(
         c.exclusion_group_members(CategoryId(2)),
-        Some(&[0b101u64][..])
+        Some(&[CategoryId(0), CategoryId(2)][..])
     );
     assert_eq!(c.exclusion_group_members(CategoryId(1)), None);
     let bad = "category_id,category_name,incidence_rate,category_length_seconds,loi_spread\n1,A,0.5,10,-1\n";

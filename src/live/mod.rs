@@ -85,6 +85,7 @@ pub use wave::{WaveError, WaveLedger, WaveLine, WaveReport};
 /// How an [`Engine`] runs.
 #[derive(Clone, Debug, PartialEq)]
 #[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
+#[cfg_attr(feature = "serde", serde(deny_unknown_fields))]
 pub struct LiveConfig {
     /// How long a pending slot is held before it is released, in the clock's milliseconds.
     pub ttl_ms: u64,
@@ -163,11 +164,13 @@ pub enum Completion {
     Completed,
     /// Already completed (a repeated call): nothing counted.
     AlreadyCompleted,
-    /// The slot's deadline had passed: it was released (now or by an earlier sweep) and
-    /// nothing is counted.
+    /// The slot's deadline had passed and no sweep had released it yet: this call released
+    /// it, and nothing is counted. (Once a sweep — [`Engine::expire`],
+    /// [`Engine::expire_all`] — has released it, a late complete finds
+    /// [`NotReserved`](Self::NotReserved).)
     Expired,
-    /// The respondent holds no slot in the category (never reserved, or abandoned, or
-    /// forgotten).
+    /// The respondent holds no slot in the category (never reserved, abandoned, released by
+    /// a sweep after its deadline, or forgotten).
     NotReserved,
 }
 
@@ -224,6 +227,14 @@ pub enum LiveError {
         #[source]
         source: StoreError,
     },
+    /// The answers do not fit the catalogue's schema ([`Engine::reserve`]).
+    #[error("respondent {respondent}: {error}")]
+    Answers {
+        /// The respondent.
+        respondent: u64,
+        /// How they do not fit.
+        error: crate::schema::AnswersError,
+    },
     /// The operation is not available on an engine whose counts live in a shared store
     /// (it would act on other nodes' holds).
     #[error("`{operation}` is not available on an engine with a shared quota store")]
@@ -248,6 +259,7 @@ pub type AnswerError = LiveError;
 /// Running totals of an engine (since it started, or since the wave began).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 #[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
+#[cfg_attr(feature = "serde", serde(deny_unknown_fields))]
 #[non_exhaustive]
 pub struct LiveStats {
     /// Qualifiers shown.

@@ -83,6 +83,10 @@ impl<R: Router, C: Clock> QuotaCounts for EngineCounts<'_, R, C> {
 impl<R: Router, C: Clock> Engine<R, C> {
     /// Starts routing a respondent (budget and qualifier cap from the configuration).
     ///
+    /// Answers that do not fit the schema ([`Answers::check`]) are routed as
+    /// [`Answers::fitted`]: a response its question lacks is unknown. Check them first to
+    /// refuse such a respondent instead.
+    ///
     /// # Performance
     /// Allocates the session; reuse one with [`restart`](Self::restart) to avoid that.
     pub fn start(&self, worker: &mut Worker, respondent: Respondent) -> Session {
@@ -102,6 +106,12 @@ impl<R: Router, C: Clock> Engine<R, C> {
     }
 
     fn begin(&self, worker: &mut Worker, session: &mut Session) {
+        // Answers outside the schema (deserialised ones) are unknown, never counted into
+        // another response's exposures or cells (see `start`).
+        let schema = self.catalogue.schema();
+        if !session.respondent.answers.fits(schema) {
+            session.respondent.answers = session.respondent.answers.fitted(schema);
+        }
         session.interview.begin(
             &self.catalogue,
             &session.respondent.answers,
@@ -170,6 +180,11 @@ impl<R: Router, C: Clock> Engine<R, C> {
     /// qualified takes a pending slot ([`reserve`](Self::reserve)), and the interview is
     /// charged the category's length when the slot is taken.
     ///
+    /// Idempotent per session and category: a repeated answer counts no second qualified
+    /// respondent (learned incidence never passes what was shown), and a repeated qualified
+    /// answer returns the slot as it stands ([`Reservation::AlreadyHeld`] or
+    /// [`Reservation::AlreadyCompleted`]).
+    ///
     /// # Errors
     /// [`LiveError::UnknownCategory`]; [`LiveError::NotShown`] when the qualifier was not
     /// shown in this session. Nothing changes then. With a shared store,
@@ -191,6 +206,16 @@ impl<R: Router, C: Clock> Engine<R, C> {
                 category,
                 key: self.catalogue.category(category).key.clone(),
             });
+        }
+        if qualified && session.interview.has_completed(category) {
+            // A repeated answer: the slot's state, nothing counted again (idempotent).
+            let id = session.respondent.id;
+            return Ok(Answer::Reserved(self.reserve_with(
+                id,
+                category,
+                &session.respondent.answers,
+                false,
+            )?));
         }
         let mut counts = EngineCounts::new(self, &session.respondent);
         let outcome = if qualified {

@@ -57,7 +57,8 @@ impl<R: Router, C: Clock> Engine<R, C> {
     /// open.
     ///
     /// # Errors
-    /// [`LiveError::UnknownCategory`]; nothing changes then. With a shared store,
+    /// [`LiveError::UnknownCategory`]; [`LiveError::Answers`] for answers that do not fit the
+    /// schema (their cells would be guessed); nothing changes then. With a shared store,
     /// [`LiveError::Store`] when the store fails.
     ///
     /// # Performance
@@ -71,6 +72,9 @@ impl<R: Router, C: Clock> Engine<R, C> {
     ) -> Result<Reservation, LiveError> {
         if category.index() >= self.catalogue.len() {
             return Err(LiveError::UnknownCategory { category });
+        }
+        if let Err(error) = answers.check(self.catalogue.schema()) {
+            return Err(LiveError::Answers { respondent, error });
         }
         self.reserve_with(respondent, category, answers, false)
     }
@@ -354,6 +358,10 @@ impl<R: Router, C: Clock> Engine<R, C> {
     /// [`Completion::NotReserved`] and still counts nothing. Returns how many were dropped.
     /// An engine with a shared store keeps no record of its own (the store keeps completes
     /// until the survey is purged): 0.
+    ///
+    /// **Warning:** after `forget`, the respondent can reserve and complete the same category
+    /// again, and that complete is counted a second time: forget only respondents whose
+    /// fieldwork is over.
     pub fn forget(&self, respondent: u64) -> u32 {
         let mut shard = lock(&self.shards[shard_of(respondent)]);
         let Some(held) = shard.respondents.get_mut(&respondent) else {

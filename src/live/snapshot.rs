@@ -15,6 +15,7 @@ use crate::state::{QuotaSnapshot, QuotaState, RestoreError};
 /// A quota cell's counts in a [`LiveSnapshot`].
 #[derive(Clone, Debug, PartialEq, Eq)]
 #[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
+#[cfg_attr(feature = "serde", serde(deny_unknown_fields))]
 pub struct CellCounts {
     /// The category's key (checked on restore).
     pub category: String,
@@ -32,6 +33,7 @@ pub struct CellCounts {
 /// (`deadline: None`, kept so that repeated calls stay idempotent after a restore).
 #[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord)]
 #[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
+#[cfg_attr(feature = "serde", serde(deny_unknown_fields))]
 pub struct HeldSlot {
     /// The respondent.
     pub respondent: u64,
@@ -48,6 +50,7 @@ pub struct HeldSlot {
 /// operations: every reservation, complete, abandon and expiry is wholly in it or absent.
 #[derive(Clone, Debug, PartialEq)]
 #[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
+#[cfg_attr(feature = "serde", serde(deny_unknown_fields))]
 pub struct LiveSnapshot {
     /// Format version ([`LiveSnapshot::FORMAT`]).
     pub format: u32,
@@ -71,8 +74,9 @@ pub struct LiveSnapshot {
 }
 
 impl LiveSnapshot {
-    /// The format version this build writes and reads.
-    pub const FORMAT: u32 = 1;
+    /// The format version this build writes and reads (2: the quota counts carry the
+    /// categories' fingerprints).
+    pub const FORMAT: u32 = 2;
 }
 
 /// Why a [`LiveSnapshot`] could not be restored.
@@ -195,10 +199,21 @@ impl<R: Router, C: Clock> Engine<R, C> {
     /// and clock. Deadlines are kept as they were: a slot whose deadline passed while the
     /// engine was down expires at the next call or [`expire`](Self::expire).
     ///
+    /// Everything that can be checked is: the catalogue's categories (keys and
+    /// [fingerprints](crate::catalogue::Category::fingerprint): a changed incidence, length,
+    /// eligibility, cell rule, exclusion group or exposure target is a mismatch; a changed
+    /// name is allowed, a changed target only as the wave ledger records it), the schema and
+    /// quota cells; the targets against the wave ledger ([`WaveLedger::check`]); completes
+    /// within targets, cells' completes and pending within their category's, completed
+    /// markers within completes; qualified and exposures within shown, and the statistics'
+    /// shown and qualified equal to the counts; every deadline within the time-to-live of the
+    /// snapshot's clock; pending counts equal to the held slots.
+    ///
     /// # Errors
     /// [`LiveRestoreError::Version`] for another format; [`LiveRestoreError::Mismatch`] when
     /// the catalogue's categories, schema or quota cells differ; [`LiveRestoreError::Invalid`]
-    /// for inconsistent counts; [`LiveRestoreError::Config`] for an invalid configuration.
+    /// for inconsistent counts, naming the field; [`LiveRestoreError::Config`] for an invalid
+    /// configuration.
     pub fn restore(
         catalogue: Catalogue,
         router: R,
@@ -226,16 +241,10 @@ impl<R: Router, C: Clock> Engine<R, C> {
             }
         }
         let ledger = &snapshot.ledger;
-        if ledger.base.len() != n || ledger.carried.len() != n {
-            return Err(invalid(
-                "ledger",
-                format!(
-                    "{} base targets and {} carries, expected {n} of each",
-                    ledger.base.len(),
-                    ledger.carried.len()
-                ),
-            ));
-        }
+        ledger.check(&catalogue, &snapshot.quotas.targets)?;
+        check_cells_within_categories(&catalogue, snapshot)?;
+        check_held(&catalogue, snapshot)?;
+        check_stats(snapshot)?;
         if snapshot.pending.len() != n {
             return Err(invalid(
                 "pending",
@@ -419,6 +428,99 @@ fn check_cells(catalogue: &Catalogue, snapshot: &LiveSnapshot) -> Result<(), Liv
                     counts.category, counts.key, counts.max, cell.key, cell.max
                 ),
             });
+        }
+    }
+    Ok(())
+}
+
+/// A quota cell's completes and pending slots are within its category's: every complete or
+/// hold in a cell is one of its category's.
+fn check_cells_within_categories(
+    catalogue: &Catalogue,
+    snapshot: &LiveSnapshot,
+) -> Result<(), LiveRestoreError> {
+    for (i, counts) in snapshot.cells.iter().enumerate() {
+        let Some((c, _)) = catalogue.cell(i) else {
+            continue;
+        };
+        let done = snapshot
+            .quotas
+            .completed
+            .get(c.index())
+            .copied()
+            .unwrap_or(0);
+        let pending = snapshot.pending.get(c.index()).copied().unwrap_or(0);
+        if counts.completed > done || counts.pending > pending {
+            return Err(invalid(
+                "cells",
+                format!(
+                    "cell `{}` of category `{}`: {} completed and {} pending, more than its \
+                     category's {done} and {pending}",
+                    counts.key, counts.category, counts.completed, counts.pending
+                ),
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// Held slots: a pending slot's deadline within the time-to-live of the snapshot's clock
+/// (taken no later than `taken_at`, so due by `taken_at + ttl_ms`); completed markers no more
+/// than the category's completes (a marker is kept per complete, unless forgotten).
+fn check_held(catalogue: &Catalogue, snapshot: &LiveSnapshot) -> Result<(), LiveRestoreError> {
+    let latest = snapshot.taken_at.plus_millis(snapshot.config.ttl_ms);
+    let mut markers = vec![0u64; catalogue.len()];
+    for h in &snapshot.held {
+        match h.deadline {
+            Some(deadline) if deadline > latest => {
+                return Err(invalid(
+                    "held",
+                    format!(
+                        "respondent {}: deadline {} is past the snapshot's clock {} plus the \
+                         time-to-live {} ms",
+                        h.respondent, deadline.0, snapshot.taken_at.0, snapshot.config.ttl_ms
+                    ),
+                ));
+            }
+            Some(_) => {}
+            None => {
+                if let Some(m) = markers.get_mut(h.category as usize) {
+                    *m += 1;
+                }
+            }
+        }
+    }
+    for (i, c) in catalogue.categories().iter().enumerate() {
+        let done = snapshot.quotas.completed.get(i).copied().unwrap_or(0);
+        if markers[i] > u64::from(done) {
+            return Err(invalid(
+                "held",
+                format!(
+                    "category `{}`: {} completed markers but {done} completes",
+                    c.key, markers[i]
+                ),
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// The statistics' qualifiers shown and respondents qualified are the counts' (both are
+/// counted together, under one lock; a counter at `u32::MAX` saturated, so its sum is a lower
+/// bound then). Completes are not compared: with a shared store the counts are the store's.
+fn check_stats(snapshot: &LiveSnapshot) -> Result<(), LiveRestoreError> {
+    let q = &snapshot.quotas;
+    for (field, counts, stat) in [
+        ("stats.shown", &q.shown, snapshot.stats.shown),
+        ("stats.qualified", &q.qualified, snapshot.stats.qualified),
+    ] {
+        let sum: u64 = counts.iter().map(|&v| u64::from(v)).sum();
+        let saturated = counts.contains(&u32::MAX);
+        if sum != stat && !(saturated && sum <= stat) {
+            return Err(invalid(
+                field,
+                format!("{stat}, but the categories' counts add up to {sum}"),
+            ));
         }
     }
     Ok(())

@@ -272,7 +272,7 @@ fn snapshots_restore_exactly() {
         Engine::restore(e.catalogue().clone(), Greedy::scarcity(), &clock, &old).err(),
         Some(LiveRestoreError::Version {
             found: 7,
-            expected: 1
+            expected: LiveSnapshot::FORMAT
         })
     );
     assert!(matches!(

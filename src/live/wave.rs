@@ -3,7 +3,7 @@
 
 use thiserror::Error;
 
-use super::{Clock, Counters, Engine, LiveStats, Shard, lock};
+use super::{Clock, Counters, Engine, LiveRestoreError, LiveStats, Shard, lock};
 use crate::catalogue::Catalogue;
 use crate::route::Router;
 use crate::state::QuotaState;
@@ -16,6 +16,7 @@ use crate::state::QuotaState;
 /// plus the carry still open equal the base targets: nothing is lost or counted twice.
 #[derive(Clone, Debug, PartialEq, Eq)]
 #[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
+#[cfg_attr(feature = "serde", serde(deny_unknown_fields))]
 pub struct WaveLedger {
     /// The current wave, from 1.
     pub wave: u32,
@@ -41,7 +42,73 @@ impl WaveLedger {
         let (Some(&b), Some(&d)) = (self.base.get(index), self.carried.get(index)) else {
             return 0;
         };
-        (i64::from(b) + d).clamp(0, i64::from(u32::MAX)) as u32
+        // Saturating: a carry from a snapshot may be anything an i64 holds.
+        i64::from(b).saturating_add(d).clamp(0, i64::from(u32::MAX)) as u32
+    }
+
+    /// The largest debt or credit `wave` waves can carry: each wave moves at most one target
+    /// (a u32) either way.
+    pub fn max_carry(wave: u32) -> i64 {
+        i64::from(wave) * i64::from(u32::MAX)
+    }
+
+    /// Checks a ledger read from a snapshot against the catalogue and the targets recorded
+    /// with it: one base and one carry per category, a wave from 1, carries a run of waves
+    /// can reach ([`max_carry`](Self::max_carry)); in wave 1 (no wave closed, so nothing
+    /// changed the catalogue's targets) the catalogue's targets and no carry; and every
+    /// recorded target the ledger's live target. Recorded targets are authoritative once a
+    /// survey runs: a difference from the catalogue that the ledger does not explain is an
+    /// error naming the category.
+    ///
+    /// # Errors
+    /// [`LiveRestoreError::Invalid`] naming the field and the category.
+    pub fn check(&self, catalogue: &Catalogue, targets: &[u32]) -> Result<(), LiveRestoreError> {
+        let n = catalogue.len();
+        let invalid = |problem: String| {
+            Err(LiveRestoreError::Invalid {
+                field: "ledger",
+                problem,
+            })
+        };
+        if self.base.len() != n || self.carried.len() != n {
+            return invalid(format!(
+                "{} base targets and {} carries, expected {n} of each",
+                self.base.len(),
+                self.carried.len()
+            ));
+        }
+        if self.wave == 0 {
+            return invalid("wave 0: waves count from 1".into());
+        }
+        let max = Self::max_carry(self.wave);
+        for (i, c) in catalogue.categories().iter().enumerate() {
+            let (base, carried) = (self.base[i], self.carried[i]);
+            if !(-max..=max).contains(&carried) {
+                return invalid(format!(
+                    "category `{}`: carry {carried} is outside [-{max}, {max}] for wave {}",
+                    c.key, self.wave
+                ));
+            }
+            if self.wave == 1 && (base != c.target || carried != 0) {
+                return invalid(format!(
+                    "category `{}`: wave 1 has base {base} and carry {carried}, but no wave was \
+                     closed: the catalogue's target {} and no carry",
+                    c.key, c.target
+                ));
+            }
+            if targets.get(i) != Some(&self.target(i)) {
+                return Err(LiveRestoreError::Invalid {
+                    field: "quotas.targets",
+                    problem: format!(
+                        "category `{}`: target {:?} in the counts, {} by the wave ledger",
+                        c.key,
+                        targets.get(i),
+                        self.target(i)
+                    ),
+                });
+            }
+        }
+        Ok(())
     }
 
     /// The live targets of every category.
@@ -148,8 +215,14 @@ impl<R: Router, C: Clock> Engine<R, C> {
         for (i, c) in self.catalogue.ids().enumerate() {
             let (base, carried_in) = (self.ledger.base[i], self.ledger.carried[i]);
             let completed = view.completed(c);
-            let carry_out = i64::from(base) + carried_in - i64::from(completed);
-            let next_target = (i64::from(next_base[i]) + carry_out).clamp(0, i64::from(u32::MAX));
+            // Saturating: a restored carry is checked against `max_carry`, but a ledger is
+            // plain data and no value of it may overflow here.
+            let carry_out = i64::from(base)
+                .saturating_add(carried_in)
+                .saturating_sub(i64::from(completed));
+            let next_target = i64::from(next_base[i])
+                .saturating_add(carry_out)
+                .clamp(0, i64::from(u32::MAX));
             lines.push(WaveLine {
                 category: self.catalogue.category(c).key.clone(),
                 base,

@@ -241,9 +241,15 @@ impl Factor for TimeFit {
 /// Neutral (1) for categories without exposure targets, for answers not known yet, and until
 /// `warm_up` respondents have been shown the category. `power` sets its strength: the product
 /// is raised to it before clamping (0: neutral; 1: the default).
+///
+/// Every value built from data goes through [`validate`](Self::validate): a deserialised one,
+/// and the options [`policy_with`](super::policy_with) builds policies from.
 #[derive(Clone, Copy, Debug, PartialEq)]
 #[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
-#[cfg_attr(feature = "serde", serde(default))]
+#[cfg_attr(
+    feature = "serde",
+    serde(remote = "Self", default, deny_unknown_fields)
+)]
 pub struct DemographicWeight {
     /// Smoothing added to both shares, so rare cells do not swing the weight.
     pub smoothing: f64,
@@ -294,7 +300,51 @@ impl Factor for DemographicWeight {
     }
 }
 
+#[cfg(feature = "serde")]
+crate::serde_check::checked_serde!(DemographicWeight);
+
 impl DemographicWeight {
+    /// Checks every field: finite smoothing > 0, finite power >= 0, finite clamps with
+    /// 0 <= `min` <= `max`, a finite hold >= 0.
+    ///
+    /// # Errors
+    /// [`OptionError`](super::OptionError) naming the first bad field and its allowed range.
+    pub fn validate(&self) -> Result<(), super::OptionError> {
+        let bad = |field: &'static str, value: f64, range: &'static str| {
+            Err(super::OptionError {
+                field,
+                value: value.to_string(),
+                allowed: range,
+            })
+        };
+        if !(self.smoothing.is_finite() && self.smoothing > 0.0) {
+            return bad(
+                "demographic.smoothing",
+                self.smoothing,
+                "a finite number > 0",
+            );
+        }
+        if !(self.power.is_finite() && self.power >= 0.0) {
+            return bad("demographic.power", self.power, "a finite number >= 0");
+        }
+        if !(self.min.is_finite() && self.min >= 0.0) {
+            return bad("demographic.min", self.min, "a finite number >= 0");
+        }
+        if !(self.max.is_finite() && self.max >= self.min) {
+            return bad(
+                "demographic.max",
+                self.max,
+                "a finite number >= demographic.min",
+            );
+        }
+        if let Some(h) = self.hold
+            && !(h.is_finite() && h >= 0.0)
+        {
+            return bad("demographic.hold", h, "a finite share >= 0");
+        }
+        Ok(())
+    }
+
     #[cold]
     fn weigh(&self, ask: &Ask<'_>, c: CategoryId) -> f64 {
         let targets = &ask.catalogue.category(c).exposure_targets;
@@ -304,26 +354,35 @@ impl DemographicWeight {
         let schema = ask.catalogue.schema();
         let mut weight = 1.0;
         for (q, shares) in targets {
-            let Some(r) = ask.respondent.answers.get(*q) else {
+            // An answer outside the schema (deserialised answers) is as good as unknown.
+            let Some((r, &share)) = ask
+                .respondent
+                .answers
+                .get(*q)
+                .and_then(|r| Some((r, shares.get(r.index())?)))
+            else {
                 continue;
             };
             let q: QuestionId = *q;
-            let total: u32 = schema
+            // In u64: exposure counters go up to u32::MAX each.
+            let total: u64 = schema
                 .response_ids(q)
-                .map(|r| ask.quotas.exposures(c, q, r))
+                .map(|r| u64::from(ask.quotas.exposures(c, q, r)))
                 .sum();
             if total == 0 {
                 continue;
             }
-            let observed = f64::from(ask.quotas.exposures(c, q, r)) / f64::from(total);
-            if self.hold.is_some_and(|h| observed - shares[r.index()] > h) {
+            let observed = f64::from(ask.quotas.exposures(c, q, r)) / total as f64;
+            if self.hold.is_some_and(|h| observed - share > h) {
                 return 0.0;
             }
-            weight *= (shares[r.index()] + self.smoothing) / (observed + self.smoothing);
+            weight *= (share + self.smoothing) / (observed + self.smoothing);
         }
         if self.power != 1.0 {
             weight = weight.powf(self.power);
         }
-        weight.clamp(self.min, self.max)
+        // Not `clamp`: it panics on clamps `validate` refuses (min > max, NaN), and a weight
+        // built field by field need not have been validated.
+        weight.max(self.min).min(self.max)
     }
 }

@@ -53,6 +53,10 @@ pub struct Interview {
     group_blocked: Vec<u64>,
     /// Candidates held back for this respondent: a cooldown, pacing (empty until the first).
     held: Vec<u64>,
+    /// Qualifiers answered (empty until the first): a repeated answer is not learned twice.
+    answered: Vec<u64>,
+    /// Categories whose complete this interview was charged (empty until the first).
+    completed: Vec<u64>,
     /// Cap on completed category surveys.
     max_completes: Option<u32>,
     /// The interview has ended early (abandoned, or stopped at the cap).
@@ -134,6 +138,8 @@ impl Interview {
         self.risk = None;
         self.group_blocked.clear();
         self.held.clear();
+        self.answered.clear();
+        self.completed.clear();
         catalogue.eligibility_into(answers, &mut self.eligible);
         self.candidates.clear();
         self.candidates.extend_from_slice(&self.eligible);
@@ -363,6 +369,24 @@ impl Interview {
             && !bit(&self.group_blocked, i)
     }
 
+    /// True when the respondent has answered the category's qualifier in this interview.
+    #[inline]
+    pub fn was_answered(&self, category: CategoryId) -> bool {
+        bit(&self.answered, category.index())
+    }
+
+    /// Records that the category's qualifier was answered; true the first time, false for a
+    /// repeated answer (which [`Turn::answered`](super::Turn::answered) then does not learn).
+    pub fn record_answered(&mut self, category: CategoryId) -> bool {
+        set_bit(&mut self.answered, category.index())
+    }
+
+    /// True when this interview was charged a complete of the category.
+    #[inline]
+    pub fn has_completed(&self, category: CategoryId) -> bool {
+        bit(&self.completed, category.index())
+    }
+
     /// True when qualifier plus LOI fit in the seconds left; under a [`CapRisk`] target, when
     /// the category keeps the interview within it.
     #[inline]
@@ -546,18 +570,20 @@ impl Interview {
     ) {
         self.completes += 1;
         self.seconds_used += seconds;
+        set_bit(&mut self.completed, category.index());
         if let Some(members) = catalogue.exclusion_group_members(category) {
             if self.group_blocked.len() < self.candidates.len() {
                 self.group_blocked.resize(self.candidates.len(), 0);
             }
-            for ((c, b), m) in self
-                .candidates
-                .iter_mut()
-                .zip(self.group_blocked.iter_mut())
-                .zip(members)
-            {
-                *b |= *c & m;
-                *c &= !m;
+            // The group's members still candidates move to the group-blocked set.
+            for m in members {
+                let (w, bit) = (m.index() / 64, 1u64 << (m.index() % 64));
+                if let (Some(c), Some(b)) =
+                    (self.candidates.get_mut(w), self.group_blocked.get_mut(w))
+                {
+                    *b |= *c & bit;
+                    *c &= !bit;
+                }
             }
         }
         if let Some(risk) = &mut self.risk
@@ -607,6 +633,16 @@ fn normal_tail(z: f64) -> f64 {
 #[inline]
 fn bit(words: &[u64], i: usize) -> bool {
     words.get(i / 64).is_some_and(|w| w >> (i % 64) & 1 == 1)
+}
+
+/// Sets bit `i`, growing the words as needed; true when it was clear.
+fn set_bit(words: &mut Vec<u64>, i: usize) -> bool {
+    if words.len() <= i / 64 {
+        words.resize(i / 64 + 1, 0);
+    }
+    let was_clear = words[i / 64] >> (i % 64) & 1 == 0;
+    words[i / 64] |= 1 << (i % 64);
+    was_clear
 }
 
 #[cfg(test)]

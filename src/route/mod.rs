@@ -65,8 +65,9 @@ pub use packing::{Pace, Packing};
 pub use policy::{Greedy, RandomRouter};
 pub use record::{Outcome, QuotaCounts, Recorded, Turn};
 pub use registry::{
-    DEFAULT_COMPARISON, POLICIES, POLICY_NAMES, PolicyInfo, PolicyOptions, UnknownPolicy,
-    default_comparison, policies, policy, policy_info, policy_names, policy_with,
+    DEFAULT_COMPARISON, OptionError, POLICIES, POLICY_NAMES, PolicyError, PolicyInfo,
+    PolicyOptions, UnknownPolicy, default_comparison, policies, policy, policy_info, policy_names,
+    policy_with,
 };
 pub use weighted::{DEFAULT_LOOKAHEAD, Weighted, WeightedError};
 

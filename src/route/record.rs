@@ -251,6 +251,11 @@ impl<'a, R: Router + ?Sized> Turn<'a, R> {
     /// router's [`on_answer`](Router::on_answer) sees the new counts, and
     /// [`on_close`](Router::on_close) follows when the respondent qualified and the category
     /// is now full.
+    ///
+    /// Idempotent learning: a repeated answer to the same qualifier in one interview counts
+    /// no qualified respondent and is not passed to `on_answer`, and a category this interview
+    /// was already charged a complete of is not completed again. A repeated qualified answer
+    /// whose complete was refused before (e.g. a shared store failed) tries the complete again.
     #[inline]
     pub fn answered<Q: QuotaCounts + ?Sized>(
         &mut self,
@@ -259,12 +264,14 @@ impl<'a, R: Router + ?Sized> Turn<'a, R> {
         outcome: Outcome,
     ) -> Recorded {
         let qualified = outcome.qualified();
-        if qualified {
+        let first = self.interview.record_answered(category);
+        if qualified && first {
             quotas.count_qualified(category);
         }
         let mut completed = false;
         match outcome {
             Outcome::NotQualified => {}
+            Outcome::Completed { .. } if self.interview.has_completed(category) => {}
             Outcome::Completed { seconds } => {
                 if quotas.count_complete(category) {
                     self.interview
@@ -285,7 +292,9 @@ impl<'a, R: Router + ?Sized> Turn<'a, R> {
             interview: self.interview,
             quotas: view,
         };
-        self.router.on_answer(&ask, self.state, category, qualified);
+        if first {
+            self.router.on_answer(&ask, self.state, category, qualified);
+        }
         if closed {
             self.router.on_close(self.catalogue, self.state, category);
         }

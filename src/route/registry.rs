@@ -35,7 +35,8 @@ pub struct PolicyInfo {
 }
 
 impl PolicyInfo {
-    /// The policy with these options (options a policy has no use for are ignored).
+    /// The policy with these options (options a policy has no use for are ignored). The
+    /// options are not checked here: [`policy_with`] checks them first.
     pub fn build(&self, options: &PolicyOptions) -> Box<dyn Router> {
         (self.build)(options)
     }
@@ -52,8 +53,11 @@ impl std::fmt::Debug for PolicyInfo {
 }
 
 /// Options of the built-in policies.
+///
+/// Checked by [`validate`](Self::validate), which [`policy_with`] and deserialising call.
 #[derive(Clone, Copy, Debug, Default, PartialEq)]
 #[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
+#[cfg_attr(feature = "serde", serde(remote = "Self"))]
 pub struct PolicyOptions {
     /// Route scarcity-based policies (`greedy`, `packing`, `paced`) on incidence learned from
     /// the qualifier answers, with a prior worth this many respondents (see [`Scarcity`]).
@@ -62,6 +66,58 @@ pub struct PolicyOptions {
     /// `seed-greedy-squared`, `packing`, `paced`); `None`: [`DemographicWeight::default`].
     #[cfg_attr(feature = "serde", serde(default))]
     pub demographic: Option<DemographicWeight>,
+}
+
+impl PolicyOptions {
+    /// Checks every option: a learning strength that is a finite number of respondents > 0
+    /// (0, NaN or infinity would make every priority NaN), and the demographic weight
+    /// ([`DemographicWeight::validate`]).
+    ///
+    /// # Errors
+    /// [`OptionError`] naming the first bad option and its allowed range.
+    pub fn validate(&self) -> Result<(), OptionError> {
+        if let Some(k) = self.learning
+            && !(k.is_finite() && k > 0.0)
+        {
+            return Err(OptionError {
+                field: "learning",
+                value: k.to_string(),
+                allowed: "a finite number of respondents > 0",
+            });
+        }
+        match &self.demographic {
+            Some(weight) => weight.validate(),
+            None => Ok(()),
+        }
+    }
+}
+
+#[cfg(feature = "serde")]
+crate::serde_check::checked_serde!(PolicyOptions);
+
+/// A policy option out of its range.
+#[derive(Clone, Debug, PartialEq, Eq, Error)]
+#[error("policy option `{field}` is {value}: it must be {allowed}")]
+#[non_exhaustive]
+pub struct OptionError {
+    /// The option (`learning`, `demographic.min`, ...).
+    pub field: &'static str,
+    /// The value given.
+    pub value: String,
+    /// The allowed range.
+    pub allowed: &'static str,
+}
+
+/// Why [`policy_with`] could not build a policy.
+#[derive(Clone, Debug, PartialEq, Eq, Error)]
+#[non_exhaustive]
+pub enum PolicyError {
+    /// The name is not a built-in policy.
+    #[error(transparent)]
+    Unknown(#[from] UnknownPolicy),
+    /// An option is out of range.
+    #[error(transparent)]
+    Option(#[from] OptionError),
 }
 
 /// Every built-in policy, in a stable order.
@@ -198,8 +254,10 @@ fn known() -> String {
 /// [`policy`] with options.
 ///
 /// # Errors
-/// [`UnknownPolicy`] naming the unknown name.
-pub fn policy_with(name: &str, options: &PolicyOptions) -> Result<Box<dyn Router>, UnknownPolicy> {
+/// [`PolicyError::Unknown`] naming the unknown name, [`PolicyError::Option`] naming an option
+/// out of range ([`PolicyOptions::validate`]).
+pub fn policy_with(name: &str, options: &PolicyOptions) -> Result<Box<dyn Router>, PolicyError> {
+    options.validate()?;
     Ok(policy_info(name)?.build(options))
 }
 
@@ -212,7 +270,8 @@ pub fn policy_with(name: &str, options: &PolicyOptions) -> Result<Box<dyn Router
 /// # Errors
 /// [`UnknownPolicy`] naming the unknown name.
 pub fn policy(name: &str) -> Result<Box<dyn Router>, UnknownPolicy> {
-    policy_with(name, &PolicyOptions::default())
+    // The default options are valid: only the name can be wrong.
+    Ok(policy_info(name)?.build(&PolicyOptions::default()))
 }
 
 fn build_greedy(options: &PolicyOptions) -> Box<dyn Router> {

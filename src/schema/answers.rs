@@ -69,13 +69,75 @@ impl Answers {
         self.0.is_empty()
     }
 
-    /// True when every answer is a response the schema has.
+    /// True when every answer is a response the schema has ([`check`](Self::check)).
     pub fn fits(&self, schema: &Schema) -> bool {
-        self.0.len() == schema.len()
-            && self.0.iter().enumerate().all(|(q, &r)| {
-                r == UNKNOWN || (r as usize) < schema.response_count(QuestionId(q as u16))
-            })
+        self.check(schema).is_ok()
     }
+
+    /// Checks that these answers were made for `schema`: one slot per question, each unknown
+    /// or a response the question has. Answers built by name always fit; deserialised ones
+    /// (or ones made for another schema) may not.
+    ///
+    /// # Errors
+    /// [`AnswersError`] naming the wrong length or the first answer outside its question.
+    pub fn check(&self, schema: &Schema) -> Result<(), AnswersError> {
+        if self.0.len() != schema.len() {
+            return Err(AnswersError::Length {
+                found: self.0.len(),
+                expected: schema.len(),
+            });
+        }
+        for (q, &r) in self.0.iter().enumerate() {
+            let question = QuestionId(q as u16);
+            let responses = schema.response_count(question);
+            if r != UNKNOWN && usize::from(r) >= responses {
+                return Err(AnswersError::Response {
+                    question: schema.question_name(question).to_owned(),
+                    response: r,
+                    responses,
+                });
+            }
+        }
+        Ok(())
+    }
+
+    /// These answers made to fit `schema`: a response the question lacks becomes unknown, a
+    /// missing slot is unknown, an extra one is dropped.
+    pub fn fitted(&self, schema: &Schema) -> Answers {
+        let mut fitted = Answers::unknown(schema);
+        for (q, slot) in fitted.0.iter_mut().enumerate() {
+            let responses = schema.response_count(QuestionId(q as u16));
+            match self.0.get(q) {
+                Some(&r) if usize::from(r) < responses => *slot = r,
+                _ => {}
+            }
+        }
+        fitted
+    }
+}
+
+/// Why answers do not fit a schema ([`Answers::check`]).
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum AnswersError {
+    /// Not one slot per question of the schema.
+    #[error("{found} answer slots for a schema of {expected} questions")]
+    Length {
+        /// Slots given.
+        found: usize,
+        /// Questions in the schema.
+        expected: usize,
+    },
+    /// An answer is not a response of its question.
+    #[error("answer {response} to question `{question}`: it has responses 0 to {} only", .responses.saturating_sub(1))]
+    Response {
+        /// The question.
+        question: String,
+        /// The response index given.
+        response: u16,
+        /// How many responses the question has.
+        responses: usize,
+    },
 }
 
 /// One person in the stream: an id and what is known of them.

@@ -29,8 +29,8 @@ use thiserror::Error;
 #[cfg(feature = "serde")]
 use serde::{Deserialize, Serialize};
 
-pub use answers::{Answers, Respondent};
-pub use rule::{ResponseSet, Rule, RuleError};
+pub use answers::{Answers, AnswersError, Respondent};
+pub use rule::{MAX_SHARE_STEPS, ResponseSet, Rule, RuleError};
 
 /// Index of a question in its [`Schema`].
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]

@@ -101,7 +101,21 @@ pub enum RuleError {
     /// A clause names a question or response the schema does not have.
     #[error(transparent)]
     Unknown(#[from] LookupError),
+    /// The rule's eligible share takes more than [`MAX_SHARE_STEPS`] steps: its clauses
+    /// share so many questions that no decomposition keeps it small.
+    #[error(
+        "the rule's eligible share needs more than {limit} steps (too many questions shared between its clauses)"
+    )]
+    TooComplex {
+        /// The limit ([`MAX_SHARE_STEPS`]).
+        limit: u64,
+    },
 }
+
+/// Most steps [`Rule::try_eligible_share`] takes (a step: one sub-rule under one set of
+/// fixed answers). Clauses on disjoint questions cost one step each; only questions shared
+/// between clauses are enumerated.
+pub const MAX_SHARE_STEPS: u64 = 1 << 22;
 
 impl Rule {
     /// `question` is one of `responses`.
@@ -207,16 +221,27 @@ impl Rule {
     }
 
     /// The share of the supply that satisfies the rule, with every question answered and
-    /// questions independent as the schema's shares say.
-    ///
-    /// Exact by enumeration over the questions the rule names (others cannot change it).
+    /// questions independent as the schema's shares say; NaN for a rule
+    /// [`try_eligible_share`](Self::try_eligible_share) refuses (catalogues refuse such
+    /// rules with a typed error).
     pub fn eligible_share(&self, schema: &Schema) -> f64 {
-        let mut named = Vec::new();
-        self.collect_questions(&mut named);
-        named.sort_unstable();
-        named.dedup();
-        let mut answers = Answers::unknown(schema);
-        share_rec(self, schema, &named, &mut answers, 1.0)
+        self.try_eligible_share(schema).unwrap_or(f64::NAN)
+    }
+
+    /// [`eligible_share`](Self::eligible_share), exactly: clauses on disjoint questions are
+    /// independent (a product for `All`, one minus the product of complements for `Any`), and
+    /// only a question two clauses share is enumerated, response by response. A conjunction
+    /// of 28 clauses costs 29 steps, not 2²⁸.
+    ///
+    /// # Errors
+    /// [`RuleError::TooComplex`] past [`MAX_SHARE_STEPS`].
+    pub fn try_eligible_share(&self, schema: &Schema) -> Result<f64, RuleError> {
+        let mut share = Share {
+            schema,
+            fixed: Answers::unknown(schema),
+            steps: 0,
+        };
+        share.of(self)
     }
 
     fn collect_questions(&self, out: &mut Vec<QuestionId>) {
@@ -231,31 +256,155 @@ impl Rule {
     }
 }
 
-fn share_rec(
-    rule: &Rule,
-    schema: &Schema,
-    questions: &[QuestionId],
-    answers: &mut Answers,
-    weight: f64,
-) -> f64 {
-    match questions.split_first() {
-        None => {
-            if rule.matches(answers) {
-                weight
-            } else {
-                0.0
-            }
+/// The eligible share of sub-rules under some fixed answers (conditioning).
+struct Share<'a> {
+    schema: &'a Schema,
+    /// Answers fixed by enumerating a shared question (others unknown: free).
+    fixed: Answers,
+    steps: u64,
+}
+
+impl Share<'_> {
+    /// The share of `rule`, kept exactly 0 when no answer satisfies it and exactly 1 when
+    /// every answer does (complements would otherwise leave rounding residue such as
+    /// −2.2e-16, and a rule nobody meets must read as nobody).
+    fn of(&mut self, rule: &Rule) -> Result<f64, RuleError> {
+        let s = self.eval(rule)?;
+        Ok(if !s.possible {
+            0.0
+        } else if s.certain {
+            1.0
+        } else {
+            s.share.clamp(0.0, 1.0)
+        })
+    }
+
+    fn eval(&mut self, rule: &Rule) -> Result<Eval, RuleError> {
+        self.steps += 1;
+        if self.steps > MAX_SHARE_STEPS {
+            return Err(RuleError::TooComplex {
+                limit: MAX_SHARE_STEPS,
+            });
         }
-        Some((&q, rest)) => {
-            let mut total = 0.0;
-            for (r, &share) in schema.get(q).shares.iter().enumerate() {
-                if share > 0.0 {
-                    answers.set(q, ResponseId(r as u16));
-                    total += share_rec(rule, schema, rest, answers, weight * share);
+        Ok(match rule {
+            Rule::Everyone => Eval::always(true),
+            Rule::Not(inner) => {
+                let e = self.eval(inner)?;
+                Eval {
+                    share: 1.0 - e.share,
+                    possible: !e.certain,
+                    certain: !e.possible,
                 }
             }
-            answers.clear(q);
-            total
+            Rule::OneOf {
+                question,
+                responses,
+            } => match self.fixed.get(*question) {
+                Some(r) => Eval::always(responses.contains(r)),
+                None => {
+                    let shares = &self.schema.get(*question).shares;
+                    let mut e = Eval {
+                        share: 0.0,
+                        possible: false,
+                        certain: true,
+                    };
+                    for (r, &share) in shares.iter().enumerate().filter(|(_, s)| **s > 0.0) {
+                        if responses.contains(ResponseId(r as u16)) {
+                            e.share += share;
+                            e.possible = true;
+                        } else {
+                            e.certain = false;
+                        }
+                    }
+                    e
+                }
+            },
+            Rule::All(rules) | Rule::Any(rules) => {
+                let all = matches!(rule, Rule::All(_));
+                match self.shared_question(rules) {
+                    Some(q) => self.enumerate(rule, q)?,
+                    None => {
+                        // Independent clauses: a product for All, of complements for Any.
+                        let mut e = Eval::always(all);
+                        let mut product = 1.0;
+                        for r in rules {
+                            let c = self.eval(r)?;
+                            if all {
+                                product *= c.share;
+                                e.possible &= c.possible;
+                                e.certain &= c.certain;
+                            } else {
+                                product *= 1.0 - c.share;
+                                e.possible |= c.possible;
+                                e.certain |= c.certain;
+                            }
+                        }
+                        e.share = if all { product } else { 1.0 - product };
+                        e
+                    }
+                }
+            }
+        })
+    }
+
+    /// A free question that two of the clauses name, if any.
+    fn shared_question(&self, rules: &[Rule]) -> Option<QuestionId> {
+        let mut seen: Vec<(QuestionId, usize)> = Vec::new();
+        for (i, r) in rules.iter().enumerate() {
+            let mut named = Vec::new();
+            r.collect_questions(&mut named);
+            named.sort_unstable();
+            named.dedup();
+            for q in named.into_iter().filter(|&q| self.fixed.get(q).is_none()) {
+                match seen.iter().find(|(s, _)| *s == q) {
+                    Some(&(_, first)) if first != i => return Some(q),
+                    Some(_) => {}
+                    None => seen.push((q, i)),
+                }
+            }
+        }
+        None
+    }
+
+    /// Σ over the responses r of `q`: share(r) · share of `rule` with q = r.
+    fn enumerate(&mut self, rule: &Rule, q: QuestionId) -> Result<Eval, RuleError> {
+        let schema = self.schema;
+        let mut total = Eval {
+            share: 0.0,
+            possible: false,
+            certain: true,
+        };
+        for (r, &share) in schema.get(q).shares.iter().enumerate() {
+            if share > 0.0 {
+                self.fixed.set(q, ResponseId(r as u16));
+                let e = self.eval(rule);
+                self.fixed.clear(q);
+                let e = e?;
+                total.share += share * e.share;
+                total.possible |= e.possible;
+                total.certain &= e.certain;
+            }
+        }
+        Ok(total)
+    }
+}
+
+/// A sub-rule's share, and whether some answer (`possible`) or every answer (`certain`) with
+/// a positive share satisfies it: exact where the share is rounded.
+#[derive(Clone, Copy)]
+struct Eval {
+    share: f64,
+    possible: bool,
+    certain: bool,
+}
+
+impl Eval {
+    /// A rule that always (or never) holds.
+    fn always(holds: bool) -> Eval {
+        Eval {
+            share: f64::from(u8::from(holds)),
+            possible: holds,
+            certain: holds,
         }
     }
 }

@@ -59,7 +59,7 @@ pub use crate::bound::sample::{nearest_rank, run_rng};
 pub use crate::catalogue::reference_shares;
 pub use realism::{DRIFT_QUESTION, Pacing, SupplyDrift};
 pub use run::{RunResult, Supply, Trace, checkpoints, run_once, trace};
-pub use settings::{Scenario, ScenarioError, Settings, SimError};
+pub use settings::{MAX_MONTH, MAX_RUNS, MAX_THREADS, Scenario, ScenarioError, Settings, SimError};
 pub use summary::{Summary, monte_carlo};
 
 use crate::bound::floors;

@@ -260,7 +260,7 @@ pub(super) fn run_with(
     // The oracle routes on a copy of the catalogue that believes the truth.
     let oracle_catalogue;
     let catalogue = if settings.oracle {
-        oracle_catalogue = believing(catalogue, &true_incidence);
+        oracle_catalogue = believing(catalogue, &true_incidence)?;
         &oracle_catalogue
     } else {
         catalogue
@@ -369,7 +369,10 @@ pub(super) fn run_with(
 }
 
 /// `catalogue` believing the true incidences: what the oracle routes on.
-fn believing(catalogue: &Catalogue, true_incidence: &[f64]) -> Catalogue {
+///
+/// The true incidences are catalogue incidences ([`Settings::true_incidence`]); were one
+/// ever refused, the run fails with a typed error rather than a panic.
+fn believing(catalogue: &Catalogue, true_incidence: &[f64]) -> Result<Catalogue, SimError> {
     let categories = catalogue
         .categories()
         .iter()
@@ -379,7 +382,10 @@ fn believing(catalogue: &Catalogue, true_incidence: &[f64]) -> Catalogue {
             ..c.clone()
         })
         .collect();
-    Catalogue::new(catalogue.schema().clone(), categories).expect("true incidences are in (0, 1]")
+    Catalogue::new(catalogue.schema().clone(), categories).map_err(|e| SimError::Setting {
+        field: "incidence_error",
+        problem: format!("the true incidences make no catalogue: {e}"),
+    })
 }
 
 /// A drifting supply: the question that drifts, its population shares and the shares of the

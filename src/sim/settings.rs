@@ -13,10 +13,26 @@ use crate::catalogue::{Catalogue, CatalogueError, reference_shares};
 use crate::route::{DemographicWeight, OfferError, PolicyOptions};
 use crate::schema::QuestionId;
 
+/// Most Monte-Carlo runs one simulation makes: every run's result is kept for the summary,
+/// so the memory a simulation takes grows with the runs.
+pub const MAX_RUNS: u32 = 1_000_000;
+
+/// Most worker threads one simulation spawns (results do not depend on the number).
+pub const MAX_THREADS: usize = 256;
+
+/// The most respondents a month (or a run) may have when they are derived from the lower
+/// bound rather than set: past it, [`Settings::check_catalogue`] refuses the catalogue.
+pub const MAX_MONTH: u64 = 100_000_000;
+
 /// How a simulation runs.
+///
+/// Checked by [`validate`](Self::validate), which every simulation and deserialising call.
 #[derive(Clone, Debug, PartialEq)]
 #[cfg_attr(feature = "serde", derive(Serialize, Deserialize))]
-#[cfg_attr(feature = "serde", serde(default, deny_unknown_fields))]
+#[cfg_attr(
+    feature = "serde",
+    serde(remote = "Self", default, deny_unknown_fields)
+)]
 pub struct Settings {
     /// Monte-Carlo runs.
     pub runs: u32,
@@ -96,10 +112,15 @@ impl Default for Settings {
 ///
 /// Every field has a default, so `{}` is the bundled default scenario; unknown fields are an
 /// error, so a misspelt setting is not silently ignored. Used by the `simulate` example's
-/// `--scenario FILE` (JSON); command-line flags override it.
+/// `--scenario FILE` (JSON); command-line flags override it. A document must be an object
+/// (`[]` is refused, not read as the default), and a deserialised scenario has passed
+/// [`validate`](Self::validate).
 #[derive(Clone, Debug, PartialEq)]
 #[cfg_attr(feature = "serde", derive(Serialize, Deserialize))]
-#[cfg_attr(feature = "serde", serde(default, deny_unknown_fields))]
+#[cfg_attr(
+    feature = "serde",
+    serde(remote = "Self", default, deny_unknown_fields)
+)]
 pub struct Scenario {
     /// Path of the catalogue CSV (`None`: the bundled catalogue).
     pub catalogue: Option<String>,
@@ -200,7 +221,70 @@ impl Default for Scenario {
     }
 }
 
+#[cfg(feature = "serde")]
+crate::serde_check::checked_serde!(Settings, object);
+#[cfg(feature = "serde")]
+crate::serde_check::checked_serde!(Scenario, object);
+
 impl Scenario {
+    /// Checks the whole scenario: its [`settings`](Self::settings), its policies (at least one,
+    /// each a built-in name or `all`), their [`options`](Self::policy_options), and the
+    /// per-category overrides.
+    ///
+    /// # Errors
+    /// [`SimError::Setting`] naming the first bad field and its allowed range.
+    pub fn validate(&self) -> Result<(), SimError> {
+        self.settings().validate()?;
+        let bad = |field: &'static str, problem: String| Err(SimError::Setting { field, problem });
+        if self.policies.is_empty() {
+            return bad(
+                "policies",
+                "must name at least one policy (or `all`)".into(),
+            );
+        }
+        for name in self.policies.iter().filter(|p| *p != "all") {
+            if let Err(e) = crate::route::policy_info(name) {
+                return bad("policies", e.to_string());
+            }
+        }
+        let below_0_or_not_finite =
+            |v: Option<f64>| v.is_some_and(|v| !(v.is_finite() && v >= 0.0));
+        if below_0_or_not_finite(self.qualifier_seconds) {
+            return bad(
+                "qualifier_seconds",
+                "must be a finite number of seconds >= 0".into(),
+            );
+        }
+        if below_0_or_not_finite(self.loi_spread) {
+            return bad(
+                "loi_spread",
+                "must be a finite coefficient of variation >= 0".into(),
+            );
+        }
+        if below_0_or_not_finite(self.demographic_weight) {
+            return bad(
+                "demographic_weight",
+                "must be a finite strength >= 0".into(),
+            );
+        }
+        if self.success_at == Some(0) {
+            return bad("success_at", "must be at least 1".into());
+        }
+        if let Err(e) = self.policy_options().validate() {
+            // The learning strength and the hold are the scenario's own fields.
+            let field = match e.field {
+                "learning" => "learn",
+                "demographic.hold" => "demographic_hold",
+                _ => "demographic_weight",
+            };
+            return bad(
+                field,
+                format!("{} is out of range: must be {}", e.value, e.allowed),
+            );
+        }
+        Ok(())
+    }
+
     /// The simulation settings of the scenario (true incidence as believed).
     pub fn settings(&self) -> Settings {
         Settings {
@@ -272,6 +356,17 @@ impl Scenario {
                     .collect();
             }
         }
+        // The catalogue's own group names: a scenario group never takes one of them, or a
+        // CSV group called `scenario-0` would silently merge with the first flag's group.
+        let taken: std::collections::HashSet<&str> = base
+            .categories()
+            .iter()
+            .filter_map(|c| c.exclusion_group.as_deref())
+            .collect();
+        let mut prefix = String::from("scenario");
+        while taken.iter().any(|name| name.starts_with(prefix.as_str())) {
+            prefix.push('~');
+        }
         for (g, group) in self.exclusion_groups.iter().enumerate() {
             for key in group {
                 let c = base
@@ -289,7 +384,7 @@ impl Scenario {
                         existing: existing.clone(),
                     });
                 }
-                *slot = Some(format!("scenario-{g}"));
+                *slot = Some(format!("{prefix}-{g}"));
             }
         }
         Catalogue::new(base.schema().clone(), categories).map_err(ScenarioError::Catalogue)
@@ -370,6 +465,16 @@ pub enum SimError {
         /// What is wrong.
         problem: String,
     },
+    /// No run can fill the catalogue (a category no respondent is eligible for, or one that
+    /// never fits the hard cap), or the lower bound passes [`MAX_MONTH`] respondents with no
+    /// explicit month or respondent limit: simulating it would never end.
+    #[error("category `{category}`: {problem}")]
+    Impossible {
+        /// The category's key (or `catalogue` for the whole).
+        category: String,
+        /// Why.
+        problem: String,
+    },
     /// The router offered a category it may not offer.
     #[error("policy `{policy}`, run {run}, respondent {respondent}: {error}")]
     InvalidOffer {
@@ -396,8 +501,8 @@ impl Settings {
                 problem: problem.to_owned(),
             })
         };
-        if self.runs == 0 {
-            return bad("runs", "must be at least 1");
+        if !(1..=MAX_RUNS).contains(&self.runs) {
+            return bad("runs", "must be in [1, 1000000] (MAX_RUNS)");
         }
         if !(self.hard_cap.is_finite() && self.hard_cap > 0.0) {
             return bad("hard_cap", "must be a positive number of seconds");
@@ -419,8 +524,11 @@ impl Settings {
         if self.max_respondents == Some(0) {
             return bad("max_respondents", "must be at least 1");
         }
-        if self.threads == Some(0) {
-            return bad("threads", "must be at least 1");
+        if self
+            .threads
+            .is_some_and(|t| !(1..=MAX_THREADS).contains(&t))
+        {
+            return bad("threads", "must be in [1, 256] (MAX_THREADS)");
         }
         if !(self.speed_spread.is_finite() && self.speed_spread >= 0.0) {
             return bad("speed_spread", "must be a coefficient of variation >= 0");
@@ -451,13 +559,59 @@ impl Settings {
         Ok(())
     }
 
+    /// Checks that runs on `catalogue` can end: every category with a target has eligible
+    /// respondents and (where lengths are certain) fits the hard cap, and without an explicit
+    /// `month_respondents` and `max_respondents` the lower bound stays within [`MAX_MONTH`]
+    /// (the month and the respondent limit are derived from it).
+    ///
+    /// # Errors
+    /// [`SimError::Impossible`] naming the category.
+    pub fn check_catalogue(&self, catalogue: &Catalogue) -> Result<(), SimError> {
+        let certain = !self.uncertain_loi(catalogue);
+        for c in catalogue.ids() {
+            let category = catalogue.category(c);
+            if category.target == 0 {
+                continue;
+            }
+            let problem = if catalogue.eligible_share(c) <= 0.0 {
+                "no respondent is eligible (its eligibility matches no answer the supply gives)"
+                    .to_owned()
+            } else if certain && catalogue.seconds_if_qualified(c) > self.hard_cap {
+                format!(
+                    "qualifier + survey take {} s, over the hard cap of {} s",
+                    catalogue.seconds_if_qualified(c),
+                    self.hard_cap
+                )
+            } else {
+                continue;
+            };
+            return Err(SimError::Impossible {
+                category: category.key.clone(),
+                problem,
+            });
+        }
+        let bound = catalogue.lower_bound(self.budget_for_bound(), self.max_qualifiers);
+        let derived = self.month_respondents.is_none() || self.max_respondents.is_none();
+        let within = (bound * 10.0).is_finite() && bound * 10.0 <= MAX_MONTH as f64;
+        if derived && !within {
+            return Err(SimError::Impossible {
+                category: "catalogue".into(),
+                problem: format!(
+                    "the lower bound is {bound:.3e} respondents: 10 times it passes the limit of \
+                     {MAX_MONTH} (MAX_MONTH); set month_respondents and max_respondents"
+                ),
+            });
+        }
+        Ok(())
+    }
+
     /// The budget per respondent the lower bound uses: the mean budget when banking, else the
     /// hard cap.
     pub fn budget_for_bound(&self) -> f64 {
         self.mean_budget.unwrap_or(self.hard_cap)
     }
 
-    /// The true incidence of each category in run `run`.
+    /// The true incidence of each category in run `run`, in [[`MIN_INCIDENCE`](crate::catalogue::MIN_INCIDENCE), 1].
     pub fn true_incidence(&self, catalogue: &Catalogue, run: u32) -> Vec<f64> {
         let mut rng = run_rng(self.seed ^ 0x1A5C_1DE5_CE00_0000, run);
         catalogue
@@ -468,7 +622,9 @@ impl Settings {
                 } else {
                     1.0
                 };
-                (catalogue.incidence(c) * self.incidence_scale * error).min(1.0)
+                // Kept a catalogue incidence, so the oracle can believe it.
+                (catalogue.incidence(c) * self.incidence_scale * error)
+                    .clamp(crate::catalogue::MIN_INCIDENCE, 1.0)
             })
             .collect()
     }
@@ -479,28 +635,28 @@ impl Settings {
         catalogue.has_any_loi_spread() || self.speed_spread > 0.0
     }
 
-    /// Respondents in the month: the setting, or ⌈1.05 · N*⌉.
+    /// Respondents in the month: the setting, or ⌈1.05 · N*⌉ (1,000,000 when N* is
+    /// infinite), at most [`MAX_MONTH`].
     pub fn month(&self, catalogue: &Catalogue) -> u64 {
-        self.month_respondents.unwrap_or_else(|| {
-            let bound = catalogue.lower_bound(self.budget_for_bound(), self.max_qualifiers);
-            if bound.is_finite() {
-                (1.05 * bound).ceil().max(1.0) as u64
-            } else {
-                1_000_000
-            }
-        })
+        self.month_respondents
+            .unwrap_or_else(|| self.scaled_bound(catalogue, 1.05))
     }
 
-    /// The respondent limit per run: the setting, or 10 × the lower bound.
+    /// The respondent limit per run: the setting, or 10 × the lower bound (1,000,000 when it
+    /// is infinite), at most [`MAX_MONTH`]: a run on a catalogue it cannot fill stops there.
     pub fn respondent_limit(&self, catalogue: &Catalogue) -> u64 {
-        self.max_respondents.unwrap_or_else(|| {
-            let bound = catalogue.lower_bound(self.budget_for_bound(), self.max_qualifiers);
-            if bound.is_finite() {
-                (10.0 * bound).ceil().max(1.0) as u64
-            } else {
-                1_000_000
-            }
-        })
+        self.max_respondents
+            .unwrap_or_else(|| self.scaled_bound(catalogue, 10.0))
+    }
+
+    /// ⌈factor · N*⌉ within [1, MAX_MONTH] (1,000,000 for an infinite N*).
+    fn scaled_bound(&self, catalogue: &Catalogue, factor: f64) -> u64 {
+        let bound = catalogue.lower_bound(self.budget_for_bound(), self.max_qualifiers);
+        if bound.is_finite() {
+            (factor * bound).ceil().clamp(1.0, MAX_MONTH as f64) as u64
+        } else {
+            1_000_000
+        }
     }
 }
 

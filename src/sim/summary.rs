@@ -99,37 +99,53 @@ pub fn monte_carlo(
         .max(1);
     let next = AtomicUsize::new(0);
     let done = AtomicUsize::new(0);
-    let results: Mutex<Vec<Option<Result<RunResult, SimError>>>> =
-        Mutex::new(vec![None; settings.runs as usize]);
-    std::thread::scope(|scope| {
-        for _ in 0..threads {
-            scope.spawn(|| {
-                loop {
-                    let run = next.fetch_add(1, Ordering::Relaxed);
-                    if run >= settings.runs as usize {
-                        break;
-                    }
-                    let result = run_with(
-                        catalogue,
-                        router,
-                        settings,
-                        run as u32,
-                        &reference,
-                        &mut |_, _, _| {},
-                    );
-                    let failed = result.is_err();
-                    results.lock().expect("no worker panics while holding it")[run] = Some(result);
-                    progress(done.fetch_add(1, Ordering::Relaxed) as u32 + 1);
-                    if failed {
-                        next.store(usize::MAX / 2, Ordering::Relaxed);
-                    }
-                }
-            });
+    // Results as they come, sorted afterwards: nothing is allocated per run up front, so the
+    // memory follows the runs made, not the runs asked for.
+    let results: Mutex<Vec<(u32, Result<RunResult, SimError>)>> = Mutex::new(Vec::new());
+    let work = || {
+        loop {
+            let run = next.fetch_add(1, Ordering::Relaxed);
+            if run >= settings.runs as usize {
+                break;
+            }
+            // `run` < `settings.runs`, a u32.
+            let run = run as u32;
+            let result = run_with(
+                catalogue,
+                router,
+                settings,
+                run,
+                &reference,
+                &mut |_, _, _| {},
+            );
+            let failed = result.is_err();
+            results
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .push((run, result));
+            progress(done.fetch_add(1, Ordering::Relaxed) as u32 + 1);
+            if failed {
+                next.store(usize::MAX / 2, Ordering::Relaxed);
+            }
         }
+    };
+    std::thread::scope(|scope| {
+        // The calling thread works too, so a thread the system refuses to spawn only makes
+        // the simulation slower (results do not depend on the number of threads).
+        for _ in 1..threads {
+            if std::thread::Builder::new()
+                .spawn_scoped(scope, work)
+                .is_err()
+            {
+                break;
+            }
+        }
+        work();
     });
-    let results = results.into_inner().expect("workers finished");
+    let mut results = results.into_inner().unwrap_or_else(|e| e.into_inner());
+    results.sort_unstable_by_key(|(run, _)| *run);
     let mut runs = Vec::with_capacity(results.len());
-    for r in results.into_iter().flatten() {
+    for (_, r) in results {
         runs.push(r?);
     }
     Ok(summarise(router.name(), &runs))

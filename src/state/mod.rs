@@ -115,6 +115,37 @@ fn untake(pending: &AtomicU32) -> bool {
         .is_ok()
 }
 
+/// The exposure counters a showing to `answers` adds to in category `c`'s row: one per
+/// known answer that is a response of its question (`offsets`: each question's first counter
+/// in a row of `stride`).
+#[inline]
+fn exposure_cells<'s>(
+    offsets: &'s [u32],
+    stride: usize,
+    c: usize,
+    answers: &'s Answers,
+) -> impl Iterator<Item = usize> + 's {
+    let row = c * stride;
+    offsets.iter().enumerate().filter_map(move |(q, &offset)| {
+        let end = offsets.get(q + 1).map_or(stride, |&next| next as usize);
+        let r = answers.get(QuestionId(q as u16))?.index();
+        (offset as usize + r < end).then_some(row + offset as usize + r)
+    })
+}
+
+/// Adds one to a statistics counter, stopping at `u32::MAX` (a wrapped count would read as
+/// almost nothing shown).
+#[inline]
+fn saturating_bump(count: &mut u32) {
+    *count = count.saturating_add(1);
+}
+
+/// [`saturating_bump`] through a shared reference: a CAS loop that leaves `u32::MAX` as is.
+#[inline]
+fn saturating_add(count: &AtomicU32) {
+    let _ = count.fetch_update(Ordering::Relaxed, Ordering::Relaxed, |v| v.checked_add(1));
+}
+
 fn counters(n: usize) -> Box<[AtomicU32]> {
     (0..n).map(|_| AtomicU32::new(0)).collect()
 }
@@ -207,21 +238,19 @@ impl QuotaState {
     /// respondent's interview together.
     ///
     /// An id outside this state's catalogue is ignored (nothing is counted, no panic), as in
-    /// [`record_shown_shared`](Self::record_shown_shared); so is an answer outside the schema.
+    /// [`record_shown_shared`](Self::record_shown_shared); so is an answer outside the schema
+    /// (a response its question does not have, e.g. from deserialised answers): it is counted
+    /// as unknown, never into another question's or category's exposures. Counters saturate
+    /// at `u32::MAX` rather than wrap.
     #[inline]
     pub fn record_shown(&mut self, category: CategoryId, answers: &Answers) {
         let c = category.index();
         let Some(shown) = self.shown.get_mut(c) else {
             return;
         };
-        *shown.get_mut() += 1;
-        let row = c * self.stride;
-        for (q, &offset) in self.offsets.iter().enumerate() {
-            if let Some(r) = answers.get(QuestionId(q as u16))
-                && let Some(e) = self.exposures.get_mut(row + offset as usize + r.index())
-            {
-                *e.get_mut() += 1;
-            }
+        saturating_bump(shown.get_mut());
+        for i in exposure_cells(&self.offsets, self.stride, c, answers) {
+            saturating_bump(self.exposures[i].get_mut());
         }
     }
 
@@ -230,7 +259,7 @@ impl QuotaState {
     #[inline]
     pub fn record_qualified(&mut self, category: CategoryId) {
         if let Some(q) = self.qualified.get_mut(category.index()) {
-            *q.get_mut() += 1;
+            saturating_bump(q.get_mut());
         }
     }
 
@@ -368,14 +397,9 @@ impl QuotaState {
         let Some(shown) = self.shown.get(c) else {
             return;
         };
-        shown.fetch_add(1, Ordering::Relaxed);
-        let row = c * self.stride;
-        for (q, &offset) in self.offsets.iter().enumerate() {
-            if let Some(r) = answers.get(QuestionId(q as u16))
-                && let Some(e) = self.exposures.get(row + offset as usize + r.index())
-            {
-                e.fetch_add(1, Ordering::Relaxed);
-            }
+        saturating_add(shown);
+        for i in exposure_cells(&self.offsets, self.stride, c, answers) {
+            saturating_add(&self.exposures[i]);
         }
     }
 
@@ -384,7 +408,7 @@ impl QuotaState {
     #[inline]
     pub fn record_qualified_shared(&self, category: CategoryId) {
         if let Some(q) = self.qualified.get(category.index()) {
-            q.fetch_add(1, Ordering::Relaxed);
+            saturating_add(q);
         }
     }
 

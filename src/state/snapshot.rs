@@ -36,14 +36,19 @@ pub enum RestoreError {
 }
 
 /// The counts of a [`QuotaState`], as data: serialise it, and [`QuotaState::restore`] it
-/// against the same catalogue.
+/// against the same catalogue. Unknown fields are refused.
 #[derive(Clone, Debug, PartialEq, Eq)]
 #[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
+#[cfg_attr(feature = "serde", serde(deny_unknown_fields))]
 pub struct QuotaSnapshot {
     /// Format version ([`QuotaSnapshot::FORMAT`]).
     pub format: u32,
     /// Category keys, in catalogue order (checked on restore).
     pub categories: Vec<String>,
+    /// Each category's [`fingerprint`](crate::catalogue::Category::fingerprint): its
+    /// incidence, lengths, eligibility, cells and the rest of its configuration but name and
+    /// target (checked on restore).
+    pub fingerprints: Vec<u64>,
     /// Question names and response counts of the schema (checked on restore).
     pub questions: Vec<(String, usize)>,
     /// Targets per category.
@@ -59,8 +64,8 @@ pub struct QuotaSnapshot {
 }
 
 impl QuotaSnapshot {
-    /// The format version this build writes and reads.
-    pub const FORMAT: u32 = 1;
+    /// The format version this build writes and reads (2: with `fingerprints`).
+    pub const FORMAT: u32 = 2;
 }
 
 impl QuotaState {
@@ -74,6 +79,11 @@ impl QuotaState {
                 .categories()
                 .iter()
                 .map(|c| c.key.clone())
+                .collect(),
+            fingerprints: catalogue
+                .categories()
+                .iter()
+                .map(|c| c.fingerprint())
                 .collect(),
             questions: schema
                 .questions()
@@ -90,10 +100,17 @@ impl QuotaState {
 
     /// Rebuilds the state a snapshot was taken of.
     ///
+    /// The snapshot's targets are taken as recorded (a new wave or an administrative change
+    /// may have set them apart from the catalogue's; the [live engine](crate::live) checks
+    /// them against its wave ledger). Everything else is checked: the categories' keys and
+    /// [fingerprints](crate::catalogue::Category::fingerprint), the schema, every length,
+    /// completes within targets, qualified respondents and each question's exposures within
+    /// the qualifiers shown.
+    ///
     /// # Errors
     /// [`RestoreError::Version`] for another format, [`RestoreError::Mismatch`] when the
-    /// catalogue's categories or schema differ, [`RestoreError::Invalid`] for inconsistent
-    /// counts.
+    /// catalogue's categories (keys or configuration) or schema differ,
+    /// [`RestoreError::Invalid`] for inconsistent counts.
     pub fn restore(
         catalogue: &Catalogue,
         snapshot: &QuotaSnapshot,
@@ -128,6 +145,30 @@ impl QuotaState {
                 what: format!(
                     "category {i} is `{k}` in the snapshot, `{}` in the catalogue",
                     keys[i]
+                ),
+            });
+        }
+        if snapshot.fingerprints.len() != keys.len() {
+            return Err(RestoreError::Invalid {
+                field: "fingerprints",
+                problem: format!(
+                    "{} values, expected {}",
+                    snapshot.fingerprints.len(),
+                    keys.len()
+                ),
+            });
+        }
+        if let Some((i, c)) = catalogue
+            .categories()
+            .iter()
+            .enumerate()
+            .find(|(i, c)| snapshot.fingerprints.get(*i) != Some(&c.fingerprint()))
+        {
+            return Err(RestoreError::Mismatch {
+                what: format!(
+                    "category `{}` (#{i}) changed since the snapshot: its incidence, lengths, \
+                     eligibility, cells, exclusion group or exposure targets differ",
+                    c.key
                 ),
             });
         }
@@ -177,9 +218,48 @@ impl QuotaState {
             *state.shown[i].get_mut() = snapshot.shown[i];
             *state.qualified[i].get_mut() = snapshot.qualified[i];
         }
+        check_learned(&state, &keys, snapshot)?;
         for (a, &v) in state.exposures.iter_mut().zip(&snapshot.exposures) {
             *a.get_mut() = v;
         }
         Ok(state)
     }
+}
+
+/// What was learned adds up: per category, qualified respondents and each question's exposures
+/// are within the qualifiers shown (every one is counted with a showing, at most once).
+fn check_learned(
+    state: &QuotaState,
+    keys: &[&str],
+    snapshot: &QuotaSnapshot,
+) -> Result<(), RestoreError> {
+    for (i, key) in keys.iter().enumerate() {
+        let shown = snapshot.shown[i];
+        if snapshot.qualified[i] > shown {
+            return Err(RestoreError::Invalid {
+                field: "qualified",
+                problem: format!(
+                    "category `{key}`: {} qualified of {shown} shown",
+                    snapshot.qualified[i]
+                ),
+            });
+        }
+        let row = &snapshot.exposures[i * state.stride..(i + 1) * state.stride];
+        for (q, &start) in state.offsets.iter().enumerate() {
+            let end = state
+                .offsets
+                .get(q + 1)
+                .map_or(state.stride, |&e| e as usize);
+            let total: u64 = row[start as usize..end].iter().map(|&e| u64::from(e)).sum();
+            if total > u64::from(shown) {
+                return Err(RestoreError::Invalid {
+                    field: "exposures",
+                    problem: format!(
+                        "category `{key}`: {total} exposures on question {q} of {shown} shown"
+                    ),
+                });
+            }
+        }
+    }
+    Ok(())
 }

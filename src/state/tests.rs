@@ -99,7 +99,7 @@ fn snapshots_restore_exactly_and_refuse_other_catalogues() {
         QuotaState::restore(&c, &old).unwrap_err(),
         RestoreError::Version {
             found: 0,
-            expected: 1
+            expected: QuotaSnapshot::FORMAT
         }
     );
     let mut bad = snap.clone();

@@ -96,7 +96,8 @@ impl QuotaView<'_> {
         self.qualified[category.index()].load(Ordering::Relaxed)
     }
 
-    /// Respondents shown the category who gave `response` to `question`.
+    /// Respondents shown the category who gave `response` to `question`; 0 for a question or
+    /// response outside the schema.
     #[inline]
     pub fn exposures(
         &self,
@@ -104,10 +105,22 @@ impl QuotaView<'_> {
         question: QuestionId,
         response: ResponseId,
     ) -> u32 {
-        let i = category.index() * self.stride
-            + self.offsets[question.index()] as usize
-            + response.index();
-        self.exposures[i].load(Ordering::Relaxed)
+        // Checked, not indexed: ids from deserialised answers may be outside the schema,
+        // and a response past its question's counters must not read the next question's.
+        let q = question.index();
+        let (Some(&start), end) = (
+            self.offsets.get(q),
+            self.offsets.get(q + 1).map_or(self.stride, |&e| e as usize),
+        ) else {
+            return 0;
+        };
+        let at = start as usize + response.index();
+        if at >= end {
+            return 0;
+        }
+        self.exposures
+            .get(category.index() * self.stride + at)
+            .map_or(0, |e| e.load(Ordering::Relaxed))
     }
 
     /// The number of categories.

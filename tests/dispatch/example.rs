@@ -122,3 +122,39 @@ fn a_bad_line_stops_with_its_number() {
         assert!(err.starts_with("line 2:") && err.contains(needle), "{err}");
     }
 }
+
+/// Issue 16: a line of 64 MiB is read; a longer one is an error found without buffering past
+/// the limit (an endless line is refused after reading 64 MiB and a buffer, not never).
+#[test]
+fn lines_up_to_64_mib_are_read_and_a_longer_one_is_refused_at_the_limit() {
+    use std::io::{BufReader, Read};
+
+    let batch = r#"{"size": 1, "weights": {"A": 1}}"#;
+    let long = format!("{batch}{}\n", " ".repeat(program::MAX_LINE - batch.len()));
+    let (lines, err) = run(&long);
+    assert_eq!((lines.len(), err), (1, None));
+
+    /// Counts the bytes read through it.
+    struct Counted<R>(R, std::rc::Rc<std::cell::Cell<u64>>);
+    impl<R: Read> Read for Counted<R> {
+        fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+            let n = self.0.read(buf)?;
+            self.1.set(self.1.get() + n as u64);
+            Ok(n)
+        }
+    }
+    let read = std::rc::Rc::new(std::cell::Cell::new(0));
+    let endless = BufReader::new(Counted(std::io::repeat(b' '), read.clone()));
+    let err = program::process(endless, &mut Vec::new())
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("line 1") && err.contains("64 MiB"), "{err}");
+    assert!(
+        read.get() <= program::MAX_LINE as u64 + 2 + 64 * 1024,
+        "{}",
+        read.get()
+    );
+    // A byte-order mark before the first line is skipped.
+    let (lines, err) = run(&format!("\u{feff}{batch}\n"));
+    assert_eq!((lines.len(), err), (1, None));
+}

@@ -305,3 +305,17 @@ fn check_catalogue_json(bytes: &[u8]) -> Result<(), TestCaseError> {
     }
     Ok(())
 }
+
+/// Issue 16: CR-only line endings (old Mac files) were one header line with every other
+/// column "missing"; they read as CRLF and LF files do, as does a byte-order mark.
+#[test]
+fn cr_only_line_endings_read_as_lines() {
+    let lf = "category_id,category_name,incidence_rate,category_length_seconds\n1,A,0.5,60\n2,B,0.25,90\n";
+    let cr = lf.replace('\n', "\r");
+    let crlf = lf.replace('\n', "\r\n");
+    let expected = Catalogue::from_csv(Schema::default_survey(), lf).unwrap();
+    for text in [cr.clone(), crlf, format!("\u{feff}{cr}")] {
+        let c = Catalogue::from_csv(Schema::default_survey(), &text).unwrap();
+        assert_eq!(c.categories(), expected.categories());
+    }
+}

@@ -86,6 +86,11 @@ pub fn process(input: impl BufRead, out: &mut impl Write) -> Result<(), LineErro
             message,
         };
         let line = line.map_err(|e| fail(format!("cannot read: {e}")))?;
+        // A byte-order mark before the first line is skipped (issue 16).
+        let line = match i {
+            0 => line.strip_prefix('\u{feff}').unwrap_or(&line).to_owned(),
+            _ => line,
+        };
         if line.trim().is_empty() {
             continue;
         }

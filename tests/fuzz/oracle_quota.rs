@@ -55,6 +55,8 @@ fn main() -> ExitCode {
 /// The output lines for a document, or its error. Reads and checks the whole document first,
 /// so that a bad query prints nothing but its error.
 pub fn answer(text: &str) -> Result<Vec<String>, String> {
+    // A UTF-8 byte-order mark is skipped, as the CSV reader does (issue 16).
+    let text = text.strip_prefix('\u{feff}').unwrap_or(text);
     let doc: Value = serde_json::from_str(text).map_err(|e| format!("document: {e}"))?;
     let doc = object(&doc, "document")?;
     known_fields(doc, "document", &["questions", "tree", "queries"])?;
@@ -72,6 +74,10 @@ pub fn answer(text: &str) -> Result<Vec<String>, String> {
             .map(|(i, q)| read_query(&schema, q, &format!("queries[{i}]")))
             .collect::<Result<Vec<_>, _>>()?,
     };
+    if queries.is_empty() {
+        // A document asking nothing is an error, not a silent exit 0 (issue 16).
+        return Err("document: no queries to answer (add \"queries\": [...])".to_owned());
+    }
     queries
         .iter()
         .map(|(method, query, answers, path)| {

@@ -289,11 +289,14 @@ enum Mutation {
     Ttl,
     Budget,
     Ledger,
+    QuotaShown,
+    Fingerprint,
+    LedgerCarry,
 }
 
 impl Mutation {
     /// Every mutation, for the strategy to pick from.
-    const ALL: [Mutation; 20] = {
+    const ALL: [Mutation; 23] = {
         use Mutation::*;
         [
             Format,
@@ -316,6 +319,9 @@ impl Mutation {
             Ttl,
             Budget,
             Ledger,
+            QuotaShown,
+            Fingerprint,
+            LedgerCarry,
         ]
     };
 }
@@ -383,12 +389,19 @@ fn apply(snap: &mut LiveSnapshot, m: Mutation, pick: usize, value: u32) -> Optio
                 return None;
             }
             let h = &mut snap.held[pick % held];
-            // A pending slot's deadline may be any time; a completed slot that becomes pending
-            // (or the reverse) leaves the pending counts short (or over).
+            // A pending slot's deadline may be any time up to the snapshot's clock plus the
+            // time-to-live (issue 16: no slot that never expires); a completed slot that
+            // becomes pending (or the reverse) leaves the pending counts short (or over), or
+            // its markers past the completes.
             let deadline = (value % 2 == 1).then_some(Timestamp(u64::from(value)));
             let kept = h.deadline.is_some() == deadline.is_some();
             h.deadline = deadline;
-            if kept { Accept } else { Refuse }
+            let latest = snap.taken_at.0 + snap.config.ttl_ms;
+            if kept && deadline.is_none_or(|d| d.0 <= latest) {
+                Accept
+            } else {
+                Refuse
+            }
         }
         Mutation::HeldCells => {
             if held == 0 {
@@ -432,12 +445,17 @@ fn apply(snap: &mut LiveSnapshot, m: Mutation, pick: usize, value: u32) -> Optio
             if u64::from(value) + u64::from(snap.pending[i]) > u64::from(target) {
                 Refuse
             } else {
-                Accept
+                // Completed markers and cells' completes must stay within it.
+                Either
             }
         }
         Mutation::QuotaTarget => {
-            snap.quotas.targets[pick % n] = value;
-            Either
+            // The wave ledger explains every target (issue 16: a tampered target let
+            // completes pass it).
+            let i = pick % n;
+            let same = snap.quotas.targets[i] == value;
+            snap.quotas.targets[i] = value;
+            if same { Accept } else { Refuse }
         }
         Mutation::QuotaKey => {
             snap.quotas.categories[pick % n].push('x');
@@ -456,7 +474,8 @@ fn apply(snap: &mut LiveSnapshot, m: Mutation, pick: usize, value: u32) -> Optio
             if snap.config.ttl_ms == 0 {
                 Refuse
             } else {
-                Accept
+                // Held deadlines must stay within the snapshot's clock plus the new TTL.
+                Either
             }
         }
         Mutation::Budget => {
@@ -466,6 +485,25 @@ fn apply(snap: &mut LiveSnapshot, m: Mutation, pick: usize, value: u32) -> Optio
                 _ => f64::from(value),
             };
             if value % 3 == 2 { Accept } else { Refuse }
+        }
+        // Issue 16: the statistics' shown must equal the counts'.
+        Mutation::QuotaShown => {
+            let i = pick % n;
+            let same = snap.quotas.shown[i] == value;
+            snap.quotas.shown[i] = value;
+            if same { Accept } else { Refuse }
+        }
+        // Issue 16: a category whose configuration changed is a mismatch.
+        Mutation::Fingerprint => {
+            let f = &mut snap.quotas.fingerprints[pick % n];
+            *f ^= u64::from(nonzero);
+            Refuse
+        }
+        // Issue 16: in wave 1 nothing is carried; a carry the ledger cannot explain is refused.
+        Mutation::LedgerCarry => {
+            snap.ledger.carried[pick % n] =
+                i64::from(nonzero) * if value.is_multiple_of(2) { 1 } else { -1 };
+            Refuse
         }
         Mutation::Ledger => {
             if value.is_multiple_of(2) {

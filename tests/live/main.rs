@@ -4,6 +4,7 @@
 
 mod engine;
 mod fuzz;
+mod hostile;
 mod interleave;
 mod props;
 mod store;

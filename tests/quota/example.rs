@@ -208,3 +208,19 @@ proptest! {
         }
     }
 }
+
+/// Issue 16: a document with no queries is an error (it exited 0 with no output), and a UTF-8
+/// byte-order mark is skipped (it failed at "line 1 column 1").
+#[test]
+fn no_queries_is_an_error_and_a_byte_order_mark_is_skipped() {
+    let no_queries = r#"{"questions": {"P": ["a", "b"]}, "tree": {"target": 2}}"#;
+    let e = program::answer(no_queries).unwrap_err();
+    assert!(e.contains("no queries"), "{e}");
+    let empty = r#"{"questions": {"P": ["a", "b"]}, "tree": {"target": 2}, "queries": []}"#;
+    assert!(program::answer(empty).is_err());
+    let with_bom = format!("\u{feff}{EXAMPLE_DOCUMENT}");
+    assert_eq!(
+        program::answer(&with_bom).unwrap(),
+        program::answer(EXAMPLE_DOCUMENT).unwrap()
+    );
+}

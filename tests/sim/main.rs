@@ -2,6 +2,7 @@
 //! exclusions, returning respondents, pacing), `paced` against `packing`, and the per-respondent
 //! trace.
 
+mod hostile;
 mod paced;
 mod realism;
 mod trace;
