@@ -53,7 +53,9 @@ pub use error::StoreError;
 pub use layout::{Counter, Layout, LayoutError};
 pub use memory::MemoryStore;
 #[cfg(feature = "postgres")]
-pub use postgres::{PG_MIGRATIONS, PG_SCHEMA_VERSION, PostgresOptions, PostgresStore};
+pub use postgres::{
+    AsyncPostgresStore, PG_MIGRATIONS, PG_SCHEMA_VERSION, PostgresOptions, PostgresStore,
+};
 #[cfg(feature = "redis")]
 pub use redis::{AsyncRedisStore, LAYOUT_VERSION, RedisOptions, RedisStore};
 

@@ -18,6 +18,8 @@ mod engine;
 mod failures;
 #[cfg(feature = "redis")]
 mod kill;
+#[cfg(feature = "postgres")]
+mod pg_async;
 #[cfg(all(feature = "postgres", feature = "redis"))]
 mod pg_cluster_example;
 #[cfg(feature = "postgres")]

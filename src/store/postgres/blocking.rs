@@ -2,28 +2,14 @@
 
 use std::sync::{Mutex, MutexGuard};
 
-use postgres::{Client, Config, Error, NoTls, Statement};
-use smallvec::SmallVec;
+use postgres::{Client, Config, Error, NoTls};
 
 use crate::live::Completion;
 use crate::store::error::check_respondent;
 use crate::store::{Count, CounterId, Hold, Layout, QuotaStore, Released, StoreError};
 
 use super::PostgresOptions;
-use super::sql::{self, Failure};
-
-/// Deadlines are kept below 10^13 ms past the database's now (about 317 years).
-const MAX_TTL_MS: u64 = 10_000_000_000_000;
-
-/// The store's statements, prepared once per connection (so each call is one round trip).
-struct Statements {
-    hold: Statement,
-    commit: Statement,
-    release: Statement,
-    release_all: Statement,
-    expire: Statement,
-    read: Statement,
-}
+use super::sql::{self, Failure, Statements};
 
 /// One connection of the pool; its statements are prepared on first use (the functions they
 /// call exist only once the migrations ran).
@@ -107,27 +93,8 @@ impl PostgresStore {
         layout: Layout,
         options: PostgresOptions,
     ) -> Result<PostgresStore, StoreError> {
-        let mut config: Config = url
-            .parse()
-            .map_err(|e| sql::protocol("bad PostgreSQL URL", Some(e)))?;
-        if config.get_connect_timeout().is_none() {
-            config.connect_timeout(options.connect_timeout);
-        }
-        if config.get_application_name().is_none() {
-            config.application_name("quotaroute");
-        }
-        let extra = format!(
-            "-c statement_timeout={}",
-            sql::millis(options.statement_timeout)
-        );
-        let merged = match config.get_options() {
-            Some(given) => format!("{given} {extra}"),
-            None => extra,
-        };
-        config.options(&merged);
-        if i32::try_from(layout.len()).is_err() {
-            return Err(sql::protocol("more than 2^31 - 1 counters", None));
-        }
+        let config = Config::from(sql::config(url, &options)?);
+        sql::check_layout(&layout)?;
         let mut store = PostgresStore {
             layout,
             options,
@@ -135,7 +102,9 @@ impl PostgresStore {
             idle: Mutex::new(Vec::new()),
         };
         let given = store.layout.clone();
-        store.layout = store.run(true, |c| sql::migrate_and_join(&mut c.client, &given))??;
+        store.layout = store.run(true, |c| {
+            super::join::migrate_and_join(&mut c.client, &given)
+        })??;
         Ok(store)
     }
 
@@ -182,7 +151,8 @@ impl PostgresStore {
         sql::decode_commit(code)
     }
 
-    /// [`commit_in`](PostgresStore::commit_in) for a tokio-postgres client or transaction.
+    /// [`commit_in`](PostgresStore::commit_in) for a tokio-postgres client or transaction
+    /// (it runs on that client only, so it may be awaited on any runtime).
     ///
     /// # Errors
     /// As [`commit_in`](PostgresStore::commit_in).
@@ -192,15 +162,7 @@ impl PostgresStore {
         respondent: &str,
         category: u32,
     ) -> Result<Completion, StoreError> {
-        check_respondent(respondent)?;
-        let category = sql::category(category)?;
-        let survey = self.layout.survey();
-        let code = client
-            .query_one(sql::COMMIT, &[&survey, &respondent, &category])
-            .await
-            .and_then(|row| row.try_get(0))
-            .map_err(in_caller_tx)?;
-        sql::decode_commit(code)
+        super::asynch::commit_in(self.layout.survey(), client, respondent, category).await
     }
 
     fn idle(&self) -> MutexGuard<'_, Vec<Conn>> {
@@ -274,7 +236,7 @@ impl PostgresStore {
 }
 
 /// An error inside the caller's transaction: nothing is retried there.
-fn in_caller_tx(e: Error) -> StoreError {
+pub(super) fn in_caller_tx(e: Error) -> StoreError {
     match sql::classify(e, false) {
         Failure::Fatal(e) => e,
         Failure::Retry { error, .. } => sql::unavailable(1, false, error),
@@ -293,23 +255,8 @@ impl QuotaStore for PostgresStore {
         counters: &[CounterId],
         ttl_ms: u64,
     ) -> Result<Hold, StoreError> {
-        check_respondent(respondent)?;
-        if let Some(&counter) = counters.iter().find(|&&c| c as usize >= self.layout.len()) {
-            return Err(StoreError::UnknownCounter {
-                counter,
-                len: self.layout.len(),
-            });
-        }
-        let category = sql::category(category)?;
-        // A counter named twice takes one slot; ids fit i32 (checked at connect).
-        let mut ids: SmallVec<[i32; 8]> = SmallVec::new();
-        for &c in counters {
-            if !ids.contains(&(c as i32)) {
-                ids.push(c as i32);
-            }
-        }
-        let ids = ids.into_vec();
-        let ttl = ttl_ms.min(MAX_TTL_MS) as i64;
+        let (category, ids, ttl) =
+            sql::hold_args(&self.layout, respondent, category, counters, ttl_ms)?;
         let survey = self.layout.survey();
         let (code, val) = self.run(true, |c| {
             let st = c.statements()?.hold.clone();
@@ -357,21 +304,12 @@ impl QuotaStore for PostgresStore {
                 .map(|r| Ok((r.try_get::<_, i32>(0)?, r.try_get::<_, Vec<i32>>(1)?)))
                 .collect::<Result<Vec<_>, Error>>()
         })?;
-        let id =
-            |v: i32| u32::try_from(v).map_err(|_| sql::protocol(format!("release_all: {v}"), None));
-        rows.into_iter()
-            .map(|(category, counters)| {
-                Ok(Released {
-                    category: id(category)?,
-                    counters: counters.into_iter().map(id).collect::<Result<_, _>>()?,
-                })
-            })
-            .collect()
+        sql::decode_released(rows)
     }
 
     fn expire(&self) -> Result<u64, StoreError> {
         let survey = self.layout.survey();
-        let batch = i32::try_from(self.options.expire_batch.max(1)).unwrap_or(i32::MAX);
+        let batch = sql::batch(&self.options);
         let mut total = 0;
         loop {
             let (released, seen) = self.run(true, |c| {
@@ -396,28 +334,6 @@ impl QuotaStore for PostgresStore {
                 .map(sql::count_row)
                 .collect::<Result<Vec<_>, Error>>()
         })?;
-        if rows.len() != self.layout.len() {
-            return Err(sql::protocol(
-                format!(
-                    "read: {} counters stored, {} in the layout (was the survey purged?)",
-                    rows.len(),
-                    self.layout.len()
-                ),
-                None,
-            ));
-        }
-        let num = |v: i64| u32::try_from(v).map_err(|_| sql::protocol(format!("read: {v}"), None));
-        out.clear();
-        for (i, [id, max, pending, completed]) in rows.into_iter().enumerate() {
-            if id != i as i64 {
-                return Err(sql::protocol(format!("read: counter {id} at {i}"), None));
-            }
-            out.push(Count {
-                max: num(max)?,
-                pending: num(pending)?,
-                completed: num(completed)?,
-            });
-        }
-        Ok(())
+        sql::decode_read(rows, self.layout.len(), out)
     }
 }

@@ -2,17 +2,21 @@
 //! platform's own database, and a complete can commit in the platform's own transaction.
 //!
 //! [`PostgresStore`] is the blocking [`QuotaStore`](super::QuotaStore) (a small pool of
-//! connections, one per concurrent caller). Each operation is one call of a PL/pgSQL
+//! connections, one per concurrent caller); [`AsyncPostgresStore`] has the same operations
+//! as `async fn`s on tokio (one pipelined connection). Each operation is one call of a PL/pgSQL
 //! function installed by the schema's migrations, so one round trip;
 //! [`PostgresStore::commit_in`] and [`PostgresStore::commit_in_async`] run the commit inside a
 //! transaction the caller owns. The schema, the SQL and the failure rules are documented on
 //! [`PostgresStore`] (`store.md`, shown there).
 
+mod asynch;
 mod blocking;
+mod join;
 mod sql;
 
 use std::time::Duration;
 
+pub use asynch::AsyncPostgresStore;
 pub use blocking::PostgresStore;
 pub use sql::{PG_MIGRATIONS, PG_SCHEMA_VERSION};
 

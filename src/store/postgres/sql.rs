@@ -6,7 +6,8 @@ use std::time::Duration;
 use postgres::{Error, Row};
 
 use crate::live::{Completion, Timestamp};
-use crate::store::{Counter, Hold, Layout, StoreError};
+use crate::store::error::check_respondent;
+use crate::store::{Count, CounterId, Hold, Layout, Released, StoreError};
 
 use super::PostgresOptions;
 
@@ -24,7 +25,7 @@ const _: () = assert!(PG_MIGRATIONS.len() == PG_SCHEMA_VERSION as usize);
 
 /// The advisory lock key under which migrations and survey creation run (several nodes
 /// starting at once apply a migration once). The ASCII of "quotarte".
-const MIGRATION_LOCK: i64 = 0x71_75_6f_74_61_72_74_65;
+pub(super) const MIGRATION_LOCK: i64 = 0x71_75_6f_74_61_72_74_65;
 
 pub(super) const HOLD: &str = "SELECT code, val FROM quotaroute.hold($1, $2, $3, $4, $5)";
 pub(super) const COMMIT: &str = "SELECT quotaroute.commit($1, $2, $3)";
@@ -36,114 +37,46 @@ pub(super) const READ: &str =
     "SELECT id, max, pending, completed FROM quotaroute.counters WHERE survey = $1 ORDER BY id";
 pub(super) const PURGE: &str = "DELETE FROM quotaroute.surveys WHERE survey = $1";
 
-/// Applies the missing migrations and joins the survey (creating it when absent) in one
-/// transaction under the advisory lock. The inner result is the stored layout, or why this
-/// node may not join.
-pub(super) fn migrate_and_join(
-    client: &mut postgres::Client,
-    given: &Layout,
-) -> Result<Result<Layout, StoreError>, Error> {
-    let mut tx = client.transaction()?;
-    tx.execute("SELECT pg_advisory_xact_lock($1)", &[&MIGRATION_LOCK])?;
-    // CREATE SCHEMA IF NOT EXISTS needs the CREATE privilege even when the schema exists:
-    // look first, so a role without it can use a schema its DBA set up.
-    let exists: bool = tx
-        .query_one(
-            "SELECT to_regclass('quotaroute.migrations') IS NOT NULL",
-            &[],
-        )?
-        .try_get(0)?;
-    if !exists {
-        tx.batch_execute(
-            "CREATE SCHEMA IF NOT EXISTS quotaroute;
-             CREATE TABLE quotaroute.migrations (
-                 version int PRIMARY KEY,
-                 applied timestamptz NOT NULL DEFAULT now())",
-        )?;
+/// The connection settings of `url` with the store's: the connect timeout (unless the URL
+/// sets one), the application name, and `statement_timeout` added to the server options.
+pub(super) fn config(
+    url: &str,
+    options: &PostgresOptions,
+) -> Result<tokio_postgres::Config, StoreError> {
+    let mut config: tokio_postgres::Config = url
+        .parse()
+        .map_err(|e| protocol("bad PostgreSQL URL", Some(e)))?;
+    if config.get_connect_timeout().is_none() {
+        config.connect_timeout(options.connect_timeout);
     }
-    let applied: i32 = tx
-        .query_one(
-            "SELECT coalesce(max(version), 0) FROM quotaroute.migrations",
-            &[],
-        )?
-        .try_get(0)?;
-    let survey = given.survey().to_string();
-    if applied < 0 || applied as u32 > PG_SCHEMA_VERSION {
-        return Ok(Err(StoreError::Version {
-            survey,
-            found: format!("schema {applied}"),
-            expected: PG_SCHEMA_VERSION,
-        }));
+    if config.get_application_name().is_none() {
+        config.application_name("quotaroute");
     }
-    for (i, migration) in PG_MIGRATIONS.iter().enumerate().skip(applied as usize) {
-        tx.batch_execute(migration)?;
-        let version = i as i32 + 1;
-        tx.execute(
-            "INSERT INTO quotaroute.migrations (version) VALUES ($1)",
-            &[&version],
-        )?;
-    }
-    let version = PG_SCHEMA_VERSION as i32;
-    let created = tx.execute(
-        "INSERT INTO quotaroute.surveys (survey, version) VALUES ($1, $2)
-         ON CONFLICT (survey) DO NOTHING",
-        &[&survey, &version],
-    )?;
-    if created == 1 {
-        let ids: Vec<i32> = (0..given.len() as i32).collect();
-        let names: Vec<&str> = given.counters().iter().map(|c| c.name.as_str()).collect();
-        let maxes: Vec<i64> = given.counters().iter().map(|c| i64::from(c.max)).collect();
-        tx.execute(
-            "INSERT INTO quotaroute.counters (survey, id, name, max)
-             SELECT $1, * FROM unnest($2::int[], $3::text[], $4::bigint[])",
-            &[&survey, &ids, &names, &maxes],
-        )?;
-    }
-    let found: i32 = tx
-        .query_one(
-            "SELECT version FROM quotaroute.surveys WHERE survey = $1",
-            &[&survey],
-        )?
-        .try_get(0)?;
-    if found != version {
-        return Ok(Err(StoreError::Version {
-            survey,
-            found: found.to_string(),
-            expected: PG_SCHEMA_VERSION,
-        }));
-    }
-    let mut counters = Vec::new();
-    for row in tx.query(
-        "SELECT name, max FROM quotaroute.counters WHERE survey = $1 ORDER BY id",
-        &[&survey],
-    )? {
-        let max: i64 = row.try_get(1)?;
-        let max = u32::try_from(max).map_err(|_| protocol(format!("join: max {max}"), None));
-        match max {
-            Ok(max) => counters.push(Counter::new(row.try_get::<_, String>(0)?, max)),
-            Err(e) => return Ok(Err(e)),
-        }
-    }
-    tx.commit()?;
-    Ok(compare(given, counters))
+    let extra = format!("-c statement_timeout={}", millis(options.statement_timeout));
+    let merged = match config.get_options() {
+        Some(given) => format!("{given} {extra}"),
+        None => extra,
+    };
+    config.options(merged);
+    Ok(config)
 }
 
-/// The stored layout when it is the one given, else the typed mismatch.
-fn compare(given: &Layout, counters: Vec<Counter>) -> Result<Layout, StoreError> {
-    let survey = given.survey().to_string();
-    let stored = Layout::new(survey.as_str(), counters)
-        .map_err(|e| protocol(format!("join: stored layout is invalid: {e}"), None))?;
-    let show =
-        |c: Option<&Counter>| c.map_or("none".to_string(), |c| format!("{} {}", c.name, c.max));
-    if let Some((index, mine, theirs)) = given.first_difference(&stored) {
-        return Err(StoreError::LayoutMismatch {
-            survey,
-            index,
-            stored: show(theirs),
-            given: show(mine),
-        });
+/// Refuses a layout whose counter ids would not fit the schema's `int`.
+pub(super) fn check_layout(layout: &Layout) -> Result<(), StoreError> {
+    match i32::try_from(layout.len()) {
+        Ok(_) => Ok(()),
+        Err(_) => Err(protocol("more than 2^31 - 1 counters", None)),
     }
-    Ok(stored)
+}
+
+/// The statements the stores prepare on each connection (so each call is one round trip).
+pub(super) struct Statements {
+    pub hold: postgres::Statement,
+    pub commit: postgres::Statement,
+    pub release: postgres::Statement,
+    pub release_all: postgres::Statement,
+    pub expire: postgres::Statement,
+    pub read: postgres::Statement,
 }
 
 pub(super) fn protocol(detail: impl Into<String>, source: Option<Error>) -> StoreError {
@@ -188,6 +121,84 @@ pub(super) fn decode_commit(code: i32) -> Result<Completion, StoreError> {
         3 => Ok(Completion::NotReserved),
         _ => Err(protocol(format!("commit: unexpected code {code}"), None)),
     }
+}
+
+/// Deadlines are kept below 10^13 ms past the database's now (about 317 years).
+const MAX_TTL_MS: u64 = 10_000_000_000_000;
+
+/// A hold's arguments, checked: the category, the distinct counter ids (a counter named
+/// twice takes one slot), the time-to-live.
+pub(super) fn hold_args(
+    layout: &Layout,
+    respondent: &str,
+    category: u32,
+    counters: &[CounterId],
+    ttl_ms: u64,
+) -> Result<(i32, Vec<i32>, i64), StoreError> {
+    check_respondent(respondent)?;
+    if let Some(&counter) = counters.iter().find(|&&c| c as usize >= layout.len()) {
+        return Err(StoreError::UnknownCounter {
+            counter,
+            len: layout.len(),
+        });
+    }
+    let category = self::category(category)?;
+    let mut ids: Vec<i32> = Vec::with_capacity(counters.len());
+    for &c in counters {
+        // Ids fit i32: the layout was checked at connect.
+        if !ids.contains(&(c as i32)) {
+            ids.push(c as i32);
+        }
+    }
+    Ok((category, ids, ttl_ms.min(MAX_TTL_MS) as i64))
+}
+
+/// The sweep's batch size as the schema takes it.
+pub(super) fn batch(options: &PostgresOptions) -> i32 {
+    i32::try_from(options.expire_batch.max(1)).unwrap_or(i32::MAX)
+}
+
+/// release_all's rows `(category, counters)`.
+pub(super) fn decode_released(rows: Vec<(i32, Vec<i32>)>) -> Result<Vec<Released>, StoreError> {
+    let id = |v: i32| u32::try_from(v).map_err(|_| protocol(format!("release_all: {v}"), None));
+    rows.into_iter()
+        .map(|(category, counters)| {
+            Ok(Released {
+                category: id(category)?,
+                counters: counters.into_iter().map(id).collect::<Result<_, _>>()?,
+            })
+        })
+        .collect()
+}
+
+/// The read's rows into `out`, checked against the layout.
+pub(super) fn decode_read(
+    rows: Vec<[i64; 4]>,
+    len: usize,
+    out: &mut Vec<Count>,
+) -> Result<(), StoreError> {
+    if rows.len() != len {
+        return Err(protocol(
+            format!(
+                "read: {} counters stored, {len} in the layout (was the survey purged?)",
+                rows.len()
+            ),
+            None,
+        ));
+    }
+    let num = |v: i64| u32::try_from(v).map_err(|_| protocol(format!("read: {v}"), None));
+    out.clear();
+    for (i, [id, max, pending, completed]) in rows.into_iter().enumerate() {
+        if id != i as i64 {
+            return Err(protocol(format!("read: counter {id} at {i}"), None));
+        }
+        out.push(Count {
+            max: num(max)?,
+            pending: num(pending)?,
+            completed: num(completed)?,
+        });
+    }
+    Ok(())
 }
 
 /// One `(id, max, pending, completed)` row of the read.
