@@ -157,9 +157,25 @@ fn postgres_completes_acknowledged_before_a_kill_survive_it() {
     };
     // b is small: contended to its max while the server dies.
     let l = layout("pg-kill", &[("a", 100_000), ("b", 60)]);
-    let nodes: Vec<PostgresStore> = (0..3)
-        .map(|_| PostgresStore::connect(&pg.url(), l.clone(), options.clone()).expect("connect"))
-        .collect();
+    // Three nodes start at once on the fresh database: the migration is applied once, the
+    // survey created once (the advisory lock), and all three join it.
+    let url = pg.url();
+    let nodes: Vec<PostgresStore> = std::thread::scope(|s| {
+        let starting: Vec<_> = (0..3)
+            .map(|_| s.spawn(|| PostgresStore::connect(&url, l.clone(), options.clone())))
+            .collect();
+        starting
+            .into_iter()
+            .map(|h| h.join().expect("node thread").expect("connect"))
+            .collect()
+    });
+    let mut db = ::postgres::Client::connect(&url, ::postgres::NoTls).expect("connect");
+    let migrations: i64 = db
+        .query_one("SELECT count(*) FROM quotaroute.migrations", &[])
+        .and_then(|r| r.try_get(0))
+        .expect("migrations");
+    assert_eq!(migrations, 1, "the one migration recorded once");
+    drop(db);
     let stop = AtomicBool::new(false);
     let restarted = AtomicBool::new(false);
     let log = Mutex::new(Log::default());
