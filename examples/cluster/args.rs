@@ -3,14 +3,59 @@
 
 use std::time::{Duration, Instant};
 
-use clap::Parser;
-use quotaroute::store::{Layout, RedisOptions, RedisStore, StoreError};
+use std::sync::Arc;
 
-/// Router nodes sharing one Redis quota store: the run's flags.
+use clap::Parser;
+use quotaroute::store::{Layout, QuotaStore, RedisOptions, RedisStore, StoreError};
+#[cfg(feature = "postgres")]
+use quotaroute::store::{PostgresOptions, PostgresStore};
+
+/// The shared store the run uses: Redis (one server or a Cluster), or PostgreSQL.
+pub enum Shared {
+    /// `--redis` or `--redis-cluster`.
+    Redis(RedisStore),
+    /// `--postgres` (with the `postgres` feature).
+    #[cfg(feature = "postgres")]
+    Postgres(PostgresStore),
+}
+
+impl Shared {
+    /// Deletes the survey from the store.
+    pub fn purge(&self) -> Result<(), StoreError> {
+        match self {
+            Shared::Redis(s) => s.purge(),
+            #[cfg(feature = "postgres")]
+            Shared::Postgres(s) => s.purge(),
+        }
+    }
+
+    /// The store as an engine keeps it.
+    pub fn into_dyn(self) -> Arc<dyn QuotaStore> {
+        match self {
+            Shared::Redis(s) => Arc::new(s),
+            #[cfg(feature = "postgres")]
+            Shared::Postgres(s) => Arc::new(s),
+        }
+    }
+}
+
+impl std::ops::Deref for Shared {
+    type Target = dyn QuotaStore;
+
+    fn deref(&self) -> &(dyn QuotaStore + 'static) {
+        match self {
+            Shared::Redis(s) => s,
+            #[cfg(feature = "postgres")]
+            Shared::Postgres(s) => s,
+        }
+    }
+}
+
+/// Router nodes sharing one Redis or PostgreSQL quota store: the run's flags.
 #[derive(Parser, Debug, Clone)]
 #[command(
     name = "cluster",
-    about = "Router node processes sharing one Redis quota store; prints one JSON document"
+    about = "Router node processes sharing one Redis or PostgreSQL quota store; prints one JSON document"
 )]
 pub struct Args {
     /// Node processes to start.
@@ -34,6 +79,10 @@ pub struct Args {
     /// A Redis Cluster, through any of its nodes: URL[,URL...] (instead of --redis).
     #[arg(long, value_delimiter = ',', num_args = 1.., conflicts_with = "redis")]
     pub redis_cluster: Option<Vec<String>>,
+    /// A PostgreSQL database, e.g. postgres://postgres@127.0.0.1:5432/postgres (instead of
+    /// --redis; needs the `postgres` feature). Each survey is its own rows, keyed by name.
+    #[arg(long, conflicts_with_all = ["redis", "redis_cluster"])]
+    pub postgres: Option<String>,
     /// The survey's name in the store (default: a fresh name, so runs never share counts; a
     /// generated survey is purged at the end, a named one kept).
     #[arg(long)]
@@ -55,7 +104,9 @@ pub struct Args {
 impl Args {
     /// Which store, for the report.
     pub fn store_kind(&self) -> &'static str {
-        if self.redis_cluster.is_some() {
+        if self.postgres.is_some() {
+            "postgres"
+        } else if self.redis_cluster.is_some() {
             "redis-cluster"
         } else {
             "redis"
@@ -88,9 +139,10 @@ impl Args {
             v.push(flag.into());
             v.push(value);
         }
-        match &self.redis_cluster {
-            Some(urls) => v.extend(["--redis-cluster".into(), urls.join(",")]),
-            None => v.extend(["--redis".into(), self.redis.clone()]),
+        match (&self.postgres, &self.redis_cluster) {
+            (Some(url), _) => v.extend(["--postgres".into(), url.clone()]),
+            (None, Some(urls)) => v.extend(["--redis-cluster".into(), urls.join(",")]),
+            (None, None) => v.extend(["--redis".into(), self.redis.clone()]),
         }
         v
     }
@@ -98,16 +150,30 @@ impl Args {
     /// Connects to the store and joins the survey, retrying while it is unreachable for up
     /// to `--store-wait` seconds (each attempt already retries a few times inside the store).
     /// Counts each failed attempt in `errors`.
-    pub fn connect(&self, layout: &Layout, errors: &mut u64) -> Result<RedisStore, StoreError> {
+    pub fn connect(&self, layout: &Layout, errors: &mut u64) -> Result<Shared, StoreError> {
         let give_up = Instant::now() + Duration::from_secs(self.store_wait);
         let mut pause = Duration::from_millis(100);
         loop {
-            let attempt = match &self.redis_cluster {
-                Some(urls) => {
+            let attempt = match (&self.postgres, &self.redis_cluster) {
+                #[cfg(feature = "postgres")]
+                (Some(url), _) => {
+                    PostgresStore::connect(url, layout.clone(), PostgresOptions::default())
+                        .map(Shared::Postgres)
+                }
+                #[cfg(not(feature = "postgres"))]
+                (Some(_), _) => Err(StoreError::Protocol {
+                    detail: "--postgres needs the example built with --features postgres".into(),
+                    source: None,
+                }),
+                (None, Some(urls)) => {
                     let urls: Vec<&str> = urls.iter().map(String::as_str).collect();
                     RedisStore::connect_cluster(&urls, layout.clone(), RedisOptions::default())
+                        .map(Shared::Redis)
                 }
-                None => RedisStore::connect(&self.redis, layout.clone(), RedisOptions::default()),
+                (None, None) => {
+                    RedisStore::connect(&self.redis, layout.clone(), RedisOptions::default())
+                        .map(Shared::Redis)
+                }
             };
             match attempt {
                 Err(StoreError::Unavailable { .. }) if Instant::now() < give_up => {

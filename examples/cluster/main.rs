@@ -1,4 +1,4 @@
-//! Router nodes sharing one Redis quota store: `--nodes` processes (this program started
+//! Router nodes sharing one Redis or PostgreSQL quota store: `--nodes` processes (this program started
 //! again by itself) of `--threads` routing threads each route `--interviews` simulated
 //! respondents on the bundled catalogue (gender cells, as the `server` example builds it),
 //! with random abandons, respondents who walk away (their holds expire after `--ttl-ms` of
@@ -9,13 +9,16 @@
 //! ```text
 //! cargo run --release --example cluster --features redis                 # 4 nodes × 4 threads
 //! cargo run --release --example cluster --features redis -- --nodes 2 --interviews 5000
+//! cargo run --release --example cluster --features redis,postgres -- \
+//!     --postgres postgres://postgres@127.0.0.1:5432/postgres
 //! cargo run --release --example cluster --features redis -- \
 //!     --redis-cluster redis://127.0.0.1:7101,redis://127.0.0.1:7102,redis://127.0.0.1:7103
 //! ```
 //!
 //! Flags: `--nodes N` (4), `--threads T` (4 per node), `--interviews N` (20,000 in all),
 //! `--target N` (40 completes per category), `--ttl-ms MS` (2,000), `--redis URL`
-//! (`redis://127.0.0.1:6379`) or `--redis-cluster URL[,URL...]`, `--survey NAME` (default a
+//! (`redis://127.0.0.1:6379`) or `--redis-cluster URL[,URL...]` or `--postgres URL` (feature
+//! `postgres`: the survey's rows in that database), `--survey NAME` (default a
 //! fresh name, purged at the end; a named survey is kept), `--store-wait SECONDS` (30: how
 //! long a call keeps retrying while the store is unreachable), `--seed S` (1). Hidden:
 //! `--kill-node-after-ms MS` SIGKILLs the last node that long after the start (a test of a

@@ -282,7 +282,7 @@ pub fn run(args: Args, index: u32) -> Result<(), String> {
     let store = args
         .connect(&layout, &mut errors)
         .map_err(|e| e.to_string())?;
-    let store: Arc<dyn QuotaStore> = Arc::new(store);
+    let store: Arc<dyn QuotaStore> = store.into_dyn();
     let router = policy("greedy").map_err(|e| e.to_string())?;
     let config = LiveConfig {
         ttl_ms: args.ttl_ms,

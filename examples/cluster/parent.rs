@@ -9,7 +9,7 @@ use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
 use quotaroute::live::Completion;
-use quotaroute::store::{Count, Layout, QuotaStore, RedisStore};
+use quotaroute::store::{Count, Layout, QuotaStore};
 use serde_json::{Value, json};
 
 use crate::args::Args;
@@ -87,7 +87,7 @@ fn spawn(args: &Args, survey: &str, tx: &mpsc::Sender<Event>) -> Result<Vec<Chil
 
 /// Sweeps and reads until no hold is left (or `within` passes); returns the last read, how
 /// many holds the sweeps released, and the store errors met.
-fn drain(store: &RedisStore, within: Duration) -> (Vec<Count>, u64, u64) {
+fn drain(store: &dyn QuotaStore, within: Duration) -> (Vec<Count>, u64, u64) {
     let until = Instant::now() + within;
     let (mut counts, mut swept, mut errors) = (Vec::new(), 0, 0);
     loop {
@@ -177,7 +177,7 @@ pub fn run(args: Args) -> Result<(Value, bool), String> {
 
     // Holds left behind (walked away, a killed node's) expire after their time-to-live.
     let (counts, final_swept, drain_errors) =
-        drain(&store, Duration::from_millis(args.ttl_ms * 2 + 5_000));
+        drain(&*store, Duration::from_millis(args.ttl_ms * 2 + 5_000));
     let pending: u64 = counts.iter().map(|c| u64::from(c.pending)).sum();
     // Commits whose answer never came back: with no hold left, a repeated commit changes
     // nothing and says whether the first one counted.

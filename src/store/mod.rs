@@ -12,7 +12,9 @@
 //!
 //! [`MemoryStore`] keeps everything in the process (lock-free counters, a sharded hold table)
 //! and is what an [`Engine`](crate::live::Engine) uses unless it is given another store. The
-//! `redis` feature adds `RedisStore`, which many router nodes share. The engine routes on a
+//! `redis` feature adds `RedisStore`, which many router nodes share; the `postgres` feature
+//! `PostgresStore`, the same in the platform's own database, with a complete that can commit
+//! in the platform's own transaction. The engine routes on a
 //! local **mirror** of the counts (never waiting on the network): its own holds and completes
 //! show there at once, other nodes' after the next [`Engine::sync`](crate::live::Engine::sync).
 //! Only the store grants holds, so a stale mirror can cost a wasted qualifier, never an
@@ -38,6 +40,8 @@ pub mod conformance;
 mod error;
 mod layout;
 mod memory;
+#[cfg(feature = "postgres")]
+mod postgres;
 #[cfg(feature = "redis")]
 mod redis;
 
@@ -48,6 +52,10 @@ use crate::live::{Completion, Timestamp};
 pub use error::StoreError;
 pub use layout::{Counter, Layout, LayoutError};
 pub use memory::MemoryStore;
+#[cfg(feature = "postgres")]
+pub use postgres::{
+    AsyncPostgresStore, PG_MIGRATIONS, PG_SCHEMA_VERSION, PostgresOptions, PostgresStore,
+};
 #[cfg(feature = "redis")]
 pub use redis::{AsyncRedisStore, LAYOUT_VERSION, RedisOptions, RedisStore};
 

@@ -14,6 +14,7 @@ fn features() -> String {
         ("proptest", cfg!(feature = "proptest")),
         ("conformance", cfg!(feature = "conformance")),
         ("redis", cfg!(feature = "redis")),
+        ("postgres", cfg!(feature = "postgres")),
     ] {
         if enabled {
             on.push(name);
@@ -30,6 +31,13 @@ fn features() -> String {
 
 #[test]
 fn a_node_killed_mid_run_leaves_no_overfill_and_every_complete_accounted_for() {
+    let doc = run_with_a_killed_node(&[]);
+    assert_eq!(doc["store"], "redis", "{doc:#}");
+}
+
+/// Runs the example (3 nodes, the last SIGKILLed after 300 ms) with `store` flags (none: the
+/// shared Redis) and checks the rules every store must meet; returns the JSON document.
+pub fn run_with_a_killed_node(store: &[&str]) -> serde_json::Value {
     // The profile this test runs in (`test`, or `bench` under --release): its dependencies
     // are built already, so only the example itself compiles.
     let profile = if cfg!(debug_assertions) {
@@ -51,6 +59,7 @@ fn a_node_killed_mid_run_leaves_no_overfill_and_every_complete_accounted_for() {
         .args(["--nodes", "3", "--threads", "2", "--interviews", "3000"])
         .args(["--ttl-ms", "1000", "--store-wait", "10"])
         .args(["--kill-node-after-ms", "300"])
+        .args(store)
         .output()
         .expect("cargo run --example cluster");
     let stdout = String::from_utf8_lossy(&output.stdout);
@@ -79,4 +88,5 @@ fn a_node_killed_mid_run_leaves_no_overfill_and_every_complete_accounted_for() {
     assert_eq!(field("nodes_without_end"), 1, "{doc:#}");
     assert!(field("store_completes") > 0, "{doc:#}");
     assert!(field("reserves") > 0, "{doc:#}");
+    doc
 }

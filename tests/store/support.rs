@@ -7,7 +7,9 @@ use std::process::{Child, Command, Stdio};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
-use quotaroute::store::{Counter, Layout, RedisOptions};
+#[cfg(feature = "redis")]
+use quotaroute::store::RedisOptions;
+use quotaroute::store::{Counter, Layout};
 
 /// The shared server CI starts.
 pub const SHARED: &str = "redis://127.0.0.1:6379/";
@@ -35,6 +37,7 @@ pub fn layout(prefix: &str, counters: &[(&str, u32)]) -> Layout {
 }
 
 /// Options that give up quickly: for tests of outages.
+#[cfg(feature = "redis")]
 pub fn quick() -> RedisOptions {
     RedisOptions {
         timeout: Duration::from_millis(500),
