@@ -17,10 +17,8 @@ use quotaroute::schema::{Rule, Schema};
 const BUNDLED: &str = include_str!("data/fake_category_data.csv");
 
 fn main() -> ExitCode {
-    // No flags: an ignored `--catalogue my.csv` would print the bundled figures as if they
-    // were the file's.
-    if let Some(arg) = std::env::args().nth(1) {
-        eprintln!("bound: unexpected argument `{arg}`: this example takes no arguments");
+    if let Err(message) = refuse_arguments(std::env::args().skip(1)) {
+        eprintln!("bound: {message}");
         return ExitCode::from(2);
     }
     match run() {
@@ -29,6 +27,17 @@ fn main() -> ExitCode {
             eprintln!("bound: {message}");
             ExitCode::from(2)
         }
+    }
+}
+
+/// No flags: an ignored `--catalogue my.csv` would print the bundled figures as if they were
+/// the file's.
+pub(crate) fn refuse_arguments(mut args: impl Iterator<Item = String>) -> Result<(), String> {
+    match args.next() {
+        Some(arg) => Err(format!(
+            "unexpected argument `{arg}`: this example takes no arguments"
+        )),
+        None => Ok(()),
     }
 }
 

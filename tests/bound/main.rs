@@ -2,6 +2,8 @@
 //! and the stochastic floors, each against hand-solved cases and against simulation (no policy
 //! beats a bound).
 
+#[cfg(feature = "lp")]
+mod example;
 mod fill;
 mod floors;
 #[cfg(feature = "lp")]
