@@ -57,6 +57,7 @@
 //! ```
 
 mod clock;
+mod resume;
 mod routing;
 mod shared;
 mod slots;
@@ -234,6 +235,22 @@ pub enum LiveError {
         respondent: u64,
         /// How they do not fit.
         error: crate::schema::AnswersError,
+    },
+    /// A saved session could not be carried on ([`Engine::resume`],
+    /// [`Engine::resume_from`]): nothing was started.
+    #[error("respondent {respondent}: the saved session cannot be resumed: {error}")]
+    Resume {
+        /// The respondent.
+        respondent: u64,
+        /// Why.
+        error: crate::route::ResumeError,
+    },
+    /// The operation needs a shared quota store ([`Engine::with_store`]) and the engine has
+    /// none.
+    #[error("`{operation}` needs an engine with a shared quota store")]
+    NoStore {
+        /// The operation.
+        operation: &'static str,
     },
     /// The operation is not available on an engine whose counts live in a shared store
     /// (it would act on other nodes' holds).

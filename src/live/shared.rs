@@ -27,12 +27,19 @@ pub(super) struct Shared {
     scratch: Mutex<Vec<Count>>,
 }
 
+impl Shared {
+    /// The store.
+    pub(super) fn store(&self) -> &dyn QuotaStore {
+        &*self.store
+    }
+}
+
 fn read<T>(l: &RwLock<T>) -> std::sync::RwLockReadGuard<'_, T> {
     l.read().unwrap_or_else(|e| e.into_inner())
 }
 
 /// A respondent id as the store's key: its decimal digits, on the stack.
-fn key(id: u64, buf: &mut [u8; 20]) -> &str {
+pub(super) fn key(id: u64, buf: &mut [u8; 20]) -> &str {
     let mut i = buf.len();
     let mut v = id;
     loop {

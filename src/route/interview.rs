@@ -6,6 +6,10 @@ use crate::catalogue::{Catalogue, CategoryId};
 use crate::schema::Answers;
 use crate::state::QuotaView;
 
+mod saved;
+
+pub use saved::{ResumeError, SavedInterview};
+
 /// Why an offer may not be made (a misbehaving router, or a caller's mistake).
 #[derive(Clone, Debug, PartialEq, Eq, Error)]
 #[non_exhaustive]

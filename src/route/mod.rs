@@ -60,7 +60,7 @@ pub use factor::{
     BelievedIncidence, DemographicWeight, Factor, Neutral, RemainingShare, Scarcity, TimeFit,
     believed_incidence,
 };
-pub use interview::{CapRisk, Interview, OfferError};
+pub use interview::{CapRisk, Interview, OfferError, ResumeError, SavedInterview};
 pub use packing::{Pace, Packing};
 pub use policy::{Greedy, RandomRouter};
 pub use record::{Outcome, QuotaCounts, Recorded, Turn};

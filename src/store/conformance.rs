@@ -47,6 +47,7 @@ pub const CASES: &[&str] = &[
     "expiry",
     "stress",
     "respondent_keys",
+    "interviews",
 ];
 
 /// Runs every case; the first failure is returned.
@@ -74,6 +75,7 @@ pub fn run<S: QuotaStore>(
         "expiry" => c.expiry(make),
         "stress" => c.stress(make),
         "respondent_keys" => c.respondent_keys(make),
+        "interviews" => c.interviews(make),
         _ => Err(c.fail(format!("no case named {case:?}"))),
     }
 }
@@ -506,5 +508,35 @@ impl Case {
             4,
             "completes of four keys",
         )
+    }
+
+    /// Saved interviews: read back as written (any text), replaced by a newer save, apart
+    /// per respondent, gone after their time-to-live, and untouched by holds and sweeps.
+    fn interviews<S: QuotaStore>(
+        &self,
+        make: &(dyn Fn(Layout) -> S + Sync),
+    ) -> Result<(), Failure> {
+        let store = make(self.layout(&[10])?);
+        let load = |r: &str| self.ok(store.load_interview(r), "load_interview");
+        self.expect(load("ann")?, None, "never saved")?;
+        let text = "line one\nünïcødé, {braces} and \"quotes\"\n";
+        self.ok(store.save_interview("ann", text, TTL), "save_interview")?;
+        self.expect(load("ann")?.as_deref(), Some(text), "read back")?;
+        self.ok(store.save_interview("ann", "newer", TTL), "save_interview")?;
+        self.expect(load("ann")?.as_deref(), Some("newer"), "replaced")?;
+        self.expect(load("bob")?, None, "another respondent")?;
+        self.ok(store.hold("ann", 0, &[0], TTL), "hold")?;
+        self.ok(store.release_all("ann"), "release_all")?;
+        self.ok(store.expire(), "expire")?;
+        self.expect(
+            load("ann")?.as_deref(),
+            Some("newer"),
+            "after holds and a sweep",
+        )?;
+        self.ok(store.save_interview("cy", "short", 60), "save_interview")?;
+        thread::sleep(Duration::from_millis(150));
+        self.expect(load("cy")?, None, "past its time-to-live")?;
+        self.ok(store.expire(), "expire")?;
+        self.expect(load("cy")?, None, "after the sweep")
     }
 }

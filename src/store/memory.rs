@@ -49,6 +49,9 @@ pub struct MemoryStore<C = SystemClock> {
     slots: Box<[Slots]>,
     shards: Box<[Mutex<Shard>]>,
     hasher: std::collections::hash_map::RandomState,
+    /// Saved interviews with their deadlines: read once per request, not on the decision
+    /// path, so one lock does.
+    interviews: Mutex<HashMap<Box<str>, (Timestamp, String)>>,
 }
 
 fn lock(m: &Mutex<Shard>) -> MutexGuard<'_, Shard> {
@@ -74,7 +77,13 @@ impl<C: Clock> MemoryStore<C> {
             slots,
             shards: (0..SHARDS).map(|_| Mutex::new(Shard::new())).collect(),
             hasher: Default::default(),
+            interviews: Mutex::new(HashMap::new()),
         }
+    }
+
+    fn interviews(&self) -> MutexGuard<'_, HashMap<Box<str>, (Timestamp, String)>> {
+        // Each entry is replaced whole: a poisoned map is still consistent.
+        self.interviews.lock().unwrap_or_else(|e| e.into_inner())
     }
 
     fn shard(&self, respondent: &str) -> MutexGuard<'_, Shard> {
@@ -251,6 +260,7 @@ impl<C: Clock + std::fmt::Debug> QuotaStore for MemoryStore<C> {
 
     fn expire(&self) -> Result<u64, StoreError> {
         let now = self.clock.now();
+        self.interviews().retain(|_, (deadline, _)| *deadline > now);
         let mut expired = 0;
         for shard in self.shards.iter() {
             lock(shard).retain(|_, entries| {
@@ -284,5 +294,27 @@ impl<C: Clock + std::fmt::Debug> QuotaStore for MemoryStore<C> {
                 }),
         );
         Ok(())
+    }
+
+    fn save_interview(&self, respondent: &str, state: &str, ttl_ms: u64) -> Result<(), StoreError> {
+        check_respondent(respondent)?;
+        let deadline = self.clock.now().plus_millis(ttl_ms);
+        self.interviews()
+            .insert(respondent.into(), (deadline, state.to_string()));
+        Ok(())
+    }
+
+    fn load_interview(&self, respondent: &str) -> Result<Option<String>, StoreError> {
+        check_respondent(respondent)?;
+        let now = self.clock.now();
+        let mut kept = self.interviews();
+        match kept.get(respondent) {
+            Some((deadline, state)) if *deadline > now => Ok(Some(state.clone())),
+            Some(_) => {
+                kept.remove(respondent);
+                Ok(None)
+            }
+            None => Ok(None),
+        }
     }
 }

@@ -186,6 +186,23 @@ pub trait QuotaStore: Send + Sync + std::fmt::Debug {
     /// # Errors
     /// As [`StoreError`] says.
     fn read(&self, out: &mut Vec<Count>) -> Result<(), StoreError>;
+
+    /// Keeps the respondent's interview (an opaque text, [`SavedInterview::to_text`]) for
+    /// `ttl_ms` on the store's clock, replacing any kept before: the next request may reach
+    /// any node. A [`load_interview`](Self::load_interview) after this call returns reads
+    /// it (read-your-writes).
+    ///
+    /// [`SavedInterview::to_text`]: crate::route::SavedInterview::to_text
+    ///
+    /// # Errors
+    /// As [`StoreError`] says.
+    fn save_interview(&self, respondent: &str, state: &str, ttl_ms: u64) -> Result<(), StoreError>;
+
+    /// The respondent's interview as last saved, unless its time-to-live has passed.
+    ///
+    /// # Errors
+    /// As [`StoreError`] says.
+    fn load_interview(&self, respondent: &str) -> Result<Option<String>, StoreError>;
 }
 
 // Compile-time check: the trait stays object safe (engines keep `Arc<dyn QuotaStore>`).

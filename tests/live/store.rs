@@ -10,7 +10,7 @@ use quotaroute::live::{
     Answer, Completion, ConfigError, Engine, LiveConfig, LiveError, Reservation, SystemClock,
     Worker,
 };
-use quotaroute::route::Greedy;
+use quotaroute::route::{Greedy, ResumeError, SavedInterview};
 use quotaroute::schema::{Answers, Respondent, Rule, Schema};
 use quotaroute::store::{
     Count, CounterId, Hold, Layout, MemoryStore, QuotaStore, Released, StoreError, conformance,
@@ -55,6 +55,12 @@ impl QuotaStore for Leaky {
     }
     fn read(&self, out: &mut Vec<Count>) -> Result<(), StoreError> {
         self.0.read(out)
+    }
+    fn save_interview(&self, r: &str, state: &str, ttl: u64) -> Result<(), StoreError> {
+        self.0.save_interview(r, state, ttl)
+    }
+    fn load_interview(&self, r: &str) -> Result<Option<String>, StoreError> {
+        self.0.load_interview(r)
     }
 }
 
@@ -282,6 +288,14 @@ impl QuotaStore for Flaky {
         self.check()?;
         self.inner.read(out)
     }
+    fn save_interview(&self, r: &str, state: &str, ttl: u64) -> Result<(), StoreError> {
+        self.check()?;
+        self.inner.save_interview(r, state, ttl)
+    }
+    fn load_interview(&self, r: &str) -> Result<Option<String>, StoreError> {
+        self.check()?;
+        self.inner.load_interview(r)
+    }
 }
 
 #[test]
@@ -329,4 +343,99 @@ fn a_store_failure_is_reported_holds_nothing_and_the_answer_can_be_retried() {
     );
     assert!(session.interview().seconds_left() < budget);
     assert_eq!(e.complete(7, c), Ok(Completion::Completed));
+}
+
+#[path = "../support/resume.rs"]
+mod resume;
+
+#[test]
+fn an_interview_resumed_on_another_node_shows_nothing_twice_and_keeps_its_budget() {
+    let cat = resume::catalogue();
+    let store = Arc::new(MemoryStore::new(
+        Layout::from_catalogue("resume", &cat).unwrap(),
+        SystemClock,
+    ));
+    let node = || {
+        let store: Arc<dyn QuotaStore> = store.clone();
+        Engine::with_store(
+            cat.clone(),
+            Greedy::scarcity(),
+            SystemClock,
+            resume::config(),
+            store,
+        )
+        .unwrap()
+    };
+    let (a, b) = (node(), node());
+    resume::resumed_on_another_node(&a, &b, 7);
+    // Nothing kept for a respondent never saved: a fresh session.
+    let mut w = Worker::new(3);
+    let fresh = b
+        .resume(&mut w, Respondent::new(8, Answers::unknown(cat.schema())))
+        .unwrap();
+    assert_eq!(fresh.interview().qualifiers_shown(), 0);
+}
+
+#[test]
+fn a_saved_session_is_refused_on_another_catalogue_and_without_a_store() {
+    let cat = resume::catalogue();
+    let e = Engine::new(
+        cat.clone(),
+        Greedy::scarcity(),
+        SystemClock,
+        resume::config(),
+    )
+    .unwrap();
+    let mut w = Worker::new(1);
+    let nobody = Answers::unknown(cat.schema());
+    let mut s = e.start(&mut w, Respondent::new(1, nobody.clone()));
+    let c = e.next_offer(&mut w, &mut s).unwrap().unwrap();
+    let saved = e.save(&s);
+    assert_eq!(saved.shown, vec![c.index() as u32]);
+    // The plain-text form reads back exactly.
+    assert_eq!(
+        SavedInterview::from_text(&saved.to_text()),
+        Ok(saved.clone())
+    );
+    // On the same catalogue without a store: carried on from the value.
+    let again = e
+        .resume_from(&mut w, Respondent::new(1, nobody.clone()), &saved)
+        .unwrap();
+    assert!(again.interview().was_shown(c) && !again.interview().is_candidate(c));
+    assert_eq!(
+        e.save_session(&again),
+        Err(LiveError::NoStore {
+            operation: "save_session"
+        })
+    );
+    // Another catalogue (a changed length): refused, naming both fingerprints.
+    let mut changed = cat.categories().to_vec();
+    changed[0].loi_seconds += 1.0;
+    let other = Catalogue::new(cat.schema().clone(), changed).unwrap();
+    let e2 = Engine::new(other, Greedy::scarcity(), SystemClock, resume::config()).unwrap();
+    match e2.resume_from(&mut w, Respondent::new(1, nobody.clone()), &saved) {
+        Err(LiveError::Resume {
+            respondent: 1,
+            error: ResumeError::Catalogue { saved: s, current },
+        }) => assert!(s == saved.catalogue && current != s),
+        other => panic!("expected a catalogue refusal, got {other:?}"),
+    }
+    // A tampered save: a category index past the catalogue, and a mangled line.
+    let mut bad = saved.clone();
+    bad.shown.push(99);
+    assert!(matches!(
+        e.resume_from(&mut w, Respondent::new(1, nobody.clone()), &bad),
+        Err(LiveError::Resume {
+            error: ResumeError::Category {
+                field: "shown",
+                index: 99
+            },
+            ..
+        })
+    ));
+    let text = saved.to_text().replace("seconds_used ", "seconds_used x");
+    assert!(matches!(
+        SavedInterview::from_text(&text),
+        Err(ResumeError::Format { line: 3, .. })
+    ));
 }

@@ -108,3 +108,27 @@ fn a_tokio_service_calls_the_engine_through_spawn_blocking() {
     engine.sync().expect("sync");
     assert_eq!(engine.quotas().view().completed(coffee), 3);
 }
+
+#[path = "../support/resume.rs"]
+mod resume;
+
+/// A respondent's interview moves between two nodes on one Redis store.
+#[test]
+fn an_interview_resumed_on_another_redis_node_shows_nothing_twice() {
+    let catalogue = resume::catalogue();
+    let layout = Layout::from_catalogue(survey("resume"), &catalogue).expect("layout");
+    let store: Arc<dyn QuotaStore> = Arc::new(
+        RedisStore::connect(SHARED, layout, RedisOptions::default()).expect("Redis on 6379"),
+    );
+    let node = || {
+        Engine::with_store(
+            catalogue.clone(),
+            Greedy::scarcity(),
+            SystemClock,
+            resume::config(),
+            store.clone(),
+        )
+        .expect("engine")
+    };
+    resume::resumed_on_another_node(&node(), &node(), 7);
+}

@@ -230,6 +230,12 @@ impl AsyncPostgresStore {
                 .await?;
             total += released.max(0) as u64;
             if seen < i64::from(*batch) {
+                // Saved interviews past their deadline read as absent already: this only
+                // reclaims their rows.
+                self.run(true, |l| async move {
+                    l.client.execute(sql::EXPIRE_INTERVIEWS, &[&survey]).await
+                })
+                .await?;
                 return Ok(total);
             }
         }
@@ -252,6 +258,45 @@ impl AsyncPostgresStore {
             })
             .await?;
         sql::decode_read(rows, self.layout.len(), out)
+    }
+
+    /// As [`QuotaStore::save_interview`](crate::store::QuotaStore::save_interview).
+    ///
+    /// # Errors
+    /// As [`StoreError`] says.
+    pub async fn save_interview(
+        &self,
+        respondent: &str,
+        state: &str,
+        ttl_ms: u64,
+    ) -> Result<(), StoreError> {
+        check_respondent(respondent)?;
+        let survey = self.layout.survey();
+        let ttl = &sql::ttl(ttl_ms);
+        self.run(true, |l| async move {
+            l.client
+                .execute(sql::SAVE_INTERVIEW, &[&survey, &respondent, &state, ttl])
+                .await
+        })
+        .await
+        .map(drop)
+    }
+
+    /// As [`QuotaStore::load_interview`](crate::store::QuotaStore::load_interview).
+    ///
+    /// # Errors
+    /// As [`StoreError`] says.
+    pub async fn load_interview(&self, respondent: &str) -> Result<Option<String>, StoreError> {
+        check_respondent(respondent)?;
+        let survey = self.layout.survey();
+        self.run(false, |l| async move {
+            l.client
+                .query_opt(sql::LOAD_INTERVIEW, &[&survey, &respondent])
+                .await?
+                .map(|r| r.try_get(0))
+                .transpose()
+        })
+        .await
     }
 
     fn slot(&self) -> MutexGuard<'_, Option<Arc<Live>>> {

@@ -319,6 +319,13 @@ impl QuotaStore for PostgresStore {
             })?;
             total += released.max(0) as u64;
             if seen < i64::from(batch) {
+                // Saved interviews past their deadline read as absent already: this only
+                // reclaims their rows.
+                self.run(true, |c| {
+                    c.client
+                        .execute(sql::EXPIRE_INTERVIEWS, &[&survey])
+                        .map(drop)
+                })?;
                 return Ok(total);
             }
         }
@@ -335,5 +342,27 @@ impl QuotaStore for PostgresStore {
                 .collect::<Result<Vec<_>, Error>>()
         })?;
         sql::decode_read(rows, self.layout.len(), out)
+    }
+
+    fn save_interview(&self, respondent: &str, state: &str, ttl_ms: u64) -> Result<(), StoreError> {
+        check_respondent(respondent)?;
+        let survey = self.layout.survey();
+        let ttl = sql::ttl(ttl_ms);
+        self.run(true, |c| {
+            c.client
+                .execute(sql::SAVE_INTERVIEW, &[&survey, &respondent, &state, &ttl])
+                .map(drop)
+        })
+    }
+
+    fn load_interview(&self, respondent: &str) -> Result<Option<String>, StoreError> {
+        check_respondent(respondent)?;
+        let survey = self.layout.survey();
+        self.run(false, |c| {
+            c.client
+                .query_opt(sql::LOAD_INTERVIEW, &[&survey, &respondent])?
+                .map(|r| r.try_get(0))
+                .transpose()
+        })
     }
 }

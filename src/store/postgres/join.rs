@@ -7,7 +7,7 @@ use tokio_postgres::Client;
 
 use crate::store::{Counter, Layout, StoreError};
 
-use super::sql::{MIGRATION_LOCK, PG_MIGRATIONS, PG_SCHEMA_VERSION, protocol};
+use super::sql::{MIGRATION_LOCK, PG_MIGRATIONS, PG_SCHEMA_VERSION, SURVEY_FORMAT, protocol};
 
 const LOCK: &str = "SELECT pg_advisory_xact_lock($1)";
 const SCHEMA_EXISTS: &str = "SELECT to_regclass('quotaroute.migrations') IS NOT NULL";
@@ -56,13 +56,13 @@ fn counter_arrays(given: &Layout) -> (Vec<i32>, Vec<&str>, Vec<i64>) {
 
 /// The survey's version as stored, checked.
 fn check_survey_version(found: i32, survey: &str) -> Result<(), StoreError> {
-    if found == PG_SCHEMA_VERSION as i32 {
+    if found == SURVEY_FORMAT as i32 {
         return Ok(());
     }
     Err(StoreError::Version {
         survey: survey.to_string(),
         found: found.to_string(),
-        expected: PG_SCHEMA_VERSION,
+        expected: SURVEY_FORMAT,
     })
 }
 
@@ -93,7 +93,7 @@ pub(super) fn migrate_and_join(
         tx.batch_execute(migration)?;
         tx.execute(RECORD, &[&version])?;
     }
-    let version = PG_SCHEMA_VERSION as i32;
+    let version = SURVEY_FORMAT as i32;
     if tx.execute(CREATE_SURVEY, &[&survey, &version])? == 1 {
         let (ids, names, maxes) = counter_arrays(given);
         tx.execute(CREATE_COUNTERS, &[&survey, &ids, &names, &maxes])?;
@@ -171,7 +171,7 @@ pub(super) async fn migrate_and_join_async(
         tx.batch_execute(migration).await.map_err(sent)?;
         tx.execute(RECORD, &[&version]).await.map_err(sent)?;
     }
-    let version = PG_SCHEMA_VERSION as i32;
+    let version = SURVEY_FORMAT as i32;
     if tx
         .execute(CREATE_SURVEY, &[&survey, &version])
         .await

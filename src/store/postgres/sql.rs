@@ -12,13 +12,20 @@ use crate::store::{Count, CounterId, Hold, Layout, Released, StoreError};
 use super::PostgresOptions;
 
 /// The schema version this build reads and writes: the number of [`PG_MIGRATIONS`].
-pub const PG_SCHEMA_VERSION: u32 = 1;
+pub const PG_SCHEMA_VERSION: u32 = 2;
+
+/// The version a survey's row records: the format of its counters and holds, which schema
+/// version 2 (saved interviews, a table of its own) left as it was.
+pub(super) const SURVEY_FORMAT: u32 = 1;
 
 /// The schema's migrations, in order: migration `i` (from 0) takes the schema from version
 /// `i` to `i + 1`. [`PostgresStore::connect`](super::PostgresStore::connect) applies the
 /// missing ones itself (recording them in `quotaroute.migrations`); a platform that runs its
 /// own migration tool can apply these texts instead, after `CREATE SCHEMA quotaroute`.
-pub const PG_MIGRATIONS: &[&str] = &[include_str!("sql/0001_schema.sql")];
+pub const PG_MIGRATIONS: &[&str] = &[
+    include_str!("sql/0001_schema.sql"),
+    include_str!("sql/0002_interviews.sql"),
+];
 
 // Compile-time check: one migration per schema version.
 const _: () = assert!(PG_MIGRATIONS.len() == PG_SCHEMA_VERSION as usize);
@@ -35,7 +42,20 @@ pub(super) const RELEASE_ALL: &str =
 pub(super) const EXPIRE: &str = "SELECT released, seen FROM quotaroute.expire($1, $2)";
 pub(super) const READ: &str =
     "SELECT id, max, pending, completed FROM quotaroute.counters WHERE survey = $1 ORDER BY id";
+pub(super) const SAVE_INTERVIEW: &str = "INSERT INTO quotaroute.interviews
+     (survey, respondent, state, deadline) VALUES ($1, $2, $3, quotaroute.now_ms() + $4)
+     ON CONFLICT (survey, respondent) DO UPDATE SET state = excluded.state,
+     deadline = excluded.deadline";
+pub(super) const LOAD_INTERVIEW: &str = "SELECT state FROM quotaroute.interviews
+     WHERE survey = $1 AND respondent = $2 AND deadline > quotaroute.now_ms()";
+pub(super) const EXPIRE_INTERVIEWS: &str = "DELETE FROM quotaroute.interviews
+     WHERE survey = $1 AND deadline <= quotaroute.now_ms()";
 pub(super) const PURGE: &str = "DELETE FROM quotaroute.surveys WHERE survey = $1";
+
+/// A time-to-live as the SQL's bigint milliseconds (at least 1, at most the holds' cap).
+pub(super) fn ttl(ttl_ms: u64) -> i64 {
+    ttl_ms.clamp(1, MAX_TTL_MS) as i64
+}
 
 /// The connection settings of `url` with the store's: the connect timeout (unless the URL
 /// sets one), the application name, and `statement_timeout` added to the server options.

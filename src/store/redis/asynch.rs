@@ -224,6 +224,29 @@ impl AsyncRedisStore {
         wire::decode_read(reply, self.inner.layout.len(), out)
     }
 
+    /// As [`QuotaStore::save_interview`](crate::store::QuotaStore::save_interview).
+    ///
+    /// # Errors
+    /// As [`StoreError`] says.
+    pub async fn save_interview(
+        &self,
+        respondent: &str,
+        state: &str,
+        ttl_ms: u64,
+    ) -> Result<(), StoreError> {
+        let call = Call::save_interview(&self.inner.keys, respondent, state, ttl_ms)?;
+        self.inner.run(&call).await.map(drop)
+    }
+
+    /// As [`QuotaStore::load_interview`](crate::store::QuotaStore::load_interview).
+    ///
+    /// # Errors
+    /// As [`StoreError`] says.
+    pub async fn load_interview(&self, respondent: &str) -> Result<Option<String>, StoreError> {
+        let call = Call::load_interview(&self.inner.keys, respondent)?;
+        wire::decode_load_interview(self.inner.run(&call).await?)
+    }
+
     /// As [`RedisStore::purge`](super::RedisStore::purge).
     ///
     /// # Errors

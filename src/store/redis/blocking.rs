@@ -258,4 +258,14 @@ impl QuotaStore for RedisStore {
         let reply = self.run(&Call::read(&self.keys))?;
         wire::decode_read(reply, self.layout.len(), out)
     }
+
+    fn save_interview(&self, respondent: &str, state: &str, ttl_ms: u64) -> Result<(), StoreError> {
+        let call = Call::save_interview(&self.keys, respondent, state, ttl_ms)?;
+        self.run(&call).map(drop)
+    }
+
+    fn load_interview(&self, respondent: &str) -> Result<Option<String>, StoreError> {
+        let call = Call::load_interview(&self.keys, respondent)?;
+        wire::decode_load_interview(self.run(&call)?)
+    }
 }

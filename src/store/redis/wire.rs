@@ -24,6 +24,8 @@ pub(super) struct Scripts {
     pub expire: Script,
     pub read: Script,
     pub purge: Script,
+    pub save_interview: Script,
+    pub load_interview: Script,
 }
 
 pub(super) static SCRIPTS: LazyLock<Scripts> = LazyLock::new(|| Scripts {
@@ -35,6 +37,8 @@ pub(super) static SCRIPTS: LazyLock<Scripts> = LazyLock::new(|| Scripts {
     expire: Script::new(include_str!("lua/expire.lua")),
     read: Script::new(include_str!("lua/read.lua")),
     purge: Script::new(include_str!("lua/purge.lua")),
+    save_interview: Script::new(include_str!("lua/save_interview.lua")),
+    load_interview: Script::new(include_str!("lua/load_interview.lua")),
 });
 
 /// A survey's keys. All carry the hash tag `{survey}`, so they live in one Cluster slot and
@@ -49,6 +53,9 @@ pub(super) struct Keys {
     pub resp: String,
     /// Sorted set: `<category>:<respondent>` of each hold, scored by its deadline.
     pub due: String,
+    /// Prefix of the string keys `<prefix><respondent>` holding saved interviews (each with
+    /// its own expiry, so a sweep never has to find them).
+    pub interview: String,
 }
 
 impl Keys {
@@ -59,6 +66,7 @@ impl Keys {
             counts: key("counts"),
             resp: key("resp"),
             due: key("due"),
+            interview: key("iv:"),
         }
     }
 }
@@ -171,6 +179,26 @@ impl Call {
         );
         call.args.push(batch.max(1).to_string());
         call
+    }
+
+    pub fn save_interview(
+        keys: &Keys,
+        respondent: &str,
+        state: &str,
+        ttl_ms: u64,
+    ) -> Result<Call, StoreError> {
+        check_respondent(respondent)?;
+        let key = format!("{}{respondent}", keys.interview);
+        let mut call = Call::new(&SCRIPTS.save_interview, &[&key], true);
+        call.args.push(state.to_string());
+        call.args.push(ttl_ms.clamp(1, MAX_TTL_MS).to_string());
+        Ok(call)
+    }
+
+    pub fn load_interview(keys: &Keys, respondent: &str) -> Result<Call, StoreError> {
+        check_respondent(respondent)?;
+        let key = format!("{}{respondent}", keys.interview);
+        Ok(Call::new(&SCRIPTS.load_interview, &[&key], false))
     }
 
     pub fn read(keys: &Keys) -> Call {
@@ -318,6 +346,16 @@ pub(super) fn decode_read(v: Value, len: usize, out: &mut Vec<Count>) -> Result<
         });
     }
     Ok(())
+}
+
+pub(super) fn decode_load_interview(v: Value) -> Result<Option<String>, StoreError> {
+    match v {
+        Value::Nil => Ok(None),
+        Value::BulkString(b) => String::from_utf8(b)
+            .map(Some)
+            .map_err(|_| protocol("load_interview: not UTF-8", None)),
+        other => Err(protocol(format!("load_interview: {other:?}"), None)),
+    }
 }
 
 /// Checks the survey's meta as stored against the layout given: the stored layout when they
