@@ -94,7 +94,15 @@ impl Hasher for IdHasher {
 
     #[inline]
     fn finish(&self) -> u64 {
-        self.hash
+        // The fold alone leaves the low bits (the table's bucket index) poorly mixed for some
+        // keys when ids differ only in high bits; murmur3's finaliser spreads every bit over
+        // all of them (a bijection, so no new collisions), for a few instructions.
+        let mut h = self.hash;
+        h ^= h >> 33;
+        h = h.wrapping_mul(0xff51_afd7_ed55_8ccd);
+        h ^= h >> 33;
+        h = h.wrapping_mul(0xc4ce_b9fe_1a85_ec53);
+        h ^ (h >> 33)
     }
 }
 
