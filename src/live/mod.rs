@@ -56,6 +56,7 @@
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 
+mod admin;
 mod clock;
 mod resume;
 mod routing;
@@ -236,6 +237,20 @@ pub enum LiveError {
         /// How they do not fit.
         error: crate::schema::AnswersError,
     },
+    /// A quota cell index outside the catalogue's cells.
+    #[error("quota cell {cell} is not in the catalogue ({cells} cells)")]
+    UnknownCell {
+        /// The index given.
+        cell: usize,
+        /// How many cells the catalogue has.
+        cells: usize,
+    },
+    /// [`Engine::reopen`] of a category that is not closed.
+    #[error("category `{key}` is not closed")]
+    NotClosed {
+        /// The category's key.
+        key: String,
+    },
     /// A saved session could not be carried on ([`Engine::resume`],
     /// [`Engine::resume_from`]): nothing was started.
     #[error("respondent {respondent}: the saved session cannot be resumed: {error}")]
@@ -405,6 +420,9 @@ pub struct Engine<R, C = SystemClock> {
     ledger: WaveLedger,
     /// The shared store, when the counts live there ([`Engine::with_store`]).
     shared: Option<shared::Shared>,
+    /// Administrative changes: this engine's own (they go into its snapshots), or those it
+    /// made through the shared store.
+    admin: Mutex<Vec<crate::store::Change>>,
 }
 
 impl<R: Router, C: Clock> Engine<R, C> {
@@ -438,6 +456,7 @@ impl<R: Router, C: Clock> Engine<R, C> {
             shards: (0..SHARDS).map(|_| Mutex::new(Shard::default())).collect(),
             counters: Counters::default(),
             shared: None,
+            admin: Mutex::new(Vec::new()),
         })
     }
 

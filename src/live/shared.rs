@@ -15,7 +15,8 @@ use smallvec::SmallVec;
 use crate::catalogue::{Catalogue, CategoryId};
 use crate::route::Router;
 use crate::schema::Answers;
-use crate::store::{Count, CounterId, Hold, Layout, QuotaStore, StoreError};
+use crate::store::change::{reconcile, with_maxes};
+use crate::store::{Change, Count, CounterId, Hold, Layout, QuotaStore, StoreError};
 
 use super::{Clock, Completion, ConfigError, Engine, LiveConfig, LiveError, Reservation, bump};
 
@@ -54,32 +55,28 @@ pub(super) fn key(id: u64, buf: &mut [u8; 20]) -> &str {
     std::str::from_utf8(&buf[i..]).unwrap_or("0")
 }
 
-/// The first counter of the catalogue's layout that differs from the store's, as an error.
-fn check_layout(catalogue: &Catalogue, store: &dyn QuotaStore) -> Result<(), StoreError> {
+/// Checks the catalogue against the survey in the store by the one rule for targets
+/// ([`reconcile`]): the store's maxes now and its recorded changes. The changes, when they
+/// agree.
+fn check_layout(catalogue: &Catalogue, store: &dyn QuotaStore) -> Result<Vec<Change>, StoreError> {
     let stored = store.layout();
     let ours = Layout::from_catalogue(stored.survey(), catalogue)?;
-    match stored.first_difference(&ours) {
-        None => Ok(()),
-        Some((index, a, b)) => {
-            let show = |c: Option<&crate::store::Counter>| {
-                c.map_or_else(|| "none".to_string(), |c| format!("{} {}", c.name, c.max))
-            };
-            Err(StoreError::LayoutMismatch {
-                survey: stored.survey().to_string(),
-                index,
-                stored: show(a),
-                given: show(b),
-            })
-        }
-    }
+    let mut counts = Vec::new();
+    store.read(&mut counts)?;
+    let current = with_maxes(stored, counts.iter().map(|c| c.max));
+    let changes = store.changes()?;
+    reconcile(&ours, &current, &changes)?;
+    Ok(changes)
 }
 
 impl<R: Router, C: Clock> Engine<R, C> {
     /// An engine whose counts and holds live in `store`, shared with other engines (other
-    /// threads' engines, other processes, other machines). The store's layout must be the
-    /// catalogue's ([`Layout::from_catalogue`]): a node whose categories, cells or targets
-    /// differ from the survey's in the store is refused. The mirror is filled from the store
-    /// before this returns.
+    /// threads' engines, other processes, other machines). The store's counters must be the
+    /// catalogue's ([`Layout::from_catalogue`]), and its targets are authoritative: each of
+    /// the catalogue's targets must be the store's now or the one before the store's
+    /// recorded administrative changes ([`reconcile`]); a node that differs otherwise is
+    /// refused with [`StoreError::TargetMismatch`] naming the counter. The mirror is filled
+    /// from the store (its targets included) before this returns.
     ///
     /// Deadlines are on the store's clock; `clock` is kept for the wave ledger and snapshots.
     ///
@@ -93,8 +90,10 @@ impl<R: Router, C: Clock> Engine<R, C> {
         config: LiveConfig,
         store: Arc<dyn QuotaStore>,
     ) -> Result<Engine<R, C>, ConfigError> {
-        check_layout(&catalogue, &*store).map_err(|source| ConfigError::Store { source })?;
+        let changes =
+            check_layout(&catalogue, &*store).map_err(|source| ConfigError::Store { source })?;
         let mut engine = Engine::new(catalogue, router, clock, config)?;
+        *engine.admin() = changes;
         engine.shared = Some(Shared {
             store,
             gate: RwLock::new(()),
@@ -131,7 +130,8 @@ impl<R: Router, C: Clock> Engine<R, C> {
         let _alone = shared.gate.write().unwrap_or_else(|e| e.into_inner());
         shared.store.read(&mut scratch).map_err(store_error)?;
         for (counter, c) in scratch.iter().enumerate() {
-            self.quotas.mirror_set(counter, c.pending, c.completed);
+            self.quotas
+                .mirror_set(counter, c.max, c.pending, c.completed);
         }
         Ok(())
     }

@@ -11,6 +11,8 @@ use super::{
 use crate::catalogue::{Catalogue, CategoryId};
 use crate::route::Router;
 use crate::state::{QuotaSnapshot, QuotaState, RestoreError};
+use crate::store::Change;
+use crate::store::change::{latest, original_max};
 
 /// A quota cell's counts in a [`LiveSnapshot`].
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -71,6 +73,11 @@ pub struct LiveSnapshot {
     pub stats: LiveStats,
     /// The wave ledger.
     pub ledger: WaveLedger,
+    /// Administrative changes to targets and cells' maxes in this wave, in order
+    /// ([`Engine::set_target`]); restore checks the catalogue against them. Absent (empty)
+    /// in snapshots written before there were any.
+    #[cfg_attr(feature = "serde", serde(default))]
+    pub changes: Vec<Change>,
 }
 
 impl LiveSnapshot {
@@ -138,6 +145,9 @@ impl<R: Router, C: Clock> Engine<R, C> {
     /// # Performance
     /// O(categories + cells + held slots), allocates the snapshot.
     pub fn snapshot(&self) -> LiveSnapshot {
+        // The record's lock first, as a change takes it: no change lands mid-snapshot.
+        let admin = self.admin();
+        let changes = admin.clone();
         let guards = self.lock_all();
         let taken_at = self.clock.now();
         let quotas = self.quotas.snapshot(&self.catalogue);
@@ -181,6 +191,7 @@ impl<R: Router, C: Clock> Engine<R, C> {
             }
         }
         drop(guards);
+        drop(admin);
         held.sort_unstable();
         LiveSnapshot {
             format: LiveSnapshot::FORMAT,
@@ -192,6 +203,7 @@ impl<R: Router, C: Clock> Engine<R, C> {
             held,
             stats,
             ledger: self.ledger.clone(),
+            changes,
         }
     }
 
@@ -227,9 +239,18 @@ impl<R: Router, C: Clock> Engine<R, C> {
             });
         }
         let n = catalogue.len();
-        let mut quotas = QuotaState::restore(&catalogue, &snapshot.quotas)?;
+        let changes = &snapshot.changes;
+        check_changes(&catalogue, changes)?;
+        // Counts are checked against the highest max each counter had (a lowered max may
+        // leave completes above it); the maxes now are set once the held slots are in.
+        let mut relaxed = snapshot.quotas.clone();
+        for (i, t) in relaxed.targets.iter_mut().enumerate() {
+            *t = highest_max(changes, i, *t);
+        }
+        let mut quotas = QuotaState::restore(&catalogue, &relaxed)?;
         check_cells(&catalogue, snapshot)?;
         for (i, cell) in snapshot.cells.iter().enumerate() {
+            quotas.set_max(n + i, highest_max(changes, n + i, cell.max));
             if !quotas.set_cell_completed(i, cell.completed) {
                 return Err(invalid(
                     "cells",
@@ -241,7 +262,7 @@ impl<R: Router, C: Clock> Engine<R, C> {
             }
         }
         let ledger = &snapshot.ledger;
-        ledger.check(&catalogue, &snapshot.quotas.targets)?;
+        ledger.check_with_changes(&catalogue, &snapshot.quotas.targets, changes)?;
         check_cells_within_categories(&catalogue, snapshot)?;
         check_held(&catalogue, snapshot)?;
         check_stats(snapshot)?;
@@ -254,6 +275,13 @@ impl<R: Router, C: Clock> Engine<R, C> {
         let mut engine = Engine::new(catalogue, router, clock, snapshot.config.clone())?;
         let pending_slots = hold_slots(&mut engine, &mut quotas, &snapshot.held)?;
         check_pending(&engine.catalogue, &quotas, snapshot, pending_slots)?;
+        for (i, &t) in snapshot.quotas.targets.iter().enumerate() {
+            quotas.set_max(i, t);
+        }
+        for (i, cell) in snapshot.cells.iter().enumerate() {
+            quotas.set_max(n + i, cell.max);
+        }
+        *engine.admin() = changes.clone();
         engine.quotas = quotas;
         engine.ledger = ledger.clone();
         engine.counters = Counters::default();
@@ -407,6 +435,7 @@ fn catalogue_key(catalogue: &Catalogue, category: CategoryId) -> &str {
 }
 
 fn check_cells(catalogue: &Catalogue, snapshot: &LiveSnapshot) -> Result<(), LiveRestoreError> {
+    let n = catalogue.len();
     if snapshot.cells.len() != catalogue.cell_count() {
         return Err(LiveRestoreError::Mismatch {
             what: format!(
@@ -421,7 +450,8 @@ fn check_cells(catalogue: &Catalogue, snapshot: &LiveSnapshot) -> Result<(), Liv
             continue;
         };
         let key = &catalogue.category(c).key;
-        if &counts.category != key || counts.key != cell.key || counts.max != cell.max {
+        let max_agrees = agrees(&snapshot.changes, n + i, cell.max, counts.max);
+        if &counts.category != key || counts.key != cell.key || !max_agrees {
             return Err(LiveRestoreError::Mismatch {
                 what: format!(
                     "quota cell {i} is `{}`/`{}` (max {}) in the snapshot, `{key}`/`{}` (max {}) in the catalogue",
@@ -520,6 +550,65 @@ fn check_stats(snapshot: &LiveSnapshot) -> Result<(), LiveRestoreError> {
             return Err(invalid(
                 field,
                 format!("{stat}, but the categories' counts add up to {sum}"),
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// The highest max counter `counter` had: `now`, or any value its changes set or left.
+fn highest_max(changes: &[Change], counter: usize, now: u32) -> u32 {
+    changes
+        .iter()
+        .filter(|c| c.counter as usize == counter)
+        .fold(now, |m, c| m.max(c.from).max(c.to))
+}
+
+/// The one rule for targets: a counter's configured max (the catalogue's) agrees with the
+/// recorded one when they are equal and nothing changed it, or when the changes lead from
+/// the configured max (or to it) and end at the recorded one.
+pub(super) fn agrees(changes: &[Change], counter: usize, configured: u32, recorded: u32) -> bool {
+    let counter = counter as u32;
+    match latest(changes, counter) {
+        None => configured == recorded,
+        Some(last) => {
+            last.to == recorded
+                && (original_max(changes, counter) == Some(configured) || configured == recorded)
+        }
+    }
+}
+
+/// The changes name counters of the catalogue, in increasing sequence, and each starts
+/// from the max the one before it left.
+fn check_changes(catalogue: &Catalogue, changes: &[Change]) -> Result<(), LiveRestoreError> {
+    let counters = catalogue.len() + catalogue.cell_count();
+    let mut seq = 0;
+    for c in changes {
+        if c.counter as usize >= counters || c.seq <= seq {
+            return Err(invalid(
+                "changes",
+                format!(
+                    "change {} of counter {}: counters are 0..{counters}, sequence numbers \
+                     increase",
+                    c.seq, c.counter
+                ),
+            ));
+        }
+        seq = c.seq;
+        let before = changes
+            .iter()
+            .take_while(|d| d.seq < c.seq)
+            .filter(|d| d.counter == c.counter)
+            .last();
+        if let Some(b) = before
+            && b.to != c.from
+        {
+            return Err(invalid(
+                "changes",
+                format!(
+                    "change {} of counter {} starts from {}, but the change before left {}",
+                    c.seq, c.counter, c.from, b.to
+                ),
             ));
         }
     }

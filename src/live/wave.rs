@@ -7,6 +7,8 @@ use super::{Clock, Counters, Engine, LiveRestoreError, LiveStats, Shard, lock};
 use crate::catalogue::Catalogue;
 use crate::route::Router;
 use crate::state::QuotaState;
+use crate::store::Change;
+use crate::store::change::{latest, original_max};
 
 /// Where each category stands across waves.
 ///
@@ -63,6 +65,22 @@ impl WaveLedger {
     /// # Errors
     /// [`LiveRestoreError::Invalid`] naming the field and the category.
     pub fn check(&self, catalogue: &Catalogue, targets: &[u32]) -> Result<(), LiveRestoreError> {
+        self.check_with_changes(catalogue, targets, &[])
+    }
+
+    /// [`check`](Self::check) with the wave's administrative changes: a category they
+    /// changed must have started from the ledger's live target and ended at the recorded
+    /// one, and (in wave 1) the catalogue's target is the one before the changes or the one
+    /// after.
+    ///
+    /// # Errors
+    /// [`LiveRestoreError::Invalid`] naming the field and the category.
+    pub fn check_with_changes(
+        &self,
+        catalogue: &Catalogue,
+        targets: &[u32],
+        changes: &[Change],
+    ) -> Result<(), LiveRestoreError> {
         let n = catalogue.len();
         let invalid = |problem: String| {
             Err(LiveRestoreError::Invalid {
@@ -88,6 +106,29 @@ impl WaveLedger {
                     "category `{}`: carry {carried} is outside [-{max}, {max}] for wave {}",
                     c.key, self.wave
                 ));
+            }
+            let changed = latest(changes, i as u32).copied();
+            if let Some(last) = changed {
+                let first = original_max(changes, i as u32);
+                if first != Some(self.target(i)) || targets.get(i) != Some(&last.to) {
+                    return Err(LiveRestoreError::Invalid {
+                        field: "changes",
+                        problem: format!(
+                            "category `{}`: changes lead from {first:?} to {}, but the wave \
+                             ledger's target is {} and the counts' {:?}",
+                            c.key,
+                            last.to,
+                            self.target(i),
+                            targets.get(i)
+                        ),
+                    });
+                }
+                if self.wave == 1 && carried == 0 && (base == c.target || last.to == c.target) {
+                    continue;
+                }
+                if self.wave > 1 {
+                    continue;
+                }
             }
             if self.wave == 1 && (base != c.target || carried != 0) {
                 return invalid(format!(
@@ -209,6 +250,7 @@ impl<R: Router, C: Clock> Engine<R, C> {
         if pending > 0 {
             return Err(WaveError::Pending { count: pending });
         }
+        let changes = std::mem::take(self.admin.get_mut().unwrap_or_else(|e| e.into_inner()));
         let view = self.quotas.view();
         let mut lines = Vec::with_capacity(n);
         let mut carried = Vec::with_capacity(n);
@@ -217,9 +259,13 @@ impl<R: Router, C: Clock> Engine<R, C> {
             let completed = view.completed(c);
             // Saturating: a restored carry is checked against `max_carry`, but a ledger is
             // plain data and no value of it may overflow here.
-            let carry_out = i64::from(base)
-                .saturating_add(carried_in)
-                .saturating_sub(i64::from(completed));
+            // A target changed by administration is the wave's target: the shortfall or
+            // surplus is against it, not against the ledger's.
+            let wave_target = match latest(&changes, i as u32) {
+                Some(last) => i64::from(last.to),
+                None => i64::from(base).saturating_add(carried_in),
+            };
+            let carry_out = wave_target.saturating_sub(i64::from(completed));
             let next_target = i64::from(next_base[i])
                 .saturating_add(carry_out)
                 .clamp(0, i64::from(u32::MAX));

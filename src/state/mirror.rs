@@ -1,30 +1,32 @@
-//! The state as the local mirror of a shared quota store: counts set from what the store
-//! says, by counter id (categories first, then quota cells), never checked against a target.
-//! Only the store grants holds, so these never refuse; they keep what routers read close to
-//! the store.
+//! The state as the local mirror of a shared quota store: counts and maxes set from what the
+//! store says, by counter id (categories first, then quota cells), never checked against a
+//! target. Only the store grants holds, so these never refuse; they keep what routers read
+//! close to the store.
 
-use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::atomic::{AtomicI64, AtomicU32, Ordering};
 
 use super::QuotaState;
 
-/// Subtracts one, stopping at 0; true when the value was 1 (the counter just reached 0).
-fn down(a: &AtomicU32) -> bool {
-    a.fetch_update(Ordering::AcqRel, Ordering::Acquire, |v| {
+/// Subtracts one, stopping at 0.
+fn down(a: &AtomicU32) {
+    let _ = a.fetch_update(Ordering::AcqRel, Ordering::Acquire, |v| {
         Some(v.saturating_sub(1))
-    })
-    .is_ok_and(|before| before == 1)
+    });
 }
 
 impl QuotaState {
-    /// The counter's (open, pending, completed, target); `None` out of range.
-    fn mirror_counter(&self, counter: usize) -> Option<(&AtomicU32, &AtomicU32, &AtomicU32, u32)> {
+    /// The counter's (open, pending, completed, max); `None` out of range.
+    fn mirror_counter(
+        &self,
+        counter: usize,
+    ) -> Option<(&AtomicI64, &AtomicU32, &AtomicU32, &AtomicU32)> {
         let n = self.open.len();
         if counter < n {
             Some((
                 &self.open[counter],
                 &self.pending[counter],
                 &self.completed[counter],
-                self.targets[counter],
+                &self.targets[counter],
             ))
         } else {
             let i = counter - n;
@@ -33,7 +35,7 @@ impl QuotaState {
                 open,
                 &self.cell_pending[i],
                 &self.cell_completed[i],
-                self.cell_targets[i],
+                &self.cell_targets[i],
             ))
         }
     }
@@ -42,7 +44,7 @@ impl QuotaState {
     pub(crate) fn mirror_hold(&self, counter: usize) {
         if let Some((open, pending, _, _)) = self.mirror_counter(counter) {
             pending.fetch_add(1, Ordering::AcqRel);
-            if down(open) && counter < self.open.len() {
+            if open.fetch_sub(1, Ordering::AcqRel) == 1 && counter < self.open.len() {
                 self.closes.fetch_add(1, Ordering::AcqRel);
             }
         }
@@ -56,30 +58,40 @@ impl QuotaState {
         }
     }
 
-    /// A hold the store released: one fewer pending, one more open.
+    /// A hold the store released: one fewer pending, one more open (never above the max:
+    /// the mirror may have missed the hold).
     pub(crate) fn mirror_release(&self, counter: usize) {
-        if let Some((open, pending, _, target)) = self.mirror_counter(counter) {
+        if let Some((open, pending, _, max)) = self.mirror_counter(counter) {
             down(pending);
+            let max = i64::from(max.load(Ordering::Acquire));
             let _ = open.fetch_update(Ordering::AcqRel, Ordering::Acquire, |v| {
-                Some((v + 1).min(target))
+                Some((v + 1).min(max))
             });
             // A reopened slot can raise a priority: caches of bounds must be rebuilt.
             self.generation.fetch_add(1, Ordering::AcqRel);
         }
     }
 
-    /// The counter as the store has it.
-    pub(crate) fn mirror_set(&self, counter: usize, pending_now: u32, completed_now: u32) {
-        let Some((open, pending, completed, target)) = self.mirror_counter(counter) else {
+    /// The counter as the store has it: its max (an administrator may have changed it),
+    /// pending and completed.
+    pub(crate) fn mirror_set(
+        &self,
+        counter: usize,
+        max_now: u32,
+        pending_now: u32,
+        completed_now: u32,
+    ) {
+        let Some((open, pending, completed, max)) = self.mirror_counter(counter) else {
             return;
         };
-        let open_now = target.saturating_sub(pending_now.saturating_add(completed_now));
+        max.store(max_now, Ordering::Release);
+        let open_now = i64::from(max_now) - i64::from(pending_now) - i64::from(completed_now);
         let before = open.swap(open_now, Ordering::AcqRel);
         pending.store(pending_now, Ordering::Release);
         completed.store(completed_now, Ordering::Release);
-        if open_now > before {
+        if open_now > before && open_now > 0 {
             self.generation.fetch_add(1, Ordering::AcqRel);
-        } else if before > 0 && open_now == 0 && counter < self.open.len() {
+        } else if before > 0 && open_now <= 0 && counter < self.open.len() {
             self.closes.fetch_add(1, Ordering::AcqRel);
         }
     }
@@ -87,7 +99,11 @@ impl QuotaState {
     /// The store refused a hold on the counter: it is full there, whatever the mirror said.
     pub(crate) fn mirror_set_full(&self, counter: usize) {
         if let Some((open, _, _, _)) = self.mirror_counter(counter)
-            && open.swap(0, Ordering::AcqRel) > 0
+            && open
+                .fetch_update(Ordering::AcqRel, Ordering::Acquire, |v| {
+                    (v > 0).then_some(0)
+                })
+                .is_ok()
             && counter < self.open.len()
         {
             self.closes.fetch_add(1, Ordering::AcqRel);

@@ -29,7 +29,7 @@ mod snapshot;
 mod view;
 
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicI64, AtomicU32, AtomicU64, Ordering};
 
 pub use snapshot::{QuotaSnapshot, RestoreError};
 pub use view::QuotaView;
@@ -69,19 +69,22 @@ pub enum CompleteError {
 /// [`QuotaView`] has one representation shared with concurrent engines.
 #[derive(Debug)]
 pub struct QuotaState {
-    targets: Vec<u32>,
+    /// Targets: atomics, because an administrator may change one while threads route.
+    targets: Box<[AtomicU32]>,
     /// The categories' keys, for errors (shared: naming a category in an error allocates
     /// nothing).
     keys: Box<[Arc<str>]>,
     /// target − completed − pending: the one word a reservation's check-and-take is a CAS on.
-    open: Box<[AtomicU32]>,
+    /// Signed: a target lowered below completed + pending leaves it negative, so released
+    /// slots pay that back before any is taken again.
+    open: Box<[AtomicI64]>,
     completed: Box<[AtomicU32]>,
     /// Slots held by respondents still in the category survey.
     pending: Box<[AtomicU32]>,
     /// Max target of each quota cell (global cell index, see [`Catalogue::cell_range`]).
-    cell_targets: Vec<u32>,
+    cell_targets: Box<[AtomicU32]>,
     /// max − completed − pending per cell.
-    cell_open: Box<[AtomicU32]>,
+    cell_open: Box<[AtomicI64]>,
     cell_completed: Box<[AtomicU32]>,
     cell_pending: Box<[AtomicU32]>,
     shown: Box<[AtomicU32]>,
@@ -101,10 +104,12 @@ pub struct QuotaState {
 
 /// Takes one from an open-slots counter if it is above 0, in one CAS loop; the value left.
 #[inline]
-pub(crate) fn take_slot(open: &AtomicU32) -> Option<u32> {
-    open.fetch_update(Ordering::AcqRel, Ordering::Acquire, |v| v.checked_sub(1))
-        .ok()
-        .map(|before| before - 1)
+pub(crate) fn take_slot(open: &AtomicI64) -> Option<i64> {
+    open.fetch_update(Ordering::AcqRel, Ordering::Acquire, |v| {
+        (v > 0).then(|| v - 1)
+    })
+    .ok()
+    .map(|before| before - 1)
 }
 
 /// Takes one from a pending counter if it is above 0.
@@ -189,17 +194,20 @@ impl QuotaState {
             stride += schema.response_count(q);
         }
         QuotaState {
-            open: targets.iter().map(|&t| AtomicU32::new(t)).collect(),
+            open: targets.iter().map(|&t| AtomicI64::new(t.into())).collect(),
             completed: counters(targets.len()),
             pending: counters(targets.len()),
-            cell_open: cell_targets.iter().map(|&t| AtomicU32::new(t)).collect(),
+            cell_open: cell_targets
+                .iter()
+                .map(|&t| AtomicI64::new(t.into()))
+                .collect(),
             cell_completed: counters(cell_targets.len()),
             cell_pending: counters(cell_targets.len()),
-            cell_targets,
+            cell_targets: cell_targets.iter().map(|&t| AtomicU32::new(t)).collect(),
             shown: counters(targets.len()),
             qualified: counters(targets.len()),
             exposures: counters(targets.len() * stride),
-            targets,
+            targets: targets.iter().map(|&t| AtomicU32::new(t)).collect(),
             keys: catalogue
                 .categories()
                 .iter()
@@ -275,7 +283,7 @@ impl QuotaState {
             return Err(CompleteError::UnknownCategory { category });
         };
         let open = open.get_mut();
-        if *open == 0 {
+        if *open <= 0 {
             return Err(self.full(category));
         }
         *open -= 1;
@@ -421,7 +429,9 @@ impl QuotaState {
 
     /// Max target of a quota cell (global index); 0 out of range.
     pub fn cell_target(&self, cell: usize) -> u32 {
-        self.cell_targets.get(cell).copied().unwrap_or(0)
+        self.cell_targets
+            .get(cell)
+            .map_or(0, |t| t.load(Ordering::Acquire))
     }
 
     /// Completes counted in a quota cell; 0 out of range.
@@ -445,7 +455,7 @@ impl QuotaState {
 
     /// Sets a cell's completes on a fresh state (restoring a snapshot).
     pub(crate) fn set_cell_completed(&mut self, cell: usize, done: u32) -> bool {
-        let Some(&target) = self.cell_targets.get(cell) else {
+        let Some(target) = self.cell_targets.get_mut(cell).map(|t| *t.get_mut()) else {
             return false;
         };
         let pending = *self.cell_pending[cell].get_mut();
@@ -453,25 +463,64 @@ impl QuotaState {
             return false;
         }
         *self.cell_completed[cell].get_mut() = done;
-        *self.cell_open[cell].get_mut() = target - done - pending;
+        *self.cell_open[cell].get_mut() = i64::from(target) - i64::from(done) - i64::from(pending);
         true
     }
 
     /// Completes wanted for the category.
     pub fn target(&self, category: CategoryId) -> u32 {
-        self.targets[category.index()]
+        self.targets[category.index()].load(Ordering::Acquire)
+    }
+
+    /// Sets the max of a counter (categories first, then quota cells, as in a store's
+    /// [`Layout`](crate::store::Layout)); the old max, or `None` out of range. Open slots
+    /// move by the difference in one atomic step, so a reservation racing the change sees
+    /// the old max or the new one. Lowered below completed + pending, no held slot is
+    /// cancelled: open goes negative, and no slot is taken until completes and releases
+    /// bring completed + pending below the new max (completes of slots held before the
+    /// change still count, so completed can end up above it by at most the pending then).
+    pub(crate) fn set_max(&self, counter: usize, max: u32) -> Option<u32> {
+        let n = self.targets.len();
+        let (target, open) = if counter < n {
+            (&self.targets[counter], &self.open[counter])
+        } else {
+            let i = counter - n;
+            (self.cell_targets.get(i)?, &self.cell_open[i])
+        };
+        let old = target.swap(max, Ordering::AcqRel);
+        let delta = i64::from(max) - i64::from(old);
+        let before = open.fetch_add(delta, Ordering::AcqRel);
+        let after = before + delta;
+        if after > before && after > 0 {
+            // Slots opened: priorities may rise, caches of bounds must be rebuilt.
+            self.generation.fetch_add(1, Ordering::AcqRel);
+        } else if before > 0 && after <= 0 && counter < n {
+            self.closes.fetch_add(1, Ordering::AcqRel);
+        }
+        Some(old)
+    }
+
+    /// The max of a counter (categories first, then cells); `None` out of range.
+    pub(crate) fn max_of(&self, counter: usize) -> Option<u32> {
+        let n = self.targets.len();
+        let t = if counter < n {
+            &self.targets[counter]
+        } else {
+            self.cell_targets.get(counter - n)?
+        };
+        Some(t.load(Ordering::Acquire))
     }
 
     /// True when every category has reached its target.
     pub fn all_full(&self) -> bool {
-        self.open.iter().all(|o| o.load(Ordering::Relaxed) == 0)
+        self.open.iter().all(|o| o.load(Ordering::Relaxed) <= 0)
     }
 
     /// Completes still wanted, over all categories.
     pub fn total_open(&self) -> u64 {
         self.open
             .iter()
-            .map(|o| u64::from(o.load(Ordering::Relaxed)))
+            .map(|o| o.load(Ordering::Relaxed).max(0) as u64)
             .sum()
     }
 }

@@ -90,7 +90,7 @@ impl QuotaState {
                 .iter()
                 .map(|q| (q.name().to_owned(), q.responses().len()))
                 .collect(),
-            targets: self.targets.clone(),
+            targets: load(&self.targets),
             completed: load(&self.completed),
             shown: load(&self.shown),
             qualified: load(&self.qualified),
@@ -209,8 +209,8 @@ impl QuotaState {
                     ),
                 });
             }
-            state.targets[i] = target;
-            *state.open[i].get_mut() = target - done;
+            *state.targets[i].get_mut() = target;
+            *state.open[i].get_mut() = i64::from(target - done);
             if target == done {
                 *state.closes.get_mut() += 1;
             }

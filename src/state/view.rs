@@ -1,6 +1,6 @@
 //! The read-only window routers decide on.
 
-use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicI64, AtomicU32, AtomicU64, Ordering};
 
 use crate::catalogue::CategoryId;
 use crate::schema::{QuestionId, ResponseId};
@@ -12,10 +12,10 @@ use crate::schema::{QuestionId, ResponseId};
 /// that is a moment old, never a torn one.
 #[derive(Clone, Copy, Debug)]
 pub struct QuotaView<'a> {
-    pub(super) open: &'a [AtomicU32],
+    pub(super) open: &'a [AtomicI64],
     pub(super) completed: &'a [AtomicU32],
     pub(super) pending: &'a [AtomicU32],
-    pub(super) cell_open: &'a [AtomicU32],
+    pub(super) cell_open: &'a [AtomicI64],
     pub(super) shown: &'a [AtomicU32],
     pub(super) qualified: &'a [AtomicU32],
     pub(super) exposures: &'a [AtomicU32],
@@ -50,7 +50,7 @@ impl QuotaView<'_> {
     /// One relaxed load.
     #[inline]
     pub fn open_slots(&self, category: CategoryId) -> u32 {
-        self.open[category.index()].load(Ordering::Relaxed)
+        slots(self.open[category.index()].load(Ordering::Relaxed))
     }
 
     /// True when the category can take another complete.
@@ -81,7 +81,7 @@ impl QuotaView<'_> {
     pub fn cell_open_slots(&self, cell: usize) -> u32 {
         self.cell_open
             .get(cell)
-            .map_or(0, |a| a.load(Ordering::Relaxed))
+            .map_or(0, |a| slots(a.load(Ordering::Relaxed)))
     }
 
     /// Respondents shown the category's qualifier so far.
@@ -134,4 +134,11 @@ impl QuotaView<'_> {
     pub fn is_empty(&self) -> bool {
         self.open.is_empty()
     }
+}
+
+/// Open slots as a count: a counter whose max was lowered below what it holds is negative
+/// underneath, and has none.
+#[inline]
+fn slots(open: i64) -> u32 {
+    open.clamp(0, i64::from(u32::MAX)) as u32
 }

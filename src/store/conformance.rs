@@ -26,7 +26,7 @@ use thiserror::Error;
 
 use crate::live::Completion;
 
-use super::{Count, Counter, Hold, Layout, QuotaStore, StoreError};
+use super::{ChangeKind, Count, Counter, Hold, Layout, QuotaStore, StoreError};
 
 /// A case the store failed, and how.
 #[derive(Clone, Debug, PartialEq, Eq, Error)]
@@ -48,6 +48,7 @@ pub const CASES: &[&str] = &[
     "stress",
     "respondent_keys",
     "interviews",
+    "administration",
 ];
 
 /// Runs every case; the first failure is returned.
@@ -76,6 +77,7 @@ pub fn run<S: QuotaStore>(
         "stress" => c.stress(make),
         "respondent_keys" => c.respondent_keys(make),
         "interviews" => c.interviews(make),
+        "administration" => c.administration(make),
         _ => Err(c.fail(format!("no case named {case:?}"))),
     }
 }
@@ -134,9 +136,18 @@ impl Case {
         let mut out = Vec::new();
         self.ok(store.read(&mut out), "read")?;
         self.expect(out.len(), store.layout().len(), "counters read")?;
+        let changes = self.ok(store.changes(), "changes")?;
         for (i, (c, l)) in out.iter().zip(store.layout().counters()).enumerate() {
-            if c.max != l.max || c.pending.saturating_add(c.completed) > c.max {
-                return Err(self.fail(format!("counter {i} read as {c:?} (layout max {})", l.max)));
+            // The max is the layout's, or the last recorded change's; a max lowered below
+            // what was held leaves pending + completed at most the highest max it had.
+            let own = || changes.iter().filter(|d| d.counter as usize == i);
+            let max = own().next_back().map_or(l.max, |d| d.to);
+            let highest = own().fold(l.max, |m, d| m.max(d.from).max(d.to));
+            if c.max != max || c.pending.saturating_add(c.completed) > highest {
+                return Err(self.fail(format!(
+                    "counter {i} read as {c:?} (max {max} after {} change(s))",
+                    own().count()
+                )));
             }
         }
         Ok(out)
@@ -538,5 +549,88 @@ impl Case {
         self.expect(load("cy")?, None, "past its time-to-live")?;
         self.ok(store.expire(), "expire")?;
         self.expect(load("cy")?, None, "after the sweep")
+    }
+
+    /// Administrative changes: a raised max opens slots at once; one lowered below what is
+    /// held cancels nothing (held slots complete) and grants nothing until completed +
+    /// pending is below it; every change is recorded in order with its before and after.
+    fn administration<S: QuotaStore>(
+        &self,
+        make: &(dyn Fn(Layout) -> S + Sync),
+    ) -> Result<(), Failure> {
+        let store = make(self.layout(&[2, 5])?);
+        self.fill(&store, "a", 2)?;
+        let full = self.ok(store.hold("x", 0, &[0], TTL), "hold")?;
+        self.expect(full, Hold::Full { counter: 0 }, "hold at the max")?;
+        let raised = self.ok(store.set_max(0, 4, ChangeKind::Target), "set_max")?;
+        self.expect(
+            (raised.from, raised.to),
+            (2, 4),
+            "the raise's before and after",
+        )?;
+        for r in ["b0", "b1"] {
+            let held = self.ok(store.hold(r, 0, &[0], TTL), "hold")?;
+            self.expect(held.is_accepted(), true, "a hold after the raise")?;
+        }
+        // 2 completed + 2 held, max lowered to 1: nothing is cancelled, nothing granted.
+        self.ok(store.set_max(0, 1, ChangeKind::Target), "set_max")?;
+        let c = self.counts(&store)?[0];
+        self.expect(
+            (c.max, c.pending, c.completed),
+            (1, 2, 2),
+            "after the lowering",
+        )?;
+        let refused = self.ok(store.hold("y", 0, &[0], TTL), "hold")?;
+        self.expect(
+            refused,
+            Hold::Full { counter: 0 },
+            "a hold under the lowered max",
+        )?;
+        let done = self.ok(store.commit("b0", 0), "commit")?;
+        self.expect(
+            done,
+            Completion::Completed,
+            "a slot held before the lowering",
+        )?;
+        self.ok(store.release("b1", 0), "release")?;
+        let c = self.counts(&store)?[0];
+        self.expect(
+            (c.pending, c.completed),
+            (0, 3),
+            "completes above the lowered max",
+        )?;
+        self.expect(c.open(), 0, "open under the lowered max")?;
+        // Closed and reopened at the max before the close.
+        self.ok(store.set_max(1, 0, ChangeKind::Close), "close")?;
+        let closed = self.ok(store.hold("z", 1, &[1], TTL), "hold")?;
+        self.expect(
+            closed,
+            Hold::Full { counter: 1 },
+            "a hold in a closed counter",
+        )?;
+        self.ok(store.set_max(1, 5, ChangeKind::Reopen), "reopen")?;
+        let open = self.ok(store.hold("z", 1, &[1], TTL), "hold")?;
+        self.expect(open.is_accepted(), true, "a hold after the reopen")?;
+        match store.set_max(2, 1, ChangeKind::Target) {
+            Err(StoreError::UnknownCounter { counter: 2, .. }) => {}
+            other => return Err(self.fail(format!("set_max of counter 2: {other:?}"))),
+        }
+        let changes = self.ok(store.changes(), "changes")?;
+        let seen: Vec<_> = changes
+            .iter()
+            .map(|c| (c.counter, c.from, c.to, c.kind))
+            .collect();
+        self.expect(
+            seen,
+            vec![
+                (0, 2, 4, ChangeKind::Target),
+                (0, 4, 1, ChangeKind::Target),
+                (1, 5, 0, ChangeKind::Close),
+                (1, 0, 5, ChangeKind::Reopen),
+            ],
+            "the recorded changes",
+        )?;
+        let increasing = changes.windows(2).all(|w| w[0].seq < w[1].seq);
+        self.expect(increasing, true, "sequence numbers increase")
     }
 }

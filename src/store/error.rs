@@ -60,6 +60,28 @@ pub enum StoreError {
         /// This node's counter, or `none`.
         given: String,
     },
+    /// A counter's max on this node (its catalogue, or a snapshot) is neither the store's
+    /// max now nor the one it had before the store's recorded changes: the two sides
+    /// disagree about a target, and neither is kept silently
+    /// ([`reconcile`](super::change::reconcile)).
+    #[error(
+        "survey {survey:?}: counter `{counter}` has max {given} here, but the store has {stored}{}",
+        match original { Some(o) => format!(" after {changes} recorded change(s) from {o}"), None => " and no recorded change".to_string() }
+    )]
+    TargetMismatch {
+        /// The survey.
+        survey: String,
+        /// The counter's name (a category's key; `key/cell` for a cell).
+        counter: String,
+        /// This node's max.
+        given: u32,
+        /// The store's max now.
+        stored: u32,
+        /// The max before the first recorded change, when there is one.
+        original: Option<u32>,
+        /// How many changes the store recorded for the counter.
+        changes: usize,
+    },
     /// The store's data was written by another version of the key layout.
     #[error(
         "survey {survey:?} uses key layout version {found}; this build reads version {expected}"

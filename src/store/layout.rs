@@ -88,6 +88,14 @@ impl Layout {
         Ok(Layout { survey, counters })
     }
 
+    /// Sets the counters' maxes in order (extra values ignored): the layout as a store has it
+    /// after administrative changes.
+    pub(crate) fn set_maxes(&mut self, maxes: impl Iterator<Item = u32>) {
+        for (c, m) in self.counters.iter_mut().zip(maxes) {
+            c.max = m;
+        }
+    }
+
     /// The catalogue's counters: one per category (its key, max its target), in catalogue
     /// order, then one per quota cell (`category/cell`, max the cell's), in the catalogue's
     /// global cell order. So category `c` is counter `c` and cell `i` is counter

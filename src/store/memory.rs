@@ -2,7 +2,7 @@
 
 use std::collections::HashMap;
 use std::hash::BuildHasher;
-use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::atomic::{AtomicI64, AtomicU32, Ordering};
 use std::sync::{Mutex, MutexGuard};
 
 use smallvec::SmallVec;
@@ -11,7 +11,7 @@ use crate::live::{Clock, Completion, SystemClock, Timestamp};
 use crate::state::take_slot;
 
 use super::error::check_respondent;
-use super::{Count, CounterId, Hold, Layout, QuotaStore, Released, StoreError};
+use super::{Change, ChangeKind, Count, CounterId, Hold, Layout, QuotaStore, Released, StoreError};
 
 /// One respondent's hold or complete in one category.
 #[derive(Clone, Debug)]
@@ -34,7 +34,9 @@ const SHARDS: usize = 64;
 /// completed.
 #[derive(Debug, Default)]
 struct Slots {
-    open: AtomicU32,
+    /// max − pending − completed; negative after a max was lowered below what is held.
+    open: AtomicI64,
+    max: AtomicU32,
     pending: AtomicU32,
     completed: AtomicU32,
 }
@@ -52,6 +54,8 @@ pub struct MemoryStore<C = SystemClock> {
     /// Saved interviews with their deadlines: read once per request, not on the decision
     /// path, so one lock does.
     interviews: Mutex<HashMap<Box<str>, (Timestamp, String)>>,
+    /// Administrative changes, in order; its lock also serialises them.
+    changes: Mutex<Vec<Change>>,
 }
 
 fn lock(m: &Mutex<Shard>) -> MutexGuard<'_, Shard> {
@@ -67,7 +71,8 @@ impl<C: Clock> MemoryStore<C> {
             .counters()
             .iter()
             .map(|c| Slots {
-                open: AtomicU32::new(c.max),
+                open: AtomicI64::new(c.max.into()),
+                max: AtomicU32::new(c.max),
                 ..Slots::default()
             })
             .collect();
@@ -78,6 +83,7 @@ impl<C: Clock> MemoryStore<C> {
             shards: (0..SHARDS).map(|_| Mutex::new(Shard::new())).collect(),
             hasher: Default::default(),
             interviews: Mutex::new(HashMap::new()),
+            changes: Mutex::new(Vec::new()),
         }
     }
 
@@ -287,8 +293,8 @@ impl<C: Clock + std::fmt::Debug> QuotaStore for MemoryStore<C> {
                 .counters()
                 .iter()
                 .zip(self.slots.iter())
-                .map(|(c, s)| Count {
-                    max: c.max,
+                .map(|(_, s)| Count {
+                    max: s.max.load(Ordering::Acquire),
                     pending: s.pending.load(Ordering::Acquire),
                     completed: s.completed.load(Ordering::Acquire),
                 }),
@@ -316,5 +322,39 @@ impl<C: Clock + std::fmt::Debug> QuotaStore for MemoryStore<C> {
             }
             None => Ok(None),
         }
+    }
+
+    fn set_max(
+        &self,
+        counter: CounterId,
+        max: u32,
+        kind: ChangeKind,
+    ) -> Result<Change, StoreError> {
+        self.check_counters(&[counter])?;
+        let mut changes = self.changes.lock().unwrap_or_else(|e| e.into_inner());
+        let s = &self.slots[counter as usize];
+        let from = s.max.swap(max, Ordering::AcqRel);
+        // Open moves by the difference in one step: a hold racing the change sees the old
+        // max or the new one, and a lowered max leaves open negative until enough is given
+        // back (no held slot is cancelled).
+        s.open
+            .fetch_add(i64::from(max) - i64::from(from), Ordering::AcqRel);
+        let change = Change {
+            seq: changes.len() as u64 + 1,
+            counter,
+            from,
+            to: max,
+            kind,
+        };
+        changes.push(change);
+        Ok(change)
+    }
+
+    fn changes(&self) -> Result<Vec<Change>, StoreError> {
+        Ok(self
+            .changes
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone())
     }
 }

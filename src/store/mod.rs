@@ -35,6 +35,7 @@
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 
+pub mod change;
 #[cfg(feature = "conformance")]
 pub mod conformance;
 mod error;
@@ -49,6 +50,7 @@ use smallvec::SmallVec;
 
 use crate::live::{Completion, Timestamp};
 
+pub use change::{Change, ChangeKind};
 pub use error::StoreError;
 pub use layout::{Counter, Layout, LayoutError};
 pub use memory::MemoryStore;
@@ -203,6 +205,25 @@ pub trait QuotaStore: Send + Sync + std::fmt::Debug {
     /// # Errors
     /// As [`StoreError`] says.
     fn load_interview(&self, respondent: &str) -> Result<Option<String>, StoreError>;
+
+    /// Sets a counter's max (an administrative change) and records the change, in one
+    /// atomic step. Raising opens slots at once. Lowering never cancels a held slot: no new
+    /// hold is granted while pending + completed is at or above the new max, and holds
+    /// taken before the change may still complete, so completed can end above the new max
+    /// by at most the pending at the time of the change.
+    ///
+    /// # Errors
+    /// [`StoreError::UnknownCounter`] for a counter outside the layout (nothing changed);
+    /// connection failures as [`StoreError`] says (the call is not idempotent: read
+    /// [`changes`](Self::changes) before repeating an indeterminate one).
+    fn set_max(&self, counter: CounterId, max: u32, kind: ChangeKind)
+    -> Result<Change, StoreError>;
+
+    /// Every administrative change recorded for the survey, in the order applied.
+    ///
+    /// # Errors
+    /// As [`StoreError`] says.
+    fn changes(&self) -> Result<Vec<Change>, StoreError>;
 }
 
 // Compile-time check: the trait stays object safe (engines keep `Arc<dyn QuotaStore>`).

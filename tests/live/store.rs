@@ -13,7 +13,8 @@ use quotaroute::live::{
 use quotaroute::route::{Greedy, ResumeError, SavedInterview};
 use quotaroute::schema::{Answers, Respondent, Rule, Schema};
 use quotaroute::store::{
-    Count, CounterId, Hold, Layout, MemoryStore, QuotaStore, Released, StoreError, conformance,
+    Change, ChangeKind, Count, CounterId, Hold, Layout, MemoryStore, QuotaStore, Released,
+    StoreError, conformance,
 };
 
 #[test]
@@ -61,6 +62,12 @@ impl QuotaStore for Leaky {
     }
     fn load_interview(&self, r: &str) -> Result<Option<String>, StoreError> {
         self.0.load_interview(r)
+    }
+    fn set_max(&self, c: CounterId, max: u32, kind: ChangeKind) -> Result<Change, StoreError> {
+        self.0.set_max(c, max, kind)
+    }
+    fn changes(&self) -> Result<Vec<Change>, StoreError> {
+        self.0.changes()
     }
 }
 
@@ -162,16 +169,14 @@ fn a_node_whose_targets_differ_from_the_store_is_refused() {
     match refused {
         ConfigError::Store {
             source:
-                StoreError::LayoutMismatch {
-                    index: 0,
+                StoreError::TargetMismatch {
+                    counter,
                     stored,
                     given,
+                    original: None,
                     ..
                 },
-        } => assert_eq!(
-            (stored.as_str(), given.as_str()),
-            ("coffee 10", "coffee 11")
-        ),
+        } => assert_eq!((counter.as_str(), stored, given), ("coffee", 10, 11)),
         other => panic!("{other:?}"),
     }
 }
@@ -295,6 +300,14 @@ impl QuotaStore for Flaky {
     fn load_interview(&self, r: &str) -> Result<Option<String>, StoreError> {
         self.check()?;
         self.inner.load_interview(r)
+    }
+    fn set_max(&self, c: CounterId, max: u32, kind: ChangeKind) -> Result<Change, StoreError> {
+        self.check()?;
+        self.inner.set_max(c, max, kind)
+    }
+    fn changes(&self) -> Result<Vec<Change>, StoreError> {
+        self.check()?;
+        self.inner.changes()
     }
 }
 

@@ -132,3 +132,51 @@ fn an_interview_resumed_on_another_redis_node_shows_nothing_twice() {
     };
     resume::resumed_on_another_node(&node(), &node(), 7);
 }
+
+/// A target raised on one node is seen by the other at its next sync; a node restarted
+/// on the catalogue as it was joins (the store's target stands), one on a third value is
+/// refused.
+#[test]
+fn a_target_raised_on_one_redis_node_is_seen_by_the_other() {
+    let catalogue = resume::catalogue();
+    let survey = survey("admin");
+    let connect = |catalogue: &quotaroute::catalogue::Catalogue| {
+        let layout = Layout::from_catalogue(survey.as_str(), catalogue).expect("layout");
+        RedisStore::connect(SHARED, layout, RedisOptions::default()).map(|s| {
+            let s: Arc<dyn QuotaStore> = Arc::new(s);
+            s
+        })
+    };
+    let node = |catalogue: &quotaroute::catalogue::Catalogue| {
+        Engine::with_store(
+            catalogue.clone(),
+            Greedy::scarcity(),
+            SystemClock,
+            resume::config(),
+            connect(catalogue).expect("connect"),
+        )
+    };
+    let (a, b) = (node(&catalogue).expect("a"), node(&catalogue).expect("b"));
+    let c0 = catalogue.find("c0").expect("c0");
+    a.set_target(c0, 9).expect("set_target");
+    assert_eq!(b.quotas().target(c0), 5);
+    b.sync().expect("sync");
+    assert_eq!(b.quotas().target(c0), 9);
+    assert_eq!(b.quotas().view().open_slots(c0), 9);
+    b.close(c0).expect("close");
+    a.sync().expect("sync");
+    assert_eq!(a.quotas().view().open_slots(c0), 0);
+    assert!(a.changes().expect("changes").len() == 2);
+    a.reopen(c0).expect("reopen");
+    // Restarted on the catalogue as it was: joins, with the store's target.
+    let restarted = node(&catalogue).expect("restarted");
+    assert_eq!(restarted.quotas().target(c0), 9);
+    let mut third = catalogue.categories().to_vec();
+    third[0].target = 7;
+    let third = quotaroute::catalogue::Catalogue::new(catalogue.schema().clone(), third)
+        .expect("catalogue");
+    assert!(matches!(
+        connect(&third),
+        Err(quotaroute::store::StoreError::TargetMismatch { .. })
+    ));
+}

@@ -8,7 +8,7 @@ use tokio_postgres::{Client, Config, Error, NoTls};
 
 use crate::live::Completion;
 use crate::store::error::check_respondent;
-use crate::store::{Count, CounterId, Hold, Layout, Released, StoreError};
+use crate::store::{Change, ChangeKind, Count, CounterId, Hold, Layout, Released, StoreError};
 
 use super::PostgresOptions;
 use super::join;
@@ -280,6 +280,55 @@ impl AsyncPostgresStore {
         })
         .await
         .map(drop)
+    }
+
+    /// As [`QuotaStore::set_max`](crate::store::QuotaStore::set_max).
+    ///
+    /// # Errors
+    /// As [`QuotaStore::set_max`](crate::store::QuotaStore::set_max).
+    pub async fn set_max(
+        &self,
+        counter: CounterId,
+        max: u32,
+        kind: ChangeKind,
+    ) -> Result<Change, StoreError> {
+        if counter as usize >= self.layout.len() {
+            return Err(StoreError::UnknownCounter {
+                counter,
+                len: self.layout.len(),
+            });
+        }
+        let survey = self.layout.survey();
+        let (id, to, k) = (&(counter as i32), &i64::from(max), &kind.as_str());
+        let row = self
+            .run(true, |l| async move {
+                l.client
+                    .query_opt(sql::SET_MAX, &[&survey, id, to, k])
+                    .await?
+                    .map(|r| Ok((r.try_get::<_, i64>(0)?, r.try_get::<_, i64>(1)?)))
+                    .transpose()
+            })
+            .await?;
+        sql::decode_set_max(row, counter, max, kind)
+    }
+
+    /// As [`QuotaStore::changes`](crate::store::QuotaStore::changes).
+    ///
+    /// # Errors
+    /// As [`StoreError`] says.
+    pub async fn changes(&self) -> Result<Vec<Change>, StoreError> {
+        let survey = self.layout.survey();
+        let rows = self
+            .run(false, |l| async move {
+                l.client
+                    .query(join::CHANGES, &[&survey])
+                    .await?
+                    .iter()
+                    .map(join::change_row)
+                    .collect::<Result<Vec<_>, Error>>()
+            })
+            .await?;
+        rows.into_iter().collect()
     }
 
     /// As [`QuotaStore::load_interview`](crate::store::QuotaStore::load_interview).

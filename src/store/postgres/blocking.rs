@@ -6,7 +6,9 @@ use postgres::{Client, Config, Error, NoTls};
 
 use crate::live::Completion;
 use crate::store::error::check_respondent;
-use crate::store::{Count, CounterId, Hold, Layout, QuotaStore, Released, StoreError};
+use crate::store::{
+    Change, ChangeKind, Count, CounterId, Hold, Layout, QuotaStore, Released, StoreError,
+};
 
 use super::PostgresOptions;
 use super::sql::{self, Failure, Statements};
@@ -364,5 +366,41 @@ impl QuotaStore for PostgresStore {
                 .map(|r| r.try_get(0))
                 .transpose()
         })
+    }
+
+    fn set_max(
+        &self,
+        counter: CounterId,
+        max: u32,
+        kind: ChangeKind,
+    ) -> Result<Change, StoreError> {
+        if counter as usize >= self.layout.len() {
+            return Err(StoreError::UnknownCounter {
+                counter,
+                len: self.layout.len(),
+            });
+        }
+        let survey = self.layout.survey();
+        let (id, to, k) = (counter as i32, i64::from(max), kind.as_str());
+        // Not idempotent (a repeat records a second change): a lost reply is indeterminate.
+        let row = self.run(true, |c| {
+            c.client
+                .query_opt(sql::SET_MAX, &[&survey, &id, &to, &k])?
+                .map(|r| Ok((r.try_get::<_, i64>(0)?, r.try_get::<_, i64>(1)?)))
+                .transpose()
+        })?;
+        sql::decode_set_max(row, counter, max, kind)
+    }
+
+    fn changes(&self) -> Result<Vec<Change>, StoreError> {
+        let survey = self.layout.survey();
+        let rows = self.run(false, |c| {
+            c.client
+                .query(super::join::CHANGES, &[&survey])?
+                .iter()
+                .map(super::join::change_row)
+                .collect::<Result<Vec<_>, Error>>()
+        })?;
+        rows.into_iter().collect()
     }
 }

@@ -5,7 +5,8 @@
 use postgres::{Error, Row};
 use tokio_postgres::Client;
 
-use crate::store::{Counter, Layout, StoreError};
+use crate::store::change::reconcile;
+use crate::store::{Change, ChangeKind, Counter, Layout, StoreError};
 
 use super::sql::{MIGRATION_LOCK, PG_MIGRATIONS, PG_SCHEMA_VERSION, SURVEY_FORMAT, protocol};
 
@@ -24,6 +25,9 @@ const CREATE_SURVEY: &str = "INSERT INTO quotaroute.surveys (survey, version)
 const CREATE_COUNTERS: &str = "INSERT INTO quotaroute.counters (survey, id, name, max)
      SELECT $1, * FROM unnest($2::int[], $3::text[], $4::bigint[])";
 const SURVEY_VERSION: &str = "SELECT version FROM quotaroute.surveys WHERE survey = $1";
+pub(super) const CHANGES: &str =
+    "SELECT seq, counter, old_max, new_max, kind FROM quotaroute.changes
+     WHERE survey = $1 ORDER BY seq";
 const STORED: &str = "SELECT name, max FROM quotaroute.counters WHERE survey = $1 ORDER BY id";
 
 /// The schema version found, checked against this build's: the migrations still to apply.
@@ -64,6 +68,32 @@ fn check_survey_version(found: i32, survey: &str) -> Result<(), StoreError> {
         found: found.to_string(),
         expected: SURVEY_FORMAT,
     })
+}
+
+/// One row of CHANGES: a change, or the typed error for values out of range.
+pub(super) fn change_row(row: &Row) -> Result<Result<Change, StoreError>, Error> {
+    let (seq, counter, from, to, kind): (i64, i32, i64, i64, String) = (
+        row.try_get(0)?,
+        row.try_get(1)?,
+        row.try_get(2)?,
+        row.try_get(3)?,
+        row.try_get(4)?,
+    );
+    let bad = || {
+        protocol(
+            format!("changes: row {seq} {counter} {from} {to} {kind}"),
+            None,
+        )
+    };
+    Ok((|| {
+        Ok(Change {
+            seq: u64::try_from(seq).map_err(|_| bad())?,
+            counter: u32::try_from(counter).map_err(|_| bad())?,
+            from: u32::try_from(from).map_err(|_| bad())?,
+            to: u32::try_from(to).map_err(|_| bad())?,
+            kind: ChangeKind::parse(&kind).ok_or_else(bad)?,
+        })
+    })())
 }
 
 /// One stored counter row (name, max) of STORED.
@@ -107,12 +137,22 @@ pub(super) fn migrate_and_join(
         .iter()
         .map(stored_counter)
         .collect::<Result<Vec<_>, Error>>()?;
+    let changes = tx
+        .query(CHANGES, &[&survey])?
+        .iter()
+        .map(change_row)
+        .collect::<Result<Vec<_>, Error>>()?;
     tx.commit()?;
-    Ok(compare(given, stored))
+    Ok(compare(given, stored, changes))
 }
 
-/// The stored layout when it is the one given, else the typed mismatch.
-fn compare(given: &Layout, stored: Vec<(String, i64)>) -> Result<Layout, StoreError> {
+/// The stored layout (the maxes now) when it agrees with the one given by the rule of
+/// [`reconcile`], else the typed mismatch.
+fn compare(
+    given: &Layout,
+    stored: Vec<(String, i64)>,
+    changes: Vec<Result<Change, StoreError>>,
+) -> Result<Layout, StoreError> {
     let survey = given.survey().to_string();
     let counters = stored
         .into_iter()
@@ -126,16 +166,8 @@ fn compare(given: &Layout, stored: Vec<(String, i64)>) -> Result<Layout, StoreEr
         .collect::<Result<Vec<_>, _>>()?;
     let stored = Layout::new(survey.as_str(), counters)
         .map_err(|e| protocol(format!("join: stored layout is invalid: {e}"), None))?;
-    let show =
-        |c: Option<&Counter>| c.map_or("none".to_string(), |c| format!("{} {}", c.name, c.max));
-    if let Some((index, mine, theirs)) = given.first_difference(&stored) {
-        return Err(StoreError::LayoutMismatch {
-            survey,
-            index,
-            stored: show(theirs),
-            given: show(mine),
-        });
-    }
+    let changes = changes.into_iter().collect::<Result<Vec<_>, _>>()?;
+    reconcile(given, &stored, &changes)?;
     Ok(stored)
 }
 
@@ -199,6 +231,14 @@ pub(super) async fn migrate_and_join_async(
         .map(stored_counter)
         .collect::<Result<Vec<_>, Error>>()
         .map_err(sent)?;
+    let changes = tx
+        .query(CHANGES, &[&survey])
+        .await
+        .map_err(sent)?
+        .iter()
+        .map(change_row)
+        .collect::<Result<Vec<_>, Error>>()
+        .map_err(sent)?;
     tx.commit().await.map_err(sent)?;
-    Ok(compare(given, stored))
+    Ok(compare(given, stored, changes))
 }

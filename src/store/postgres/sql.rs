@@ -24,7 +24,7 @@ pub(super) const SURVEY_FORMAT: u32 = 1;
 /// own migration tool can apply these texts instead, after `CREATE SCHEMA quotaroute`.
 pub const PG_MIGRATIONS: &[&str] = &[
     include_str!("sql/0001_schema.sql"),
-    include_str!("sql/0002_interviews.sql"),
+    include_str!("sql/0002_interviews_and_changes.sql"),
 ];
 
 // Compile-time check: one migration per schema version.
@@ -50,11 +50,35 @@ pub(super) const LOAD_INTERVIEW: &str = "SELECT state FROM quotaroute.interviews
      WHERE survey = $1 AND respondent = $2 AND deadline > quotaroute.now_ms()";
 pub(super) const EXPIRE_INTERVIEWS: &str = "DELETE FROM quotaroute.interviews
      WHERE survey = $1 AND deadline <= quotaroute.now_ms()";
+pub(super) const SET_MAX: &str = "SELECT seq, old_max FROM quotaroute.set_max($1, $2, $3, $4)";
 pub(super) const PURGE: &str = "DELETE FROM quotaroute.surveys WHERE survey = $1";
 
 /// A time-to-live as the SQL's bigint milliseconds (at least 1, at most the holds' cap).
 pub(super) fn ttl(ttl_ms: u64) -> i64 {
     ttl_ms.clamp(1, MAX_TTL_MS) as i64
+}
+
+/// The reply of SET_MAX (`None`: no row, the survey's counters are gone) as the change.
+pub(super) fn decode_set_max(
+    row: Option<(i64, i64)>,
+    counter: CounterId,
+    to: u32,
+    kind: crate::store::ChangeKind,
+) -> Result<crate::store::Change, StoreError> {
+    let Some((seq, from)) = row else {
+        return Err(protocol(
+            "set_max: the survey's counters are missing (was it purged?)",
+            None,
+        ));
+    };
+    let bad = || protocol(format!("set_max: row {seq} {from}"), None);
+    Ok(crate::store::Change {
+        seq: u64::try_from(seq).map_err(|_| bad())?,
+        counter,
+        from: u32::try_from(from).map_err(|_| bad())?,
+        to,
+        kind,
+    })
 }
 
 /// The connection settings of `url` with the store's: the connect timeout (unless the URL

@@ -8,7 +8,7 @@ use redis::cluster_async::ClusterConnection;
 use redis::{AsyncConnectionConfig, Client, RedisError, Value};
 
 use crate::live::Completion;
-use crate::store::{Count, CounterId, Hold, Layout, Released, StoreError};
+use crate::store::{Change, ChangeKind, Count, CounterId, Hold, Layout, Released, StoreError};
 
 use super::wire::{self, Call, Failure, Keys, SCRIPTS};
 use super::{RedisOptions, config_error};
@@ -245,6 +245,30 @@ impl AsyncRedisStore {
     pub async fn load_interview(&self, respondent: &str) -> Result<Option<String>, StoreError> {
         let call = Call::load_interview(&self.inner.keys, respondent)?;
         wire::decode_load_interview(self.inner.run(&call).await?)
+    }
+
+    /// As [`QuotaStore::set_max`](crate::store::QuotaStore::set_max).
+    ///
+    /// # Errors
+    /// As [`QuotaStore::set_max`](crate::store::QuotaStore::set_max).
+    pub async fn set_max(
+        &self,
+        counter: CounterId,
+        max: u32,
+        kind: ChangeKind,
+    ) -> Result<Change, StoreError> {
+        let i = &self.inner;
+        let call = Call::set_max(&i.keys, &i.layout, counter, max, kind)?;
+        wire::decode_set_max(i.run(&call).await?, counter, max, kind)
+    }
+
+    /// As [`QuotaStore::changes`](crate::store::QuotaStore::changes).
+    ///
+    /// # Errors
+    /// As [`StoreError`] says.
+    pub async fn changes(&self) -> Result<Vec<Change>, StoreError> {
+        let reply = self.inner.run(&Call::changes(&self.inner.keys)).await?;
+        wire::decode_changes(reply)
     }
 
     /// As [`RedisStore::purge`](super::RedisStore::purge).

@@ -6,7 +6,9 @@ use redis::cluster::{ClusterClient, ClusterConnection};
 use redis::{Client, Connection, ConnectionLike, RedisError, Value};
 
 use crate::live::Completion;
-use crate::store::{Count, CounterId, Hold, Layout, QuotaStore, Released, StoreError};
+use crate::store::{
+    Change, ChangeKind, Count, CounterId, Hold, Layout, QuotaStore, Released, StoreError,
+};
 
 use super::wire::{self, Call, Failure, Keys, SCRIPTS};
 use super::{RedisOptions, config_error};
@@ -267,5 +269,19 @@ impl QuotaStore for RedisStore {
     fn load_interview(&self, respondent: &str) -> Result<Option<String>, StoreError> {
         let call = Call::load_interview(&self.keys, respondent)?;
         wire::decode_load_interview(self.run(&call)?)
+    }
+
+    fn set_max(
+        &self,
+        counter: CounterId,
+        max: u32,
+        kind: ChangeKind,
+    ) -> Result<Change, StoreError> {
+        let call = Call::set_max(&self.keys, &self.layout, counter, max, kind)?;
+        wire::decode_set_max(self.run(&call)?, counter, max, kind)
+    }
+
+    fn changes(&self) -> Result<Vec<Change>, StoreError> {
+        wire::decode_changes(self.run(&Call::changes(&self.keys))?)
     }
 }

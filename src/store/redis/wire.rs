@@ -9,8 +9,11 @@ use redis::{ErrorKind, RedisError, Script, ScriptInvocation, ServerErrorKind, Va
 use smallvec::SmallVec;
 
 use crate::live::{Completion, Timestamp};
+use crate::store::change::reconcile;
 use crate::store::error::check_respondent;
-use crate::store::{Count, Counter, CounterId, Hold, Layout, Released, StoreError};
+use crate::store::{
+    Change, ChangeKind, Count, Counter, CounterId, Hold, Layout, Released, StoreError,
+};
 
 use super::{LAYOUT_VERSION, RedisOptions};
 
@@ -26,6 +29,8 @@ pub(super) struct Scripts {
     pub purge: Script,
     pub save_interview: Script,
     pub load_interview: Script,
+    pub set_max: Script,
+    pub changes: Script,
 }
 
 pub(super) static SCRIPTS: LazyLock<Scripts> = LazyLock::new(|| Scripts {
@@ -39,6 +44,8 @@ pub(super) static SCRIPTS: LazyLock<Scripts> = LazyLock::new(|| Scripts {
     purge: Script::new(include_str!("lua/purge.lua")),
     save_interview: Script::new(include_str!("lua/save_interview.lua")),
     load_interview: Script::new(include_str!("lua/load_interview.lua")),
+    set_max: Script::new(include_str!("lua/set_max.lua")),
+    changes: Script::new(include_str!("lua/changes.lua")),
 });
 
 /// A survey's keys. All carry the hash tag `{survey}`, so they live in one Cluster slot and
@@ -56,6 +63,8 @@ pub(super) struct Keys {
     /// Prefix of the string keys `<prefix><respondent>` holding saved interviews (each with
     /// its own expiry, so a sweep never has to find them).
     pub interview: String,
+    /// List: the administrative changes, `counter from to kind`, in order.
+    pub changes: String,
 }
 
 impl Keys {
@@ -67,6 +76,7 @@ impl Keys {
             resp: key("resp"),
             due: key("due"),
             interview: key("iv:"),
+            changes: key("changes"),
         }
     }
 }
@@ -107,7 +117,11 @@ impl Call {
     }
 
     pub fn join(keys: &Keys, layout: &Layout) -> Call {
-        let mut call = Call::new(&SCRIPTS.join, &[&keys.meta, &keys.counts], true);
+        let mut call = Call::new(
+            &SCRIPTS.join,
+            &[&keys.meta, &keys.counts, &keys.changes],
+            true,
+        );
         call.args.push(LAYOUT_VERSION.to_string());
         call.args.push(layout.len().to_string());
         for c in layout.counters() {
@@ -208,9 +222,44 @@ impl Call {
     pub fn purge(keys: &Keys) -> Call {
         Call::new(
             &SCRIPTS.purge,
-            &[&keys.meta, &keys.counts, &keys.resp, &keys.due],
+            &[
+                &keys.meta,
+                &keys.counts,
+                &keys.resp,
+                &keys.due,
+                &keys.changes,
+            ],
             true,
         )
+    }
+
+    pub fn set_max(
+        keys: &Keys,
+        layout: &Layout,
+        counter: CounterId,
+        max: u32,
+        kind: ChangeKind,
+    ) -> Result<Call, StoreError> {
+        if counter as usize >= layout.len() {
+            return Err(StoreError::UnknownCounter {
+                counter,
+                len: layout.len(),
+            });
+        }
+        // Not idempotent (a repeat records a second change): a lost reply is indeterminate.
+        let mut call = Call::new(
+            &SCRIPTS.set_max,
+            &[&keys.counts, &keys.meta, &keys.changes],
+            true,
+        );
+        call.args.push(counter.to_string());
+        call.args.push(max.to_string());
+        call.args.push(kind.as_str().to_string());
+        Ok(call)
+    }
+
+    pub fn changes(keys: &Keys) -> Call {
+        Call::new(&SCRIPTS.changes, &[&keys.changes], false)
     }
 }
 
@@ -358,10 +407,18 @@ pub(super) fn decode_load_interview(v: Value) -> Result<Option<String>, StoreErr
     }
 }
 
-/// Checks the survey's meta as stored against the layout given: the stored layout when they
-/// agree, the typed error when they do not.
+/// Checks the survey's meta as stored (the maxes now) and its recorded changes against the
+/// layout given ([`reconcile`]): the stored layout when they agree, the typed error when
+/// they do not.
 pub(super) fn decode_join(v: Value, given: &Layout) -> Result<Layout, StoreError> {
-    let h = fields(v, "join")?;
+    let Value::Array(mut parts) = v else {
+        return Err(protocol(format!("join: {v:?}"), None));
+    };
+    if parts.len() != 2 {
+        return Err(protocol("join: expected meta and changes", None));
+    }
+    let changes = decode_changes(parts.pop().unwrap_or(Value::Nil))?;
+    let h = fields(parts.pop().unwrap_or(Value::Nil), "join")?;
     let survey = given.survey().to_string();
     let version = h.get("version").cloned().unwrap_or_default();
     if version != LAYOUT_VERSION.to_string() {
@@ -386,17 +443,60 @@ pub(super) fn decode_join(v: Value, given: &Layout) -> Result<Layout, StoreError
     }
     let stored = Layout::new(survey.as_str(), counters)
         .map_err(|e| protocol(format!("join: stored layout is invalid: {e}"), None))?;
-    let show =
-        |c: Option<&Counter>| c.map_or("none".to_string(), |c| format!("{} {}", c.name, c.max));
-    if let Some((index, mine, theirs)) = given.first_difference(&stored) {
-        return Err(StoreError::LayoutMismatch {
-            survey,
-            index,
-            stored: show(theirs),
-            given: show(mine),
-        });
-    }
+    reconcile(given, &stored, &changes)?;
     Ok(stored)
+}
+
+/// The changes list: entries `counter from to kind`, the sequence their position + 1.
+pub(super) fn decode_changes(v: Value) -> Result<Vec<Change>, StoreError> {
+    let entries = match v {
+        Value::Array(entries) => entries,
+        Value::Nil => Vec::new(),
+        other => return Err(protocol(format!("changes: {other:?}"), None)),
+    };
+    entries
+        .into_iter()
+        .enumerate()
+        .map(|(i, e)| {
+            let text = match e {
+                Value::BulkString(b) => String::from_utf8_lossy(&b).into_owned(),
+                Value::SimpleString(s) => s,
+                other => return Err(protocol(format!("changes: entry {other:?}"), None)),
+            };
+            let w: Vec<&str> = text.split(' ').collect();
+            let bad = || protocol(format!("changes: entry {text:?}"), None);
+            let [counter, from, to, kind] = w.as_slice() else {
+                return Err(bad());
+            };
+            Ok(Change {
+                seq: i as u64 + 1,
+                counter: counter.parse().map_err(|_| bad())?,
+                from: from.parse().map_err(|_| bad())?,
+                to: to.parse().map_err(|_| bad())?,
+                kind: ChangeKind::parse(kind).ok_or_else(bad)?,
+            })
+        })
+        .collect()
+}
+
+/// The reply of `set_max.lua`, `{seq, from}`, as the change it recorded.
+pub(super) fn decode_set_max(
+    v: Value,
+    counter: CounterId,
+    to: u32,
+    kind: ChangeKind,
+) -> Result<Change, StoreError> {
+    let r = ints(v, "set_max")?;
+    match r.as_slice() {
+        &[seq, from] => Ok(Change {
+            seq: u64::try_from(seq).map_err(|_| protocol("set_max: sequence", None))?,
+            counter,
+            from: to_u32(from, "set_max")?,
+            to,
+            kind,
+        }),
+        _ => Err(protocol(format!("set_max: {r:?}"), None)),
+    }
 }
 
 /// What to do after a failed attempt.

@@ -1,3 +1,3 @@
 -- quotaroute store, key layout v1: delete every key of a survey (meta, counts, respondents,
--- due). Returns how many keys existed.
+-- due, changes; saved interviews expire by themselves). Returns how many keys existed.
 return redis.call('DEL', unpack(KEYS))
