@@ -35,11 +35,6 @@ impl CategoryId {
     }
 }
 
-impl fmt::Display for CategoryId {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "#{}", self.0)
-    }
-}
 
 /// The lowest incidence a category may have: one qualifier in a billion. Below it no
 /// fieldwork fills a survey, `1 / incidence` leaves the finite numbers for subnormal rates,

@@ -287,10 +287,9 @@ fn hold_slots<R: Router, C: Clock>(
             return Err(invalid(
                 "held",
                 format!(
-                    "respondent {} holds category `{}` (#{}) twice",
+                    "respondent {} holds category `{}` twice",
                     h.respondent,
                     catalogue_key(&engine.catalogue, category),
-                    h.category
                 ),
             ));
         }
@@ -310,10 +309,9 @@ fn hold_slots<R: Router, C: Clock>(
                         return Err(invalid(
                             "held",
                             format!(
-                                "respondent {}: cell {cell} is not a distinct cell of category `{}` (#{})",
+                                "respondent {}: cell {cell} is not a distinct cell of category `{}`",
                                 h.respondent,
                                 catalogue_key(&engine.catalogue, category),
-                                h.category
                             ),
                         ));
                     }
@@ -323,9 +321,8 @@ fn hold_slots<R: Router, C: Clock>(
                     return Err(invalid(
                         "held",
                         format!(
-                            "category `{}` (#{}): completed + pending passes the target",
+                            "category `{}`: completed + pending passes the target",
                             catalogue_key(&engine.catalogue, category),
-                            h.category
                         ),
                     ));
                 }
@@ -333,7 +330,11 @@ fn hold_slots<R: Router, C: Clock>(
                     if !quotas.try_reserve_cell(cell as usize) {
                         return Err(invalid(
                             "held",
-                            format!("cell {cell}: completed + pending passes the max"),
+                            format!(
+                                "cell `{}` of category `{}`: completed + pending passes the max",
+                                engine.catalogue.cell(cell as usize).map_or("", |(_, q)| &q.key),
+                                catalogue_key(&engine.catalogue, category),
+                            ),
                         ));
                     }
                 }
@@ -364,7 +365,7 @@ fn check_pending(
             return Err(invalid(
                 "pending",
                 format!(
-                    "category `{}` (#{i}): {} pending, but {} held slots",
+                    "category `{}`: {} pending, but {} held slots",
                     catalogue_key(catalogue, c),
                     snapshot.pending[i],
                     quotas.pending(c)
@@ -424,7 +425,7 @@ fn check_cells(catalogue: &Catalogue, snapshot: &LiveSnapshot) -> Result<(), Liv
         if &counts.category != key || counts.key != cell.key || counts.max != cell.max {
             return Err(LiveRestoreError::Mismatch {
                 what: format!(
-                    "quota cell {i} is `{}`/`{}` (max {}) in the snapshot, `{key}`/`{}` (max {}) in the catalogue",
+                    "quota cell number {i} is `{}`/`{}` (max {}) in the snapshot, `{key}`/`{}` (max {}) in the catalogue",
                     counts.category, counts.key, counts.max, cell.key, cell.max
                 ),
             });
