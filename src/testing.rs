@@ -249,10 +249,7 @@ pub fn route_checked(fieldwork: &Fieldwork, router: &dyn Router, seed: u64) -> R
         }
         for id in catalogue.ids() {
             if state.view().completed(id) > catalogue.category(id).target {
-                return Err(format!(
-                    "`{}` overfilled",
-                    catalogue.category(id).key
-                ));
+                return Err(format!("`{}` overfilled", catalogue.category(id).key));
             }
         }
     }

@@ -332,7 +332,10 @@ fn hold_slots<R: Router, C: Clock>(
                             "held",
                             format!(
                                 "cell `{}` of category `{}`: completed + pending passes the max",
-                                engine.catalogue.cell(cell as usize).map_or("", |(_, q)| &q.key),
+                                engine
+                                    .catalogue
+                                    .cell(cell as usize)
+                                    .map_or("", |(_, q)| &q.key),
                                 catalogue_key(&engine.catalogue, category),
                             ),
                         ));

@@ -39,7 +39,10 @@ fn completes_stop_at_the_target_and_leave_state_unchanged() {
             category: CategoryId::from_index(9)
         })
     );
-    let message = s.complete(CategoryId::from_index(9)).unwrap_err().to_string();
+    let message = s
+        .complete(CategoryId::from_index(9))
+        .unwrap_err()
+        .to_string();
     assert_eq!(
         message,
         "no category at position 9 in the catalogue (an id from another catalogue)"

@@ -6,6 +6,7 @@ mod engine;
 mod fuzz;
 mod hostile;
 mod interleave;
+mod messages;
 mod props;
 mod store;
 mod stress;

@@ -172,7 +172,10 @@ fn bad_options_are_named() {
     );
     let message = lower_bound_lp(&catalogue, &twice).unwrap_err().to_string();
     let key = &catalogue.categories()[0].key;
-    assert!(message.contains(&format!("category `{key}` is named twice")), "{message}");
+    assert!(
+        message.contains(&format!("category `{key}` is named twice")),
+        "{message}"
+    );
     assert!(!message.contains('#'), "{message}");
 }
 
