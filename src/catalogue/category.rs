@@ -10,6 +10,9 @@ use super::CatalogueError;
 use crate::schema::{QuestionId, Rule, Schema};
 
 /// Index of a category in its [`Catalogue`](super::Catalogue).
+///
+/// Deliberately not `Display`: a person reads a category by its key, the platform's own id
+/// (`catalogue.category(id).key`), never by this position.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
 #[cfg_attr(feature = "serde", derive(Serialize, Deserialize), serde(transparent))]
 pub struct CategoryId(pub(crate) u32);

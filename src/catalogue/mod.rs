@@ -3,7 +3,10 @@
 //! A [`Catalogue`] is immutable configuration: build it once (from code or from the CSV format),
 //! share it by reference between threads, and keep the counts that change during fieldwork in a
 //! [`QuotaState`](crate::state::QuotaState). Building resolves every name and precomputes what
-//! the decision path reads, in flat arrays indexed by [`CategoryId`].
+//! the decision path reads, in flat arrays indexed by [`CategoryId`]. A category is named by
+//! its key (the platform's own id) everywhere a person reads it; a [`CategoryId`] is only its
+//! position. `docs/catalogue.md` documents the CSV and the catalogue document (JSON) field by
+//! field; both refuse unknown columns and fields, naming them.
 //!
 //! ```
 //! use quotaroute::catalogue::Catalogue;

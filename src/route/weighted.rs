@@ -417,6 +417,12 @@ impl Router for Weighted {
     }
 }
 
+/// How [`Weighted::new`] names a category in an error: it is given bare ids, without the
+/// catalogue that would give their keys.
+fn position(c: CategoryId) -> String {
+    format!("at position {}", c.index())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -454,8 +460,14 @@ mod tests {
         assert_eq!(
             Weighted::new([(c(1), 1.0), (c(1), 2.0)]),
             Err(WeightedError::Duplicate {
-                category: "#1".into()
+                category: "at position 1".into()
             })
+        );
+        assert_eq!(
+            Weighted::new([(c(1), 1.0), (c(1), 2.0)])
+                .unwrap_err()
+                .to_string(),
+            "category at position 1 is given a weight twice"
         );
         let cat = catalogue(&[10, 10]);
         let e = Weighted::from_keys(&cat, [("c9", 1.0)]).unwrap_err();
@@ -511,10 +523,4 @@ mod tests {
         let back: Weighted = serde_json::from_str(&json).unwrap();
         assert_eq!(back, w);
     }
-}
-
-/// How [`Weighted::new`] names a category in an error: it is given bare ids, without the
-/// catalogue that would give their keys.
-fn position(c: CategoryId) -> String {
-    format!("at position {}", c.index())
 }
