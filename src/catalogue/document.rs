@@ -279,7 +279,9 @@ mod tests {
     /// lists the fields expected there).
     #[test]
     fn unknown_fields_are_errors_naming_them() {
-        let cases: [(&str, fn(&mut Value)); 6] = [
+        /// A field's name, and the change to the document that adds it.
+        type Case = (&'static str, fn(&mut Value));
+        let cases: [Case; 6] = [
             ("categoriez", |d| d["categoriez"] = json!([])),
             ("targets", |d| d["categories"][1]["targets"] = json!(150)),
             ("maximum", |d| {
