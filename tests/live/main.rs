@@ -2,6 +2,7 @@
 //! steps; properties of call sequences; a multi-threaded stress run; restore validation under
 //! mutated snapshots.
 
+mod compat;
 mod engine;
 mod fuzz;
 mod hostile;
