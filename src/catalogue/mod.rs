@@ -54,7 +54,8 @@ pub enum CatalogueError {
     /// A CSV line or category has a bad field.
     #[error("line {line}: field `{field}`: {problem}")]
     Field {
-        /// 1-based line of the CSV (for categories built in code: position + 1).
+        /// 1-based line of the CSV (for categories built in code or read from a document:
+        /// position + 2, the line the category would have under a CSV header).
         line: usize,
         /// The column or field name.
         field: &'static str,
