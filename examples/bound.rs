@@ -233,11 +233,16 @@ fn drifted_supply(bundled: &Catalogue, capped: &LpOptions) -> Result<(), Error> 
 }
 
 fn limit(catalogue: &Catalogue, limit: &Limit) -> String {
-    let name = |c: quotaroute::catalogue::CategoryId| catalogue.category(c).name.clone();
+    // A category by the catalogue's own id, with its readable name.
+    let name = |c: quotaroute::catalogue::CategoryId| {
+        let c = catalogue.category(c);
+        format!("`{}` ({})", c.key, c.name)
+    };
     match limit {
         Limit::MeanTime => "mean time".into(),
         Limit::HardCap => "hard cap".into(),
         Limit::Qualifiers => "qualifier cap".into(),
+        Limit::Completes => "completes cap".into(),
         Limit::Supply(c) => format!("supply of {}", name(*c)),
         Limit::Exclusion(g) => format!("exclusion group {g}"),
         Limit::Incompatibility => "incompatibility cut".into(),

@@ -9,6 +9,10 @@ pub struct GuideDoctests;
 #[doc = include_str!("../docs/bound.md")]
 pub struct BoundDoctests;
 
+/// `docs/catalogue.md`: the catalogue CSV and document, field by field.
+#[doc = include_str!("../docs/catalogue.md")]
+pub struct CatalogueDoctests;
+
 /// `docs/live.md`: the live engine.
 #[doc = include_str!("../docs/live.md")]
 pub struct LiveDoctests;

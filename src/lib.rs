@@ -51,7 +51,7 @@
 //! | module | idea |
 //! |---|---|
 //! | [`schema`] | questions, responses, respondents' answers, eligibility rules: names resolved once to `Copy` ids |
-//! | [`catalogue`] | categories (incidence, length, qualifier cost, target, eligibility), the CSV reader and the pre-flight check |
+//! | [`catalogue`] | categories (incidence, length, qualifier cost, target, eligibility, quota cells), the CSV reader, the catalogue document and the pre-flight check (`docs/catalogue.md` documents both forms field by field) |
 //! | [`state`] | live quota counts and the read-only [`QuotaView`](state::QuotaView) routers decide on; snapshots |
 //! | [`route`] | the [`Router`](route::Router) trait, the [`Interview`](route::Interview), the [`Turn`](route::Turn) that records what happened to a respondent, the policy registry ([`POLICIES`](route::POLICIES)), the policies and their factors, explanations |
 //! | [`live`] | the engine a survey server embeds: many threads, reservations that never overfill (pending slots with timeouts, quota cells), consistent snapshots, waves |

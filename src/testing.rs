@@ -236,7 +236,7 @@ pub fn route_checked(fieldwork: &Fieldwork, router: &dyn Router, seed: u64) -> R
         if qualified && !recorded.completed {
             let key = &catalogue.category(c).key;
             return Err(format!(
-                "offered `{key}` ({c}) but completing it failed: it is full"
+                "offered `{key}` but completing it failed: it is full"
             ));
         }
         let interview = turn.interview();
@@ -249,10 +249,7 @@ pub fn route_checked(fieldwork: &Fieldwork, router: &dyn Router, seed: u64) -> R
         }
         for id in catalogue.ids() {
             if state.view().completed(id) > catalogue.category(id).target {
-                return Err(format!(
-                    "`{}` ({id}) overfilled",
-                    catalogue.category(id).key
-                ));
+                return Err(format!("`{}` overfilled", catalogue.category(id).key));
             }
         }
     }
@@ -268,17 +265,20 @@ pub fn check_offer(ask: &Ask<'_>, offer: Option<CategoryId>) -> Result<(), Strin
     match offer {
         Some(c) => {
             if c.index() >= ask.catalogue.len() {
-                return Err(format!("offered {c}, not in the catalogue"));
+                return Err(format!(
+                    "offered the category at position {}, not in the catalogue",
+                    c.index()
+                ));
             }
             let key = &ask.catalogue.category(c).key;
             match ask.exclusion(c) {
                 None => Ok(()),
-                Some(why) => Err(format!("offered `{key}` ({c}), which is {why}")),
+                Some(why) => Err(format!("offered `{key}`, which is {why}")),
             }
         }
         None => match ask.catalogue.ids().find(|&c| ask.is_offerable(c)) {
             Some(c) => Err(format!(
-                "offered nothing while `{}` ({c}) was offerable",
+                "offered nothing while `{}` was offerable",
                 ask.catalogue.category(c).key
             )),
             None => Ok(()),

@@ -63,7 +63,8 @@ fn preflight(out: &mut String, ctx: &Context) {
         if let Some(h) = hardest {
             let _ = writeln!(
                 out,
-                "  every category can complete; the rarest, {}, needs {:.0} respondents on its own\n",
+                "  every category can complete; the rarest, `{}` ({}), needs {:.0} respondents on its own\n",
+                h.key,
                 catalogue.category(h.category).name,
                 h.expected_respondents
             );
@@ -73,7 +74,8 @@ fn preflight(out: &mut String, ctx: &Context) {
             let problems: Vec<String> = b.problems.iter().map(|p| p.to_string()).collect();
             let _ = writeln!(
                 out,
-                "  BLOCKED {}: {}",
+                "  BLOCKED `{}` ({}): {}",
+                b.key,
                 catalogue.category(b.category).name,
                 problems.join("; ")
             );

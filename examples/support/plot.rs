@@ -338,7 +338,9 @@ where
             .map(|r| schema.response_name(q_id, r).to_owned())
             .collect();
         let want = &reference[c * sizes.len() + q];
-        let mut name = catalogue.categories()[*c].name.clone();
+        // The catalogue's own id first, then as much of the readable name as fits.
+        let category = &catalogue.categories()[*c];
+        let mut name = format!("{} {}", category.key, category.name);
         if name.chars().count() > 30 {
             name = name.chars().take(29).collect::<String>() + "…";
         }

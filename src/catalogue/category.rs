@@ -10,6 +10,9 @@ use super::CatalogueError;
 use crate::schema::{QuestionId, Rule, Schema};
 
 /// Index of a category in its [`Catalogue`](super::Catalogue).
+///
+/// Deliberately not `Display`: a person reads a category by its key, the platform's own id
+/// (`catalogue.category(id).key`), never by this position.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
 #[cfg_attr(feature = "serde", derive(Serialize, Deserialize), serde(transparent))]
 pub struct CategoryId(pub(crate) u32);
@@ -35,12 +38,6 @@ impl CategoryId {
     }
 }
 
-impl fmt::Display for CategoryId {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "#{}", self.0)
-    }
-}
-
 /// The lowest incidence a category may have: one qualifier in a billion. Below it no
 /// fieldwork fills a survey, `1 / incidence` leaves the finite numbers for subnormal rates,
 /// and a simulated incidence error could round a rate to 0.
@@ -51,7 +48,11 @@ pub const DEFAULT_TARGET: u32 = 200;
 
 /// One routing target: a customer's survey behind a qualifier question.
 #[derive(Clone, Debug, PartialEq)]
-#[cfg_attr(feature = "serde", derive(Serialize, Deserialize))]
+#[cfg_attr(
+    feature = "serde",
+    derive(Serialize, Deserialize),
+    serde(deny_unknown_fields)
+)]
 pub struct Category {
     /// The caller's id (unique in the catalogue).
     pub key: String,
@@ -99,7 +100,11 @@ fn is_zero(x: &f64) -> bool {
 /// A quota cell of a category: the respondents its rule matches may complete the category at
 /// most `max` times (and should at least `min` times).
 #[derive(Clone, Debug, PartialEq)]
-#[cfg_attr(feature = "serde", derive(Serialize, Deserialize))]
+#[cfg_attr(
+    feature = "serde",
+    derive(Serialize, Deserialize),
+    serde(deny_unknown_fields)
+)]
 pub struct QuotaCell {
     /// The caller's name for the cell (unique within its category).
     pub key: String,
@@ -231,11 +236,13 @@ impl Category {
 }
 
 pub(super) fn validate(c: &Category, schema: &Schema, line: usize) -> Result<(), CatalogueError> {
+    // The problem names the category by its key: for a JSON document or categories built in
+    // code, `line` is only a position.
     let bad = |field: &'static str, problem: String| {
         Err(CatalogueError::Field {
             line,
             field,
-            problem,
+            problem: format!("category `{}`: {problem}", c.key),
         })
     };
     if !(c.incidence >= MIN_INCIDENCE && c.incidence <= 1.0) {

@@ -1,15 +1,52 @@
 //! The catalogue CSV format: reading it into a [`Catalogue`].
 
-use super::{Catalogue, CatalogueError, Category};
+use super::{Catalogue, CatalogueError, Category, QuotaCell};
 use crate::schema::{Rule, RuleError, Schema};
+
+/// Every column of the catalogue CSV format, the required ones first. A header naming any
+/// other column is refused ([`CatalogueError::UnknownColumn`]): a misspelt optional column
+/// would otherwise leave every value at its default.
+pub const CSV_COLUMNS: &[&str] = &[
+    "category_id",
+    "category_name",
+    "incidence_rate",
+    "category_length_seconds",
+    "target",
+    "qualifier_seconds",
+    "eligibility",
+    "loi_spread",
+    "exclusion_group",
+    "cells",
+];
 
 impl Catalogue {
     /// Reads the catalogue CSV format: the columns `category_id`, `category_name`,
     /// `incidence_rate`, `category_length_seconds`, and optionally `target` (default 200),
     /// `qualifier_seconds` (default 0) and `eligibility` (`question=resp|resp` clauses joined by
-    /// `;`; empty means everyone), `loi_spread` (the LOI's coefficient of variation, default 0)
-    /// and `exclusion_group` (a name; empty means none). Other columns are ignored; quoted
-    /// fields may hold commas.
+    /// `;`; empty means everyone), `loi_spread` (the LOI's coefficient of variation, default 0),
+    /// `exclusion_group` (a name; empty means none) and `cells` (quota cells, `key: max: rule`
+    /// or `key: min..max: rule`, joined by `/`; empty means none). [`CSV_COLUMNS`] lists them;
+    /// any other column is an error, so a misspelling is never silently ignored. Quoted fields
+    /// may hold commas. `docs/catalogue.md` documents the format and its JSON equivalent.
+    ///
+    /// ```
+    /// use quotaroute::catalogue::{Catalogue, CatalogueError};
+    /// use quotaroute::schema::Schema;
+    ///
+    /// let csv = "category_id,category_name,incidence_rate,category_length_seconds,cells\n\
+    ///            7,Self Tan,0.19,116,women: 80: gender=female / young men: 10..40: gender=male;age=18-34\n";
+    /// let catalogue = Catalogue::from_csv(Schema::default_survey(), csv)?;
+    /// let cells = &catalogue.categories()[0].cells;
+    /// assert_eq!((cells[0].key.as_str(), cells[0].max), ("women", 80));
+    /// assert_eq!((cells[1].min, cells[1].max), (10, 40));
+    ///
+    /// // A misspelt column is refused, naming it.
+    /// let typo = "category_id,category_name,incidence_rate,category_length_seconds,targets\n\
+    ///             7,Self Tan,0.19,116,150\n";
+    /// let err = Catalogue::from_csv(Schema::default_survey(), typo).unwrap_err();
+    /// assert!(matches!(err, CatalogueError::UnknownColumn { ref column, .. } if column == "targets"));
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     ///
     /// # Errors
     /// A [`CatalogueError`] naming the line and the field; nothing is half-loaded.
@@ -23,6 +60,12 @@ impl Catalogue {
         // A set, not a scan of the columns before: a header of many columns stays linear.
         let mut columns = std::collections::HashSet::with_capacity(header.len());
         for h in &header {
+            if !CSV_COLUMNS.contains(&h.as_str()) {
+                return Err(CatalogueError::UnknownColumn {
+                    column: h.clone(),
+                    known: CSV_COLUMNS,
+                });
+            }
             if !columns.insert(h.as_str()) {
                 return Err(CatalogueError::DuplicateColumn { column: h.clone() });
             }
@@ -35,6 +78,7 @@ impl Catalogue {
         let (target_col, q_col, elig_col) =
             (col("target"), col("qualifier_seconds"), col("eligibility"));
         let (spread_col, group_col) = (col("loi_spread"), col("exclusion_group"));
+        let cells_col = col("cells");
 
         let mut categories = Vec::new();
         let mut lines = Vec::new();
@@ -87,6 +131,14 @@ impl Catalogue {
             if let Some(i) = group_col.filter(|&i| !field(i).is_empty()) {
                 category.exclusion_group = Some(field(i).to_owned());
             }
+            if let Some(i) = cells_col {
+                category.cells =
+                    parse_cells(&schema, field(i)).map_err(|problem| CatalogueError::Field {
+                        line,
+                        field: "cells",
+                        problem,
+                    })?;
+            }
             if let Some(i) = elig_col {
                 category.eligibility =
                     Rule::parse(&schema, field(i)).map_err(|e| CatalogueError::Field {
@@ -103,6 +155,46 @@ impl Catalogue {
         }
         Self::with_lines(schema, categories, &lines)
     }
+}
+
+/// Reads the `cells` column: cells joined by `/`, each `key: max: rule` or
+/// `key: min..max: rule`, the rule in the eligibility form (blank: everyone in the category).
+/// Blank text means no cells. The problem, on failure, names the cell.
+fn parse_cells(schema: &Schema, text: &str) -> Result<Vec<QuotaCell>, String> {
+    if text.trim().is_empty() {
+        return Ok(Vec::new());
+    }
+    text.split('/')
+        .enumerate()
+        .map(|(i, cell)| {
+            let cell = cell.trim();
+            let mut parts = cell.splitn(3, ':').map(str::trim);
+            let (Some(key), Some(bounds), Some(rule)) = (parts.next(), parts.next(), parts.next())
+            else {
+                return Err(format!(
+                    "cell {} `{cell}` is not `key: max: rule` or `key: min..max: rule`",
+                    i + 1
+                ));
+            };
+            if key.is_empty() {
+                return Err(format!("cell {} `{cell}` has an empty key", i + 1));
+            }
+            let count = |text: &str| {
+                text.trim().parse::<u32>().map_err(|_| {
+                    format!("cell `{key}`: `{text}` is not a whole number of completes")
+                })
+            };
+            let (min, max) = match bounds.split_once("..") {
+                Some((min, max)) => (count(min)?, count(max)?),
+                None => (0, count(bounds)?),
+            };
+            let rule = Rule::parse(schema, rule).map_err(|e| match e {
+                RuleError::Unknown(e) => format!("cell `{key}`: {e}"),
+                other => format!("cell `{key}`: {other}"),
+            })?;
+            Ok(QuotaCell::new(key, rule, max).with_min(min))
+        })
+        .collect()
 }
 
 /// Splits CSV text into records of fields, with the 1-based line each record starts on.

@@ -3,7 +3,10 @@
 //! A [`Catalogue`] is immutable configuration: build it once (from code or from the CSV format),
 //! share it by reference between threads, and keep the counts that change during fieldwork in a
 //! [`QuotaState`](crate::state::QuotaState). Building resolves every name and precomputes what
-//! the decision path reads, in flat arrays indexed by [`CategoryId`].
+//! the decision path reads, in flat arrays indexed by [`CategoryId`]. A category is named by
+//! its key (the platform's own id) everywhere a person reads it; a [`CategoryId`] is only its
+//! position. `docs/catalogue.md` documents the CSV and the catalogue document (JSON) field by
+//! field; both refuse unknown columns and fields, naming them.
 //!
 //! ```
 //! use quotaroute::catalogue::Catalogue;
@@ -24,6 +27,8 @@
 
 mod category;
 mod csv;
+#[cfg(feature = "serde")]
+mod document;
 mod preflight;
 mod reference;
 #[cfg(test)]
@@ -31,6 +36,7 @@ mod tests;
 
 pub use crate::bound::BoundTerms;
 pub use category::{Category, CategoryId, DEFAULT_TARGET, MIN_INCIDENCE, QuotaCell};
+pub use csv::CSV_COLUMNS;
 pub use preflight::{Preflight, PreflightCategory, PreflightProblem};
 pub use reference::reference_shares;
 
@@ -48,7 +54,8 @@ pub enum CatalogueError {
     /// A CSV line or category has a bad field.
     #[error("line {line}: field `{field}`: {problem}")]
     Field {
-        /// 1-based line of the CSV (for categories built in code: position + 1).
+        /// 1-based line of the CSV (for categories built in code or read from a document:
+        /// position + 2, the line the category would have under a CSV header).
         line: usize,
         /// The column or field name.
         field: &'static str,
@@ -70,6 +77,15 @@ pub enum CatalogueError {
     MissingColumn {
         /// The column.
         column: &'static str,
+    },
+    /// The CSV header names a column the format does not have (often a misspelling, such as
+    /// `targets` for `target`, which would otherwise leave every value at its default).
+    #[error("line 1: unknown column `{column}` (known columns: {})", known.join(", "))]
+    UnknownColumn {
+        /// The column as written.
+        column: String,
+        /// Every column the format has ([`CSV_COLUMNS`]).
+        known: &'static [&'static str],
     },
     /// The CSV header names a column twice.
     #[error("line 1: column `{column}` appears twice")]
@@ -107,12 +123,14 @@ pub enum CatalogueError {
 /// The immutable set of categories, with everything the decision path reads precomputed.
 ///
 /// Serialises as its schema and categories; deserialising validates them as
-/// [`Catalogue::new`] does and recomputes the rest.
+/// [`Catalogue::new`] does and recomputes the rest. Unknown fields are errors naming them;
+/// rules may be written in the CSV's text form. `docs/catalogue.md` documents the document
+/// field by field.
 #[derive(Clone, Debug)]
 #[cfg_attr(
     feature = "serde",
     derive(Serialize, Deserialize),
-    serde(try_from = "CatalogueDocument", into = "CatalogueDocument")
+    serde(try_from = "document::CatalogueIn", into = "document::CatalogueOut")
 )]
 pub struct Catalogue {
     schema: Schema,
@@ -183,33 +201,6 @@ fn exclusion_groups_of(categories: &[Category]) -> (Vec<u32>, Vec<CategoryId>, V
 }
 
 static CATALOGUES: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(1);
-
-/// The serialised form of a [`Catalogue`].
-#[cfg(feature = "serde")]
-#[derive(Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-struct CatalogueDocument {
-    schema: Schema,
-    categories: Vec<Category>,
-}
-
-#[cfg(feature = "serde")]
-impl TryFrom<CatalogueDocument> for Catalogue {
-    type Error = CatalogueError;
-    fn try_from(doc: CatalogueDocument) -> Result<Self, Self::Error> {
-        Catalogue::new(doc.schema, doc.categories)
-    }
-}
-
-#[cfg(feature = "serde")]
-impl From<Catalogue> for CatalogueDocument {
-    fn from(c: Catalogue) -> Self {
-        CatalogueDocument {
-            schema: c.schema,
-            categories: c.categories,
-        }
-    }
-}
 
 /// The per-category numbers the decision path reads, kept together.
 #[derive(Clone, Copy, Debug)]

@@ -1,4 +1,5 @@
 use super::*;
+use crate::schema::Rule;
 
 const HEADER: &str = "category_id,category_name,incidence_rate,category_length_seconds";
 
@@ -189,4 +190,98 @@ fn preflight_reports_blocked_categories() {
     assert_eq!(blocked, vec![0, 1]);
     assert_eq!(p.categories[2].expected_respondents, 400.0);
     assert!(c.lower_bound(480.0, None).is_infinite());
+}
+
+#[test]
+fn a_misspelt_column_is_refused_naming_it_and_the_known_columns() {
+    // `targets` for `target`: before issue 18 it was ignored and every target stayed at 200.
+    let text = format!("{HEADER},targets\n1,a,0.5,10,150\n");
+    let err = Catalogue::from_csv(Schema::default_survey(), &text).unwrap_err();
+    assert_eq!(
+        err,
+        CatalogueError::UnknownColumn {
+            column: "targets".into(),
+            known: CSV_COLUMNS
+        }
+    );
+    let message = err.to_string();
+    assert!(
+        message.starts_with("line 1: unknown column `targets` (known columns: category_id, "),
+        "{message}"
+    );
+    for column in CSV_COLUMNS {
+        assert!(message.contains(column), "{column} missing from {message}");
+    }
+    // Every documented column is accepted.
+    let all = format!(
+        "{}\n1,a,0.5,10,150,5,gender=female,0.2,g,\n",
+        CSV_COLUMNS.join(",")
+    );
+    let c = Catalogue::from_csv(Schema::default_survey(), &all).unwrap();
+    assert_eq!(c.categories()[0].target, 150);
+}
+
+#[test]
+fn cells_column_reads_cells_by_rule() {
+    let schema = Schema::default_survey();
+    let text = format!(
+        "{HEADER},cells\n\
+         1,a,0.5,10,women: 80: gender=female / older men: 5..30: gender=male;age=55+ / all: 100:\n\
+         2,b,0.5,10,\n"
+    );
+    let c = Catalogue::from_csv(schema.clone(), &text).unwrap();
+    let want = vec![
+        QuotaCell::new("women", Rule::parse(&schema, "gender=female").unwrap(), 80),
+        QuotaCell::new(
+            "older men",
+            Rule::parse(&schema, "gender=male;age=55+").unwrap(),
+            30,
+        )
+        .with_min(5),
+        QuotaCell::new("all", Rule::Everyone, 100),
+    ];
+    assert_eq!(c.categories()[0].cells, want);
+    assert!(c.categories()[1].cells.is_empty());
+    assert_eq!(c.cell_count(), 3);
+}
+
+#[test]
+fn bad_cells_name_the_line_and_the_cell() {
+    let cases = [
+        (
+            "women 80 gender=female",
+            "cell 1 `women 80 gender=female` is not",
+        ),
+        (
+            "w: 80: gender=female / : 3: ",
+            "cell 2 `: 3:` has an empty key",
+        ),
+        (
+            "w: eighty: gender=female",
+            "cell `w`: `eighty` is not a whole number",
+        ),
+        ("w: 9..5: gender=female", "cell `w`: min 9 is above max 5"),
+        (
+            "w: 5: gender=woman",
+            "cell `w`: question `gender` has no response `woman`",
+        ),
+        ("w: 5: / w: 6:", "cell `w` appears twice"),
+    ];
+    for (cells, want) in cases {
+        let text = format!("{HEADER},cells\n1,a,0.5,10,{cells}\n");
+        let err = Catalogue::from_csv(Schema::default_survey(), &text).unwrap_err();
+        assert!(
+            matches!(
+                err,
+                CatalogueError::Field {
+                    line: 2,
+                    field: "cells",
+                    ..
+                }
+            ),
+            "{err:?}"
+        );
+        let message = err.to_string();
+        assert!(message.contains(want), "{cells}: {message}");
+    }
 }

@@ -193,14 +193,17 @@ pub enum Answer {
 #[non_exhaustive]
 pub enum LiveError {
     /// The id is not a category of the engine's catalogue.
-    #[error("category {category} is not in the catalogue")]
+    #[error(
+        "no category at position {} in the catalogue (an id from another catalogue)",
+        .category.index()
+    )]
     UnknownCategory {
         /// The id.
         category: CategoryId,
     },
     /// The respondent was not shown the category's qualifier in this session
     /// ([`Engine::answer`]).
-    #[error("respondent {respondent} was not shown the qualifier of category `{key}` ({category})")]
+    #[error("respondent {respondent} was not shown the qualifier of category `{key}`")]
     NotShown {
         /// The respondent.
         respondent: u64,

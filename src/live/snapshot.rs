@@ -315,10 +315,9 @@ fn hold_slots<R: Router, C: Clock>(
             return Err(invalid(
                 "held",
                 format!(
-                    "respondent {} holds category `{}` (#{}) twice",
+                    "respondent {} holds category `{}` twice",
                     h.respondent,
                     catalogue_key(&engine.catalogue, category),
-                    h.category
                 ),
             ));
         }
@@ -338,10 +337,9 @@ fn hold_slots<R: Router, C: Clock>(
                         return Err(invalid(
                             "held",
                             format!(
-                                "respondent {}: cell {cell} is not a distinct cell of category `{}` (#{})",
+                                "respondent {}: cell {cell} is not a distinct cell of category `{}`",
                                 h.respondent,
                                 catalogue_key(&engine.catalogue, category),
-                                h.category
                             ),
                         ));
                     }
@@ -351,9 +349,8 @@ fn hold_slots<R: Router, C: Clock>(
                     return Err(invalid(
                         "held",
                         format!(
-                            "category `{}` (#{}): completed + pending passes the target",
+                            "category `{}`: completed + pending passes the target",
                             catalogue_key(&engine.catalogue, category),
-                            h.category
                         ),
                     ));
                 }
@@ -361,7 +358,14 @@ fn hold_slots<R: Router, C: Clock>(
                     if !quotas.try_reserve_cell(cell as usize) {
                         return Err(invalid(
                             "held",
-                            format!("cell {cell}: completed + pending passes the max"),
+                            format!(
+                                "cell `{}` of category `{}`: completed + pending passes the max",
+                                engine
+                                    .catalogue
+                                    .cell(cell as usize)
+                                    .map_or("", |(_, q)| &q.key),
+                                catalogue_key(&engine.catalogue, category),
+                            ),
                         ));
                     }
                 }
@@ -392,7 +396,7 @@ fn check_pending(
             return Err(invalid(
                 "pending",
                 format!(
-                    "category `{}` (#{i}): {} pending, but {} held slots",
+                    "category `{}`: {} pending, but {} held slots",
                     catalogue_key(catalogue, c),
                     snapshot.pending[i],
                     quotas.pending(c)
@@ -454,7 +458,7 @@ fn check_cells(catalogue: &Catalogue, snapshot: &LiveSnapshot) -> Result<(), Liv
         if &counts.category != key || counts.key != cell.key || !max_agrees {
             return Err(LiveRestoreError::Mismatch {
                 what: format!(
-                    "quota cell {i} is `{}`/`{}` (max {}) in the snapshot, `{key}`/`{}` (max {}) in the catalogue",
+                    "quota cell number {i} is `{}`/`{}` (max {}) in the snapshot, `{key}`/`{}` (max {}) in the catalogue",
                     counts.category, counts.key, counts.max, cell.key, cell.max
                 ),
             });

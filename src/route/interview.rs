@@ -15,13 +15,16 @@ pub use saved::{ResumeError, SavedInterview};
 #[non_exhaustive]
 pub enum OfferError {
     /// The id is not a category of the catalogue.
-    #[error("category {category} is not in the catalogue")]
+    #[error(
+        "no category at position {} in the catalogue (an id from another catalogue)",
+        .category.index()
+    )]
     UnknownCategory {
         /// The id.
         category: CategoryId,
     },
     /// The category cannot be offered now, for the reason given.
-    #[error("category `{key}` ({category}) cannot be offered: {reason}")]
+    #[error("category `{key}` cannot be offered: {reason}")]
     NotOfferable {
         /// The category.
         category: CategoryId,

@@ -30,7 +30,7 @@ pub enum WeightedError {
     /// A weight is NaN, infinite or negative.
     #[error("weight {weight} of category {category} is not a finite number ≥ 0")]
     InvalidWeight {
-        /// The category (its key when built from keys, else its id).
+        /// The category (its key when built from keys; from bare ids, which carry no key, "at position N").
         category: String,
         /// The weight given.
         weight: f64,
@@ -38,7 +38,7 @@ pub enum WeightedError {
     /// A category is given a weight twice.
     #[error("category {category} is given a weight twice")]
     Duplicate {
-        /// The category (its key when built from keys, else its id).
+        /// The category (its key when built from keys; from bare ids, which carry no key, "at position N").
         category: String,
     },
     /// A key that the catalogue does not have ([`Weighted::from_keys`]).
@@ -165,7 +165,7 @@ impl Weighted {
         for (c, w) in weights {
             if !(w.is_finite() && w >= 0.0) {
                 return Err(WeightedError::InvalidWeight {
-                    category: c.to_string(),
+                    category: position(c),
                     weight: w,
                 });
             }
@@ -176,7 +176,7 @@ impl Weighted {
             }
             if seen[i] {
                 return Err(WeightedError::Duplicate {
-                    category: c.to_string(),
+                    category: position(c),
                 });
             }
             seen[i] = true;
@@ -417,6 +417,12 @@ impl Router for Weighted {
     }
 }
 
+/// How [`Weighted::new`] names a category in an error: it is given bare ids, without the
+/// catalogue that would give their keys.
+fn position(c: CategoryId) -> String {
+    format!("at position {}", c.index())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -454,8 +460,14 @@ mod tests {
         assert_eq!(
             Weighted::new([(c(1), 1.0), (c(1), 2.0)]),
             Err(WeightedError::Duplicate {
-                category: "#1".into()
+                category: "at position 1".into()
             })
+        );
+        assert_eq!(
+            Weighted::new([(c(1), 1.0), (c(1), 2.0)])
+                .unwrap_err()
+                .to_string(),
+            "category at position 1 is given a weight twice"
         );
         let cat = catalogue(&[10, 10]);
         let e = Weighted::from_keys(&cat, [("c9", 1.0)]).unwrap_err();

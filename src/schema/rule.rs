@@ -68,7 +68,10 @@ impl FromIterator<ResponseId> for ResponseSet {
 /// answer never satisfies a rule on it, not even under [`Rule::Not`].
 #[derive(Clone, Debug, PartialEq, Eq, Default)]
 #[cfg_attr(feature = "serde", derive(Serialize, Deserialize))]
-#[cfg_attr(feature = "serde", serde(rename_all = "snake_case"))]
+#[cfg_attr(
+    feature = "serde",
+    serde(rename_all = "snake_case", deny_unknown_fields)
+)]
 pub enum Rule {
     /// Everyone is eligible.
     #[default]

@@ -48,7 +48,7 @@ use crate::schema::{Answers, QuestionId};
 #[non_exhaustive]
 pub enum CompleteError {
     /// The category has reached its target.
-    #[error("category `{key}` ({category}) is full")]
+    #[error("category `{key}` is full")]
     Full {
         /// The category.
         category: CategoryId,
@@ -56,7 +56,10 @@ pub enum CompleteError {
         key: Arc<str>,
     },
     /// The id is not a category of this state's catalogue.
-    #[error("category {category} is not in the catalogue")]
+    #[error(
+        "no category at position {} in the catalogue (an id from another catalogue)",
+        .category.index()
+    )]
     UnknownCategory {
         /// The id.
         category: CategoryId,

@@ -143,7 +143,7 @@ impl QuotaState {
         {
             return Err(RestoreError::Mismatch {
                 what: format!(
-                    "category {i} is `{k}` in the snapshot, `{}` in the catalogue",
+                    "the category at position {i} is `{k}` in the snapshot, `{}` in the catalogue",
                     keys[i]
                 ),
             });
@@ -158,7 +158,7 @@ impl QuotaState {
                 ),
             });
         }
-        if let Some((i, c)) = catalogue
+        if let Some((_, c)) = catalogue
             .categories()
             .iter()
             .enumerate()
@@ -166,7 +166,7 @@ impl QuotaState {
         {
             return Err(RestoreError::Mismatch {
                 what: format!(
-                    "category `{}` (#{i}) changed since the snapshot: its incidence, lengths, \
+                    "category `{}` changed since the snapshot: its incidence, lengths, \
                      eligibility, cells, exclusion group or exposure targets differ",
                     c.key
                 ),

@@ -29,7 +29,7 @@ fn completes_stop_at_the_target_and_leave_state_unchanged() {
     );
     assert_eq!(
         s.complete(b).unwrap_err().to_string(),
-        "category `b` (#1) is full"
+        "category `b` is full"
     );
     assert_eq!(s.view().completed(b), 2);
     assert_eq!(s.view().open_slots(b), 0);
@@ -38,6 +38,14 @@ fn completes_stop_at_the_target_and_leave_state_unchanged() {
         Err(CompleteError::UnknownCategory {
             category: CategoryId::from_index(9)
         })
+    );
+    let message = s
+        .complete(CategoryId::from_index(9))
+        .unwrap_err()
+        .to_string();
+    assert_eq!(
+        message,
+        "no category at position 9 in the catalogue (an id from another catalogue)"
     );
     assert_eq!(s.total_open(), 3);
 }

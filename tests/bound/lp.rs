@@ -437,7 +437,11 @@ fn check_plan(catalogue: &Catalogue, options: &LpOptions, lp: &LpBound) {
             .as_ref()
             .map_or(f64::from(catalogue.category(c).target), |r| r[c.index()]);
         let got = lp.shows[c.index()] * catalogue.incidence(c) * lp.respondents;
-        assert!(got >= want * (1.0 - 1e-6) - 1e-6, "{c}: {got} < {want}");
+        assert!(
+            got >= want * (1.0 - 1e-6) - 1e-6,
+            "`{}`: {got} < {want}",
+            catalogue.category(c).key
+        );
     }
     assert!(lp.seconds_per_respondent <= options.budget_seconds * (1.0 + 1e-6));
     if let Some(k) = options.max_qualifiers {

@@ -51,11 +51,22 @@ fn to_table(c: &Catalogue) -> Vec<Vec<String>> {
             "target",
             "qualifier_seconds",
             "eligibility",
+            "loi_spread",
+            "exclusion_group",
+            "cells",
         ]
         .map(String::from)
         .to_vec(),
     ];
     for cat in c.categories() {
+        let cells: Vec<String> = cat
+            .cells
+            .iter()
+            .map(|cell| {
+                let rule = rule_text(c.schema(), &cell.rule).expect("CSV rules have the CSV form");
+                format!("{}: {}..{}: {rule}", cell.key, cell.min, cell.max)
+            })
+            .collect();
         t.push(vec![
             cat.key.clone(),
             cat.name.clone(),
@@ -64,6 +75,9 @@ fn to_table(c: &Catalogue) -> Vec<Vec<String>> {
             cat.target.to_string(),
             cat.qualifier_seconds.to_string(),
             rule_text(c.schema(), &cat.eligibility).expect("CSV rules have the CSV form"),
+            cat.loi_spread.to_string(),
+            cat.exclusion_group.clone().unwrap_or_default(),
+            cells.join(" / "),
         ]);
     }
     t
@@ -130,8 +144,8 @@ fn rules_text() -> impl Strategy<Value = String> {
     prop::collection::vec(clause, 0..4).prop_map(|c| c.join(";"))
 }
 
-/// Valid catalogue tables on the default schema: every optional column, in any order, with
-/// names that need quoting.
+/// Valid catalogue tables on the default schema: the optional columns (quota cells among
+/// them), in any order, with names that need quoting.
 fn tables() -> impl Strategy<Value = Vec<Vec<String>>> {
     let row = (
         "[a-z0-9]{1,4}",
@@ -141,10 +155,11 @@ fn tables() -> impl Strategy<Value = Vec<Vec<String>>> {
         prop::option::of(0u32..500),
         prop::option::of(0u32..6000),
         rules_text(),
+        prop::collection::vec(("[a-z ]{1,5}", 0u32..50, 0u32..100, rules_text()), 0..3),
     );
     (
         prop::collection::vec(row, 1..6),
-        Just((0..7).collect::<Vec<usize>>()).prop_shuffle(),
+        Just((0..8).collect::<Vec<usize>>()).prop_shuffle(),
     )
         .prop_map(|(rows, order)| {
             let header = [
@@ -155,6 +170,7 @@ fn tables() -> impl Strategy<Value = Vec<Vec<String>>> {
                 "target",
                 "qualifier_seconds",
                 "eligibility",
+                "cells",
             ];
             let mut t = vec![
                 order
@@ -162,7 +178,15 @@ fn tables() -> impl Strategy<Value = Vec<Vec<String>>> {
                     .map(|&i| header[i].to_owned())
                     .collect::<Vec<_>>(),
             ];
-            for (i, (key, name, ir, loi, target, q, rule)) in rows.into_iter().enumerate() {
+            for (i, (key, name, ir, loi, target, q, rule, cells)) in rows.into_iter().enumerate() {
+                // Cells `key: min..max: rule` (a key made unique by its position).
+                let cells: Vec<String> = cells
+                    .into_iter()
+                    .enumerate()
+                    .map(|(j, (k, min, extra, rule))| {
+                        format!("{k}{j}: {min}..{}: {rule}", min + extra)
+                    })
+                    .collect();
                 let fields = [
                     format!("{key}{i}"),
                     name,
@@ -171,6 +195,7 @@ fn tables() -> impl Strategy<Value = Vec<Vec<String>>> {
                     target.map_or(String::new(), |t| t.to_string()),
                     q.map_or(String::new(), |q| (f64::from(q) / 100.0).to_string()),
                     rule,
+                    cells.join(" / "),
                 ];
                 t.push(order.iter().map(|&i| fields[i].clone()).collect());
             }

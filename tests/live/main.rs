@@ -3,10 +3,12 @@
 //! mutated snapshots.
 
 mod admin;
+mod compat;
 mod engine;
 mod fuzz;
 mod hostile;
 mod interleave;
+mod messages;
 mod props;
 mod store;
 mod stress;

@@ -141,7 +141,7 @@ fn apply(e: &Live, clock: &ManualClock, worker: &mut Worker, op: &Op) -> String 
                 let qualified = bits & 1 == 1;
                 bits >>= 1;
                 let answer = e.answer(worker, &mut session, c, qualified).unwrap();
-                out += &format!("{c}:{answer:?};");
+                out += &format!("{}:{answer:?};", e.catalogue().category(c).key);
             }
             out
         }
@@ -155,7 +155,8 @@ fn check_limits(e: &Live) -> Result<(), TestCaseError> {
         let (done, pending, target) = (view.completed(c), view.pending(c), q.target(c));
         prop_assert!(
             done + pending <= target,
-            "category {c}: {done} + {pending} > {target}"
+            "category `{}`: {done} + {pending} > {target}",
+            e.catalogue().category(c).key
         );
         prop_assert_eq!(view.open_slots(c), target - done - pending);
     }

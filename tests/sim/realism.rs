@@ -205,7 +205,11 @@ fn pacing_keeps_completes_on_the_curve() {
     for (n, row) in at.iter().zip(&counts) {
         for (c, &done) in catalogue.ids().zip(row) {
             let allowed = pacing.allowed(catalogue.category(c).target, *n, month);
-            assert!(done <= allowed, "respondent {n}, {c}: {done} > {allowed}");
+            assert!(
+                done <= allowed,
+                "respondent {n}, `{}`: {done} > {allowed}",
+                catalogue.category(c).key
+            );
         }
     }
 }

@@ -325,8 +325,11 @@ pub enum LpBoundError {
     },
     /// An exclusion group names a category the catalogue does not have, or one twice.
     #[error(
-        "LP option `exclusion_groups`: group {group}: category {category}{} {problem}",
-        .key.as_deref().map(|k| format!(" (`{k}`)")).unwrap_or_default()
+        "LP option `exclusion_groups`: group {group}: {} {problem}",
+        match .key.as_deref() {
+            Some(k) => format!("category `{k}`"),
+            None => format!("the category at position {}", .category.index()),
+        }
     )]
     Exclusion {
         /// The group's index.

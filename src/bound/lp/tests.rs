@@ -166,7 +166,17 @@ fn bad_options_are_named() {
     let message = lower_bound_lp(&catalogue, &unknown)
         .unwrap_err()
         .to_string();
-    assert!(message.contains("#7 is not in the catalogue"), "{message}");
+    assert!(
+        message.contains("the category at position 7 is not in the catalogue"),
+        "{message}"
+    );
+    let message = lower_bound_lp(&catalogue, &twice).unwrap_err().to_string();
+    let key = &catalogue.categories()[0].key;
+    assert!(
+        message.contains(&format!("category `{key}` is named twice")),
+        "{message}"
+    );
+    assert!(!message.contains('#'), "{message}");
 }
 
 #[test]
