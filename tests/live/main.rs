@@ -6,9 +6,14 @@ mod engine;
 mod fuzz;
 mod hostile;
 mod interleave;
+#[cfg(feature = "metrics")]
+mod metrics;
 mod props;
 mod store;
 mod stress;
 
 #[path = "../support/proptest_config.rs"]
 mod support;
+#[cfg(feature = "metrics")]
+#[path = "../support/test_recorder.rs"]
+mod test_recorder;
