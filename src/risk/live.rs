@@ -1,44 +1,4 @@
-//! Risk ranking of live fieldwork: a live engine's (or any [`QuotaState`]'s) categories and
-//! quota cells as [`Entity`]s, ranked with a [`RiskModel`] whose requirement defaults to the
-//! share **still to collect**.
-//!
-//! [`RiskModel::prototype`] keeps the specification's requirement, received / required, so
-//! that its worked example reproduces; on live counts that ranks the fullest cells as the top
-//! risks, which is the wrong way round for a field manager. [`LiveRisk`] therefore defaults
-//! to [`RequirementKind::Remaining`]: `(target − received) / target`, where received is
-//! completed + pending (a held slot is a respondent already in the category survey; count
-//! completes only with [`LiveRisk::counting_pending`]). Pace is what must still come in per
-//! remaining day. Live counts carry no quality or fit: those metrics have no value and add
-//! nothing to a score.
-//!
-//! Entities are named by the catalogue's own ids: a category by its `key`, a cell
-//! `category/cell` (as the quota store's layout names them). A category or cell whose target
-//! is 0 has nothing to collect and is left out (an entity needs a positive requirement).
-//!
-//! ```
-//! use quotaroute::catalogue::{Catalogue, Category};
-//! use quotaroute::live::{Engine, LiveConfig, ManualClock, Timestamp};
-//! use quotaroute::risk::{LiveRisk, Scope};
-//! use quotaroute::route::Greedy;
-//! use quotaroute::schema::{Answers, Schema};
-//!
-//! let schema = Schema::default_survey();
-//! let catalogue = Catalogue::new(schema.clone(), vec![
-//!     Category::new("16", "Fresh Coffee", 0.3, 120.0).with_target(2),
-//!     Category::new("4", "Self Tan", 0.2, 100.0).with_target(2),
-//! ])?;
-//! let clock = ManualClock::new(Timestamp(0));
-//! let engine = Engine::new(catalogue, Greedy::scarcity(), &clock, LiveConfig::default())?;
-//! let coffee = engine.catalogue().find("16").unwrap();
-//! for respondent in [1, 2] {
-//!     engine.reserve(respondent, coffee, &Answers::unknown(&schema))?;
-//!     engine.complete(respondent, coffee)?;
-//! }
-//! // Ten days of fieldwork left: the untouched category is the risk, not the full one.
-//! let report = LiveRisk::new(10.0)?.rank_engine(&engine, Scope::Categories)?;
-//! assert_eq!(report.ranking()[0].name(), "4");
-//! # Ok::<(), Box<dyn std::error::Error>>(())
-//! ```
+//! Risk ranking of live fieldwork: [`LiveRisk`].
 
 use thiserror::Error;
 
@@ -80,7 +40,47 @@ pub enum LiveRiskError {
     Rank(#[from] RankError),
 }
 
-/// Ranks live counts (see the [module docs](self)).
+/// Risk ranking of live fieldwork: a live engine's (or any [`QuotaState`]'s) categories and
+/// quota cells as [`Entity`]s, ranked with a [`RiskModel`] whose requirement defaults to the
+/// share **still to collect**.
+///
+/// [`RiskModel::prototype`] keeps the specification's requirement, received / required, so
+/// that its worked example reproduces; on live counts that ranks the fullest cells as the top
+/// risks, which is the wrong way round for a field manager. [`LiveRisk`] therefore defaults
+/// to [`RequirementKind::Remaining`]: `(target − received) / target`, where received is
+/// completed + pending (a held slot is a respondent already in the category survey; count
+/// completes only with [`LiveRisk::counting_pending`]). Pace is what must still come in per
+/// remaining day. Live counts carry no quality or fit: those metrics have no value and add
+/// nothing to a score.
+///
+/// Entities are named by the catalogue's own ids: a category by its `key`, a cell
+/// `category/cell` (as the quota store's layout names them). A category or cell whose target
+/// is 0 has nothing to collect and is left out (an entity needs a positive requirement).
+///
+/// ```
+/// use quotaroute::catalogue::{Catalogue, Category};
+/// use quotaroute::live::{Engine, LiveConfig, ManualClock, Timestamp};
+/// use quotaroute::risk::{LiveRisk, Scope};
+/// use quotaroute::route::Greedy;
+/// use quotaroute::schema::{Answers, Schema};
+///
+/// let schema = Schema::default_survey();
+/// let catalogue = Catalogue::new(schema.clone(), vec![
+///     Category::new("16", "Fresh Coffee", 0.3, 120.0).with_target(2),
+///     Category::new("4", "Self Tan", 0.2, 100.0).with_target(2),
+/// ])?;
+/// let clock = ManualClock::new(Timestamp(0));
+/// let engine = Engine::new(catalogue, Greedy::scarcity(), &clock, LiveConfig::default())?;
+/// let coffee = engine.catalogue().find("16").unwrap();
+/// for respondent in [1, 2] {
+///     engine.reserve(respondent, coffee, &Answers::unknown(&schema))?;
+///     engine.complete(respondent, coffee)?;
+/// }
+/// // Ten days of fieldwork left: the untouched category is the risk, not the full one.
+/// let report = LiveRisk::new(10.0)?.rank_engine(&engine, Scope::Categories)?;
+/// assert_eq!(report.ranking()[0].name(), "4");
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 #[derive(Clone, Debug)]
 pub struct LiveRisk {
     model: RiskModel,

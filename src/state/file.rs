@@ -1,31 +1,4 @@
-//! Snapshot files written atomically, with a sequence number: a crash at any moment leaves
-//! the newest complete snapshot as the newest one found, never a truncated one.
-//!
-//! [`SnapshotFiles`] keeps `PREFIX-SEQUENCE.EXT` files in one directory (the sequence zero
-//! padded to 12 digits, so names sort as numbers do). A write goes to a temporary file in the
-//! same directory, is flushed and fsynced, renamed to its final name (atomic on one file
-//! system), and the directory is fsynced so the rename itself survives a power cut. Only
-//! then are older snapshots pruned to the newest `keep`. A crash before the rename leaves a
-//! stray temporary file that no reader takes for a snapshot and the next write removes.
-//!
-//! One writer per directory: two processes writing the same directory could pick the same
-//! sequence number (give each node its own directory).
-//!
-//! ```
-//! use quotaroute::state::SnapshotFiles;
-//! # let dir = std::env::temp_dir().join(format!("quotaroute-doc-{}", std::process::id()));
-//! # std::fs::create_dir_all(&dir)?;
-//! let files = SnapshotFiles::new(&dir, "survey-42", "json")?.keep(3)?;
-//! let first = files.write(br#"{"wave": 1}"#)?;
-//! let second = files.write_with(|w| w.write_all(br#"{"wave": 2}"#))?;
-//! assert_eq!(second.sequence, first.sequence + 1);
-//! // On start-up: the newest complete snapshot.
-//! let (newest, bytes) = files.read_latest()?.expect("two were written");
-//! assert_eq!(newest, second);
-//! assert_eq!(bytes, br#"{"wave": 2}"#);
-//! # std::fs::remove_dir_all(&dir)?;
-//! # Ok::<(), Box<dyn std::error::Error>>(())
-//! ```
+//! Snapshot files written atomically, with a sequence number: [`SnapshotFiles`].
 
 use std::error::Error as StdError;
 use std::fs::{self, OpenOptions};
@@ -102,7 +75,34 @@ pub struct SnapshotFile {
     pub path: PathBuf,
 }
 
-/// The numbered snapshot files of one directory (see the [module docs](self)).
+/// Snapshot files written atomically, with a sequence number: a crash at any moment leaves
+/// the newest complete snapshot as the newest one found, never a truncated one.
+///
+/// [`SnapshotFiles`] keeps `PREFIX-SEQUENCE.EXT` files in one directory (the sequence zero
+/// padded to 12 digits, so names sort as numbers do). A write goes to a temporary file in the
+/// same directory, is flushed and fsynced, renamed to its final name (atomic on one file
+/// system), and the directory is fsynced so the rename itself survives a power cut. Only
+/// then are older snapshots pruned to the newest `keep`. A crash before the rename leaves a
+/// stray temporary file that no reader takes for a snapshot and the next write removes.
+///
+/// One writer per directory: two processes writing the same directory could pick the same
+/// sequence number (give each node its own directory).
+///
+/// ```
+/// use quotaroute::state::SnapshotFiles;
+/// # let dir = std::env::temp_dir().join(format!("quotaroute-doc-{}", std::process::id()));
+/// # std::fs::create_dir_all(&dir)?;
+/// let files = SnapshotFiles::new(&dir, "survey-42", "json")?.keep(3)?;
+/// let first = files.write(br#"{"wave": 1}"#)?;
+/// let second = files.write_with(|w| w.write_all(br#"{"wave": 2}"#))?;
+/// assert_eq!(second.sequence, first.sequence + 1);
+/// // On start-up: the newest complete snapshot.
+/// let (newest, bytes) = files.read_latest()?.expect("two were written");
+/// assert_eq!(newest, second);
+/// assert_eq!(bytes, br#"{"wave": 2}"#);
+/// # std::fs::remove_dir_all(&dir)?;
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct SnapshotFiles {
     dir: PathBuf,

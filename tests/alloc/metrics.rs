@@ -89,7 +89,7 @@ fn decisions_with_a_recorder_allocate_nothing_and_move_the_metrics() {
             let mut qualifiers = 0;
             while let Some(c) = e.next_offer(&mut worker, &mut session).unwrap() {
                 bump(&seen.offers, 1);
-                let qualified = (id + c.index() as u64) % 3 == 0 && qualifiers < 2;
+                let qualified = (id + c.index() as u64).is_multiple_of(3) && qualifiers < 2;
                 qualifiers += u32::from(qualified);
                 bump(&seen.answers[usize::from(!qualified)], 1);
                 match e.answer(&mut worker, &mut session, c, qualified).unwrap() {
