@@ -1,7 +1,8 @@
 //! The engine's metrics (feature `metrics`): counters, histograms and gauges emitted through
 //! the [`metrics`](https://docs.rs/metrics) facade, so the platform picks the exporter.
 //!
-//! Every handle is registered once, when the engine is built, so the decision path only moves atomics through handles it
+//! Every handle is registered once, when the engine is built (or restored, or a wave
+//! closed, which start the totals afresh), so the decision path only moves atomics through handles it
 //! already has: it allocates nothing and looks no name up. Without the feature every type
 //! here is empty and every hook an inline no-op.
 //!
@@ -72,16 +73,6 @@ pub(crate) struct Stat {
     counter: Counter,
 }
 
-impl Default for Stat {
-    fn default() -> Stat {
-        Stat {
-            value: AtomicU64::new(0),
-            #[cfg(feature = "metrics")]
-            counter: Counter::noop(),
-        }
-    }
-}
-
 impl Stat {
     /// A total that also moves the facade counter `name` (registered now; without the
     /// feature, a plain atomic).
@@ -116,12 +107,10 @@ impl Stat {
     }
 }
 
-impl Counters {
-    /// The engine's totals, each with its facade counter registered.
-    // The struct update keeps this compiling when a total is added to `Counters` (it then
-    // starts without an exported counter until one is named here).
-    #[allow(clippy::needless_update)]
-    pub(super) fn registered() -> Counters {
+/// Fresh totals, each with its facade counter registered: wherever the engine starts its
+/// totals afresh (built, restored, a new wave), they are exported.
+impl Default for Counters {
+    fn default() -> Counters {
         #[cfg(feature = "metrics")]
         describe();
         Counters {
@@ -132,7 +121,6 @@ impl Counters {
             completed: Stat::named(COMPLETES),
             abandoned: Stat::named(ABANDONS),
             expired: Stat::named(EXPIRIES),
-            ..Counters::default()
         }
     }
 }

@@ -290,8 +290,9 @@ impl LiveStats {
 }
 
 /// The engine's counters, changed only under a shard lock so a snapshot sees whole
-/// operations. Each also moves its exported counter (feature `metrics`, [`metrics`]).
-#[derive(Debug, Default)]
+/// operations. Each also moves its exported counter (feature `metrics`, [`metrics`]);
+/// `Default` registers those counters.
+#[derive(Debug)]
 struct Counters {
     shown: Stat,
     qualified: Stat,
@@ -424,7 +425,7 @@ impl<R: Router, C: Clock> Engine<R, C> {
             clock,
             config,
             shards: (0..SHARDS).map(|_| Mutex::new(Shard::default())).collect(),
-            counters: Counters::registered(),
+            counters: Counters::default(),
             metrics,
             shared: None,
         })

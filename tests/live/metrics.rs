@@ -100,3 +100,47 @@ fn store_calls_are_timed_and_the_gauges_follow_the_mirror() {
     assert_eq!(open("4"), Some(1.0));
     assert_eq!(op("read"), 4);
 }
+
+#[test]
+fn a_restored_engine_and_a_new_wave_still_emit() {
+    let schema = Schema::default_survey();
+    let catalogue = Catalogue::new(
+        schema.clone(),
+        vec![Category::new("16", "Fresh Coffee", 0.3, 120.0).with_target(5)],
+    )
+    .unwrap();
+    let clock = ManualClock::new(Timestamp(0));
+    let recorder = TestRecorder::default();
+    let answers = Answers::unknown(&schema);
+    let first = metrics::with_local_recorder(&recorder, || {
+        Engine::new(
+            catalogue.clone(),
+            Greedy::scarcity(),
+            &clock,
+            LiveConfig::default(),
+        )
+        .unwrap()
+    });
+    let coffee = first.catalogue().find("16").unwrap();
+    first.reserve(1, coffee, &answers).unwrap();
+    first.complete(1, coffee).unwrap();
+    assert_eq!(recorder.total(names::COMPLETES), 1);
+    // Restored: the totals come back from the snapshot, the exported counter keeps counting
+    // from where this process was (it only goes up).
+    let mut restored = metrics::with_local_recorder(&recorder, || {
+        Engine::restore(catalogue, Greedy::scarcity(), &clock, &first.snapshot()).unwrap()
+    });
+    assert_eq!(restored.stats().completed, 1);
+    restored.reserve(2, coffee, &answers).unwrap();
+    restored.complete(2, coffee).unwrap();
+    assert_eq!(restored.stats().completed, 2);
+    assert_eq!(recorder.total(names::COMPLETES), 2);
+    // A new wave starts the totals afresh; the exported counters go on.
+    metrics::with_local_recorder(&recorder, || restored.close_wave(None).unwrap());
+    assert_eq!(restored.stats().completed, 0);
+    restored.reserve(3, coffee, &answers).unwrap();
+    restored.complete(3, coffee).unwrap();
+    assert_eq!(restored.stats().completed, 1);
+    assert_eq!(recorder.total(names::COMPLETES), 3);
+    assert_eq!(recorder.total(names::HOLDS), 3);
+}
