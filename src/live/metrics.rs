@@ -9,7 +9,7 @@
 //! | name | kind | labels | unit | meaning |
 //! |---|---|---|---|---|
 //! | `quotaroute_offers_total` | counter | | count | qualifiers offered (shown) |
-//! | `quotaroute_answers_total` | counter | `outcome` = `qualified`, `not_qualified` | count | answers to a shown qualifier |
+//! | `quotaroute_answers_total` | counter | `outcome` = `qualified`, `not_qualified` | count | answers to a shown qualifier (a repeated answer counts again) |
 //! | `quotaroute_qualified_total` | counter | | count | respondents who qualified (counted once per category) |
 //! | `quotaroute_holds_total` | counter | | count | pending slots taken |
 //! | `quotaroute_holds_refused_total` | counter | | count | holds refused: the category or a cell was full |
