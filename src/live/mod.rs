@@ -57,12 +57,14 @@
 //! ```
 
 mod clock;
-pub mod metrics;
 mod routing;
 mod shared;
 mod slots;
 mod snapshot;
 mod wave;
+
+// Public for the metric names (feature `metrics`); its own docs list them.
+pub mod metrics;
 
 use std::sync::Mutex;
 use std::sync::atomic::Ordering;
