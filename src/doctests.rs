@@ -32,3 +32,7 @@ pub struct RiskDoctests;
 /// `docs/fuzzing.md`: fuzzing the input parsers.
 #[doc = include_str!("../docs/fuzzing.md")]
 pub struct FuzzingDoctests;
+
+/// `docs/operations.md`: metrics, snapshot files, live risk, the background thread.
+#[doc = include_str!("../docs/operations.md")]
+pub struct OperationsDoctests;

@@ -89,6 +89,11 @@
 //! - `redis`: `store::RedisStore` and `store::AsyncRedisStore` (tokio), the quota store on
 //!   Redis or Redis Cluster.
 //! - `conformance`: `store::conformance`, the suite any quota store must pass.
+//! - `metrics`: the live engine's counters, histograms and gauges (offers, answers, holds,
+//!   completes, abandons, expiries, refused holds, decision and store latency, store retries,
+//!   mirror lag, open slots per category id) through the `metrics` facade; the platform
+//!   installs the exporter. Listed in [`live::metrics`] and `docs/operations.md`. Decisions
+//!   still allocate nothing; without the feature the hooks compile to nothing.
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
 

@@ -65,8 +65,11 @@ mod slots;
 mod snapshot;
 mod wave;
 
+// Public for the metric names (feature `metrics`); its own docs list them.
+pub mod metrics;
+
 use std::sync::Mutex;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::Ordering;
 
 use rand::SeedableRng;
 use rand::rngs::Xoshiro256PlusPlus;
@@ -78,6 +81,7 @@ use crate::schema::Respondent;
 use crate::state::QuotaState;
 use crate::store::StoreError;
 
+use metrics::{Metrics, Stat};
 use slots::{SHARDS, Shard, Slot, lock, shard_of};
 
 pub use clock::{Clock, ManualClock, SystemClock, Timestamp};
@@ -323,21 +327,22 @@ impl LiveStats {
 }
 
 /// The engine's counters, changed only under a shard lock so a snapshot sees whole
-/// operations.
-#[derive(Debug, Default)]
+/// operations. Each also moves its exported counter (feature `metrics`, [`metrics`]);
+/// `Default` registers those counters.
+#[derive(Debug)]
 struct Counters {
-    shown: AtomicU64,
-    qualified: AtomicU64,
-    accepted: AtomicU64,
-    refused: AtomicU64,
-    completed: AtomicU64,
-    abandoned: AtomicU64,
-    expired: AtomicU64,
+    shown: Stat,
+    qualified: Stat,
+    accepted: Stat,
+    refused: Stat,
+    completed: Stat,
+    abandoned: Stat,
+    expired: Stat,
 }
 
 impl Counters {
     fn load(&self) -> LiveStats {
-        let l = |a: &AtomicU64| a.load(Ordering::Acquire);
+        let l = |a: &Stat| a.load(Ordering::Acquire);
         LiveStats {
             shown: l(&self.shown),
             qualified: l(&self.qualified),
@@ -350,7 +355,7 @@ impl Counters {
     }
 
     fn store(&self, s: &LiveStats) {
-        let st = |a: &AtomicU64, v: u64| a.store(v, Ordering::Release);
+        let st = |a: &Stat, v: u64| a.store(v, Ordering::Release);
         st(&self.shown, s.shown);
         st(&self.qualified, s.qualified);
         st(&self.accepted, s.accepted);
@@ -362,8 +367,8 @@ impl Counters {
 }
 
 #[inline]
-fn bump(a: &AtomicU64, by: u64) {
-    a.fetch_add(by, Ordering::AcqRel);
+fn bump(a: &Stat, by: u64) {
+    a.add(by);
 }
 
 /// What one server thread keeps between decisions: the router's caches and a random stream.
@@ -421,6 +426,8 @@ pub struct Engine<R, C = SystemClock> {
     shards: Box<[Mutex<Shard>]>,
     counters: Counters,
     ledger: WaveLedger,
+    /// The exported metrics' handles (empty without feature `metrics`).
+    metrics: Metrics,
     /// The shared store, when the counts live there ([`Engine::with_store`]).
     shared: Option<shared::Shared>,
     /// Administrative changes: this engine's own (they go into its snapshots), or those it
@@ -449,6 +456,7 @@ impl<R: Router, C: Clock> Engine<R, C> {
         }
         let quotas = QuotaState::new(&catalogue);
         let ledger = WaveLedger::new(&catalogue);
+        let metrics = Metrics::new(&catalogue);
         Ok(Engine {
             quotas,
             ledger,
@@ -458,6 +466,7 @@ impl<R: Router, C: Clock> Engine<R, C> {
             config,
             shards: (0..SHARDS).map(|_| Mutex::new(Shard::default())).collect(),
             counters: Counters::default(),
+            metrics,
             shared: None,
             admin: Mutex::new(Vec::new()),
         })

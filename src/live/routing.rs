@@ -147,6 +147,7 @@ impl<R: Router, C: Clock> Engine<R, C> {
         worker: &mut Worker,
         session: &mut Session,
     ) -> Result<Option<CategoryId>, LiveError> {
+        let _timer = self.metrics.decision();
         let mut counts = EngineCounts::new(self, &session.respondent);
         let mut turn = Turn::new(
             &self.catalogue,
@@ -207,6 +208,7 @@ impl<R: Router, C: Clock> Engine<R, C> {
                 key: self.catalogue.category(category).key.clone(),
             });
         }
+        self.metrics.answer(qualified);
         if qualified && session.interview.has_completed(category) {
             // A repeated answer: the slot's state, nothing counted again (idempotent).
             let id = session.respondent.id;

@@ -18,6 +18,7 @@ use crate::schema::Answers;
 use crate::store::change::{reconcile, with_maxes};
 use crate::store::{Change, Count, CounterId, Hold, Layout, QuotaStore, StoreError};
 
+use super::metrics::StoreOp;
 use super::{Clock, Completion, ConfigError, Engine, LiveConfig, LiveError, Reservation, bump};
 
 /// What an engine on a shared store keeps: the store, the gate and a buffer for pulls.
@@ -128,11 +129,14 @@ impl<R: Router, C: Clock> Engine<R, C> {
         };
         let mut scratch = shared.scratch.lock().unwrap_or_else(|e| e.into_inner());
         let _alone = shared.gate.write().unwrap_or_else(|e| e.into_inner());
+        let timer = self.metrics.store(StoreOp::Read);
         shared.store.read(&mut scratch).map_err(store_error)?;
+        drop(timer);
         for (counter, c) in scratch.iter().enumerate() {
             self.quotas
                 .mirror_set(counter, c.max, c.pending, c.completed);
         }
+        self.metrics.synced();
         Ok(())
     }
 
@@ -161,6 +165,7 @@ impl<R: Router, C: Clock> Engine<R, C> {
         }
         let mut buf = [0; 20];
         let _call = read(&shared.gate);
+        let _timer = self.metrics.store(StoreOp::Hold);
         let hold = shared
             .store
             .hold(
@@ -202,6 +207,7 @@ impl<R: Router, C: Clock> Engine<R, C> {
     ) -> Result<Completion, LiveError> {
         let mut buf = [0; 20];
         let _call = read(&shared.gate);
+        let _timer = self.metrics.store(StoreOp::Commit);
         let done = shared
             .store
             .commit(key(respondent, &mut buf), category.index() as u32)
@@ -231,6 +237,7 @@ impl<R: Router, C: Clock> Engine<R, C> {
     ) -> Result<u32, LiveError> {
         let mut buf = [0; 20];
         let _call = read(&shared.gate);
+        let _timer = self.metrics.store(StoreOp::ReleaseAll);
         let released = shared
             .store
             .release_all(key(respondent, &mut buf))
@@ -255,6 +262,7 @@ impl<R: Router, C: Clock> Engine<R, C> {
     ) -> Result<bool, LiveError> {
         let mut buf = [0; 20];
         let _call = read(&shared.gate);
+        let _timer = self.metrics.store(StoreOp::Release);
         let live = shared
             .store
             .release(key(respondent, &mut buf), category.index() as u32)
@@ -271,7 +279,9 @@ impl<R: Router, C: Clock> Engine<R, C> {
     /// other nodes' holds).
     #[inline(never)]
     pub(super) fn expire_shared(&self, shared: &Shared) -> Result<u64, LiveError> {
+        let timer = self.metrics.store(StoreOp::Expire);
         let n = shared.store.expire().map_err(store_error)?;
+        drop(timer);
         bump(&self.counters.expired, n);
         self.sync()?;
         Ok(n)

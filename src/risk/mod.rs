@@ -57,15 +57,20 @@
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 //!
+//! [`LiveRisk`] ranks a live engine's categories and quota cells from its counts, with
+//! requirement = the share still to collect (the right default for live fieldwork).
+//!
 //! The `risk` example reads entities from a JSON document and writes the ranking as one.
 //! `docs/risk.md` is the guide.
 
 mod entity;
+mod live;
 mod metric;
 mod model;
 mod report;
 
 pub use entity::{Entity, EntityError, Field, QUALITY_LEVELS};
+pub use live::{LiveRisk, LiveRiskError, Scope};
 pub use metric::{Fit, FnMetric, Metric, MetricError, Pace, Quality, Requirement, RequirementKind};
 pub use model::{DEFAULT_WEIGHTS, ModelError, RankError, RiskModel};
 pub use report::{RankedEntity, ReportTable, RiskReport};

@@ -24,6 +24,7 @@
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 
+mod file;
 mod mirror;
 mod snapshot;
 mod view;
@@ -31,6 +32,7 @@ mod view;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicI64, AtomicU32, AtomicU64, Ordering};
 
+pub use file::{SnapshotFile, SnapshotFileError, SnapshotFiles};
 pub use snapshot::{QuotaSnapshot, RestoreError};
 pub use view::QuotaView;
 

@@ -9,9 +9,14 @@ mod fuzz;
 mod hostile;
 mod interleave;
 mod messages;
+#[cfg(feature = "metrics")]
+mod metrics;
 mod props;
 mod store;
 mod stress;
 
 #[path = "../support/proptest_config.rs"]
 mod support;
+#[cfg(feature = "metrics")]
+#[path = "../support/test_recorder.rs"]
+mod test_recorder;

@@ -1,8 +1,9 @@
-//! The risk add-on: the `risk` example's documents, properties of the ranking, and the seed's
-//! worked example of ranking cities, table by table.
+//! The risk add-on: the `risk` example's documents, properties of the ranking, the seed's
+//! worked example of ranking cities, table by table, and the live adapter.
 
 #[cfg(feature = "serde")]
 mod document;
+mod live;
 mod props;
 mod seed;
 

@@ -422,6 +422,7 @@ impl AsyncPostgresStore {
                     if attempts > self.options.retries {
                         return Err(sql::unavailable(attempts, maybe_applied, error));
                     }
+                    crate::live::metrics::store_retry("postgres");
                     tokio::time::sleep(sql::backoff(&self.options, attempts)).await;
                 }
             }

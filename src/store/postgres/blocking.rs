@@ -230,6 +230,7 @@ impl PostgresStore {
                     if attempts > self.options.retries {
                         return Err(sql::unavailable(attempts, maybe_applied, error));
                     }
+                    crate::live::metrics::store_retry("postgres");
                     std::thread::sleep(sql::backoff(&self.options, attempts));
                 }
             }

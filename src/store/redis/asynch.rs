@@ -124,6 +124,7 @@ impl AsyncRedisStore {
                     return Err(wire::unavailable(attempts, false, err));
                 }
                 Failure::Retry { .. } => {
+                    crate::live::metrics::store_retry("redis");
                     tokio::time::sleep(wire::backoff(&options, attempts)).await;
                 }
             }
@@ -346,6 +347,7 @@ impl Inner {
                     if attempts > self.options.retries {
                         return Err(wire::unavailable(attempts, maybe_applied, err));
                     }
+                    crate::live::metrics::store_retry("redis");
                     tokio::time::sleep(wire::backoff(&self.options, attempts)).await;
                 }
             }

@@ -199,6 +199,7 @@ impl RedisStore {
                     if attempts > self.options.retries {
                         return Err(wire::unavailable(attempts, maybe_applied, err));
                     }
+                    crate::live::metrics::store_retry("redis");
                     std::thread::sleep(wire::backoff(&self.options, attempts));
                 }
             }
