@@ -592,8 +592,8 @@ fn check_changes(catalogue: &Catalogue, changes: &[Change]) -> Result<(), LiveRe
             return Err(invalid(
                 "changes",
                 format!(
-                    "change {} of counter {}: counters are 0..{counters}, sequence numbers \
-                     increase",
+                    "change {}: counter position {} (the catalogue has {counters} counters), \
+                     after sequence number {seq}",
                     c.seq, c.counter
                 ),
             ));
@@ -610,11 +610,26 @@ fn check_changes(catalogue: &Catalogue, changes: &[Change]) -> Result<(), LiveRe
             return Err(invalid(
                 "changes",
                 format!(
-                    "change {} of counter {} starts from {}, but the change before left {}",
-                    c.seq, c.counter, c.from, b.to
+                    "change {} of `{}` starts from {}, but the change before left {}",
+                    c.seq,
+                    counter_name(catalogue, c.counter as usize),
+                    c.from,
+                    b.to
                 ),
             ));
         }
     }
     Ok(())
+}
+
+/// A counter's name as a store's layout has it: the category's key, or `key/cell`.
+fn counter_name(catalogue: &Catalogue, counter: usize) -> String {
+    let n = catalogue.len();
+    if counter < n {
+        return catalogue.categories()[counter].key.clone();
+    }
+    match catalogue.cell(counter - n) {
+        Some((c, cell)) => format!("{}/{}", catalogue.category(c).key, cell.key),
+        None => format!("counter position {counter}"),
+    }
 }

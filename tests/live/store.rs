@@ -441,7 +441,8 @@ fn a_saved_session_is_refused_on_another_catalogue_and_without_a_store() {
         Err(LiveError::Resume {
             error: ResumeError::Category {
                 field: "shown",
-                index: 99
+                index: 99,
+                key: None,
             },
             ..
         })

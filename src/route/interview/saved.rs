@@ -56,14 +56,20 @@ pub enum ResumeError {
         /// This catalogue's.
         current: u64,
     },
-    /// A field names a category index outside the catalogue, or one the respondent is not
-    /// eligible for (their answers changed).
-    #[error("field `{field}`: category #{index} is not an eligible category of this catalogue")]
+    /// A field names a position outside the catalogue (`key: None`), or a category the
+    /// respondent is not eligible for (their answers changed), or one answered or completed
+    /// but not shown.
+    #[error("field `{field}`: {}", match key {
+        Some(key) => format!("category `{key}` cannot be carried on for this respondent"),
+        None => format!("no category at position {index} in this catalogue"),
+    })]
     Category {
         /// The field.
         field: &'static str,
-        /// The index.
+        /// The position saved.
         index: u32,
+        /// The category's key, when the position is in the catalogue.
+        key: Option<String>,
     },
     /// A number is not finite, or is negative, or counts disagree (more completes than
     /// categories completed).
@@ -165,6 +171,14 @@ impl Interview {
                 current,
             });
         }
+        let named = |field, index: u32| ResumeError::Category {
+            field,
+            index,
+            key: catalogue
+                .categories()
+                .get(index as usize)
+                .map(|c| c.key.clone()),
+        };
         for (field, list) in [
             ("shown", &saved.shown),
             ("answered", &saved.answered),
@@ -174,13 +188,13 @@ impl Interview {
                 .iter()
                 .find(|&&i| i as usize >= catalogue.len() || !bit(&self.eligible, i as usize))
             {
-                return Err(ResumeError::Category { field, index });
+                return Err(named(field, index));
             }
             // Answered and completed qualifiers were shown first.
             if field != "shown"
                 && let Some(&index) = list.iter().find(|i| !saved.shown.contains(i))
             {
-                return Err(ResumeError::Category { field, index });
+                return Err(named(field, index));
             }
         }
         let value = |field, detail: &str| {
