@@ -9,7 +9,7 @@ use smallvec::SmallVec;
 
 use crate::catalogue::CategoryId;
 use crate::route::Router;
-use crate::schema::Answers;
+use crate::schema::{Answers, RespondentId};
 
 use super::{Clock, Completion, Engine, LiveError, Reservation, Timestamp, bump};
 
@@ -31,7 +31,7 @@ type Held = SmallVec<[(u32, Slot); 2]>;
 /// The respondents whose ids hash to one shard.
 #[derive(Debug, Default)]
 pub(super) struct Shard {
-    pub(super) respondents: HashMap<u64, Held, IdHash>,
+    pub(super) respondents: HashMap<RespondentId, Held, IdHash>,
 }
 
 /// Hashes respondent ids for the reservation table: one folded 128-bit multiply under keys
@@ -84,7 +84,8 @@ impl Hasher for IdHasher {
     }
 
     fn write(&mut self, bytes: &[u8]) {
-        // Only u64 ids are hashed; any other input is still hashed, eight bytes at a time.
+        // A platform key (a UUID, any string): eight bytes at a time, inline (no allocation).
+        // Its length follows, so keys that differ only in trailing zero bytes still differ.
         for chunk in bytes.chunks(8) {
             let mut word = [0; 8];
             word[..chunk.len()].copy_from_slice(chunk);
@@ -111,8 +112,8 @@ impl Hasher for IdHasher {
 pub(super) const SHARDS: usize = 64;
 
 #[inline]
-pub(super) fn shard_of(respondent: u64) -> usize {
-    (respondent.wrapping_mul(0x9E37_79B9_7F4A_7C15) >> (64 - SHARDS.trailing_zeros())) as usize
+pub(super) fn shard_of(respondent: &RespondentId) -> usize {
+    (respondent.spread() >> (64 - SHARDS.trailing_zeros())) as usize
 }
 
 pub(super) fn lock(m: &Mutex<Shard>) -> MutexGuard<'_, Shard> {
@@ -140,10 +141,11 @@ impl<R: Router, C: Clock> Engine<R, C> {
     /// insert; with a shared store, one call to it.
     pub fn reserve(
         &self,
-        respondent: u64,
+        respondent: impl Into<RespondentId>,
         category: CategoryId,
         answers: &Answers,
     ) -> Result<Reservation, LiveError> {
+        let respondent = respondent.into();
         if category.index() >= self.catalogue.len() {
             return Err(LiveError::UnknownCategory { category });
         }
@@ -154,12 +156,12 @@ impl<R: Router, C: Clock> Engine<R, C> {
         {
             return Err(LiveError::Answers { respondent, error });
         }
-        self.reserve_with(respondent, category, answers, false)
+        self.reserve_with(&respondent, category, answers, false)
     }
 
     pub(super) fn reserve_with(
         &self,
-        respondent: u64,
+        respondent: &RespondentId,
         category: CategoryId,
         answers: &Answers,
         count_qualified: bool,
@@ -178,7 +180,7 @@ impl<R: Router, C: Clock> Engine<R, C> {
             self.quotas.record_qualified_shared(category);
             bump(&self.counters.qualified, 1);
         }
-        let held = shard.respondents.entry(respondent).or_default();
+        let held = shard.respondents.entry(*respondent).or_default();
         if let Some(i) = held.iter().position(|(k, _)| *k == c) {
             match &held[i].1 {
                 Slot::Completed => return Ok(Reservation::AlreadyCompleted),
@@ -204,7 +206,7 @@ impl<R: Router, C: Clock> Engine<R, C> {
             }
             Err(cell) => {
                 if held.is_empty() {
-                    shard.respondents.remove(&respondent);
+                    shard.respondents.remove(respondent);
                 }
                 bump(&self.counters.refused, 1);
                 Reservation::Full { cell }
@@ -254,16 +256,21 @@ impl<R: Router, C: Clock> Engine<R, C> {
     /// # Errors
     /// [`LiveError::UnknownCategory`]; nothing changes then. With a shared store,
     /// [`LiveError::Store`] when the store fails.
-    pub fn complete(&self, respondent: u64, category: CategoryId) -> Result<Completion, LiveError> {
+    pub fn complete(
+        &self,
+        respondent: impl Into<RespondentId>,
+        category: CategoryId,
+    ) -> Result<Completion, LiveError> {
+        let respondent = respondent.into();
         if category.index() >= self.catalogue.len() {
             return Err(LiveError::UnknownCategory { category });
         }
         if let Some(shared) = &self.shared {
-            return self.complete_shared(shared, respondent, category);
+            return self.complete_shared(shared, &respondent, category);
         }
         let now = self.clock.now();
         let c = category.index() as u32;
-        let mut shard = lock(&self.shards[shard_of(respondent)]);
+        let mut shard = lock(&self.shards[shard_of(&respondent)]);
         let Some(held) = shard.respondents.get_mut(&respondent) else {
             return Ok(Completion::NotReserved);
         };
@@ -300,11 +307,12 @@ impl<R: Router, C: Clock> Engine<R, C> {
     /// # Errors
     /// With a shared store, [`LiveError::Store`] when the store fails; an engine that keeps
     /// its own counts never fails here.
-    pub fn abandon(&self, respondent: u64) -> Result<u32, LiveError> {
+    pub fn abandon(&self, respondent: impl Into<RespondentId>) -> Result<u32, LiveError> {
+        let respondent = respondent.into();
         if let Some(shared) = &self.shared {
-            return self.abandon_shared(shared, respondent);
+            return self.abandon_shared(shared, &respondent);
         }
-        let mut shard = lock(&self.shards[shard_of(respondent)]);
+        let mut shard = lock(&self.shards[shard_of(&respondent)]);
         let Some(held) = shard.respondents.get_mut(&respondent) else {
             return Ok(0);
         };
@@ -331,17 +339,18 @@ impl<R: Router, C: Clock> Engine<R, C> {
     /// [`LiveError::Store`] when the store fails.
     pub fn abandon_category(
         &self,
-        respondent: u64,
+        respondent: impl Into<RespondentId>,
         category: CategoryId,
     ) -> Result<bool, LiveError> {
+        let respondent = respondent.into();
         if category.index() >= self.catalogue.len() {
             return Err(LiveError::UnknownCategory { category });
         }
         if let Some(shared) = &self.shared {
-            return self.abandon_category_shared(shared, respondent, category);
+            return self.abandon_category_shared(shared, &respondent, category);
         }
         let c = category.index() as u32;
-        let mut shard = lock(&self.shards[shard_of(respondent)]);
+        let mut shard = lock(&self.shards[shard_of(&respondent)]);
         let Some(held) = shard.respondents.get_mut(&respondent) else {
             return Ok(false);
         };
@@ -440,8 +449,9 @@ impl<R: Router, C: Clock> Engine<R, C> {
     /// **Warning:** after `forget`, the respondent can reserve and complete the same category
     /// again, and that complete is counted a second time: forget only respondents whose
     /// fieldwork is over.
-    pub fn forget(&self, respondent: u64) -> u32 {
-        let mut shard = lock(&self.shards[shard_of(respondent)]);
+    pub fn forget(&self, respondent: impl Into<RespondentId>) -> u32 {
+        let respondent = respondent.into();
+        let mut shard = lock(&self.shards[shard_of(&respondent)]);
         let Some(held) = shard.respondents.get_mut(&respondent) else {
             return 0;
         };
@@ -457,8 +467,13 @@ impl<R: Router, C: Clock> Engine<R, C> {
     /// The respondent's pending slot in the category: its deadline, if it holds one. An
     /// engine with a shared store answers from the store's reply to a repeated
     /// [`reserve`](Self::reserve) instead: `None` here.
-    pub fn pending_deadline(&self, respondent: u64, category: CategoryId) -> Option<Timestamp> {
-        let shard = lock(&self.shards[shard_of(respondent)]);
+    pub fn pending_deadline(
+        &self,
+        respondent: impl Into<RespondentId>,
+        category: CategoryId,
+    ) -> Option<Timestamp> {
+        let respondent = respondent.into();
+        let shard = lock(&self.shards[shard_of(&respondent)]);
         shard.respondents.get(&respondent).and_then(|held| {
             held.iter().find_map(|(c, s)| match s {
                 Slot::Pending { deadline, .. } if *c as usize == category.index() => {

@@ -38,7 +38,7 @@ pub struct CellCounts {
 #[cfg_attr(feature = "serde", serde(deny_unknown_fields))]
 pub struct HeldSlot {
     /// The respondent.
-    pub respondent: u64,
+    pub respondent: crate::schema::RespondentId,
     /// The category's index in the catalogue.
     pub category: u32,
     /// When the pending slot expires; `None` for a completed one.
@@ -373,7 +373,7 @@ fn hold_slots<R: Router, C: Clock>(
                 Slot::Pending { deadline, cells }
             }
         };
-        engine.shards[shard_of(h.respondent)]
+        engine.shards[shard_of(&h.respondent)]
             .get_mut()
             .unwrap_or_else(|e| e.into_inner())
             .respondents

@@ -196,7 +196,7 @@ fn answers_reserve_and_charge_the_interview() {
     assert_eq!(
         e.answer(&mut w, &mut s, A, true),
         Err(LiveError::NotShown {
-            respondent: 9,
+            respondent: 9.into(),
             category: A,
             key: "a".into()
         })
@@ -287,7 +287,7 @@ fn snapshots_restore_exactly() {
     ));
     let mut over = snap.clone();
     over.held.push(HeldSlot {
-        respondent: 5,
+        respondent: 5.into(),
         category: 0,
         deadline: Some(Timestamp(1)),
         cells: vec![1],
