@@ -349,10 +349,7 @@ mod tests {
     fn the_store_key_is_the_number_s_digits_or_the_key() {
         let mut buf = [0; 20];
         for n in [0, 7, 10, 12_345, u64::MAX] {
-            assert_eq!(
-                RespondentId::from(n).as_store_key(&mut buf),
-                n.to_string()
-            );
+            assert_eq!(RespondentId::from(n).as_store_key(&mut buf), n.to_string());
         }
         let uuid = "7c9e6679-7425-40de-944b-e07fc1f90ae7";
         assert_eq!(

@@ -359,7 +359,7 @@ fn a_store_failure_is_reported_holds_nothing_and_the_answer_can_be_retried() {
 }
 
 #[path = "../support/resume.rs"]
-mod resume;
+pub(crate) mod resume;
 
 #[test]
 fn an_interview_resumed_on_another_node_shows_nothing_twice_and_keeps_its_budget() {
