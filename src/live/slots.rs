@@ -28,10 +28,67 @@ pub(super) enum Slot {
 /// The slots one respondent holds, by category.
 type Held = SmallVec<[(u32, Slot); 2]>;
 
-/// The respondents whose ids hash to one shard.
+/// The respondents whose ids hash to one shard: numeric ids and platform keys in tables of
+/// their own, so that a numeric id's entry stays small (8 bytes of key, not 58) and its
+/// lookups cost what they did before keys existed, while keys pay for their size only where
+/// they are used.
 #[derive(Debug, Default)]
 pub(super) struct Shard {
-    pub(super) respondents: HashMap<RespondentId, Held, IdHash>,
+    numbers: HashMap<u64, Held, IdHash>,
+    keys: HashMap<RespondentId, Held, IdHash>,
+}
+
+impl Shard {
+    /// The respondent's slots, if any.
+    #[inline]
+    pub(super) fn get(&self, id: &RespondentId) -> Option<&Held> {
+        match id.as_number() {
+            Some(n) => self.numbers.get(&n),
+            None => self.keys.get(id),
+        }
+    }
+
+    /// The respondent's slots, if any, to change.
+    #[inline]
+    pub(super) fn get_mut(&mut self, id: &RespondentId) -> Option<&mut Held> {
+        match id.as_number() {
+            Some(n) => self.numbers.get_mut(&n),
+            None => self.keys.get_mut(id),
+        }
+    }
+
+    /// The respondent's slots, an empty entry made if there was none.
+    #[inline]
+    pub(super) fn held(&mut self, id: &RespondentId) -> &mut Held {
+        match id.as_number() {
+            Some(n) => self.numbers.entry(n).or_default(),
+            None => self.keys.entry(*id).or_default(),
+        }
+    }
+
+    /// Drops the respondent's entry.
+    #[inline]
+    pub(super) fn remove(&mut self, id: &RespondentId) {
+        match id.as_number() {
+            Some(n) => self.numbers.remove(&n),
+            None => self.keys.remove(id),
+        };
+    }
+
+    /// Keeps the respondents for whom `keep` is true.
+    pub(super) fn retain(&mut self, mut keep: impl FnMut(&mut Held) -> bool) {
+        self.numbers.retain(|_, held| keep(held));
+        self.keys.retain(|_, held| keep(held));
+    }
+
+    /// Every respondent with their slots, numbers first.
+    pub(super) fn iter(&self) -> impl Iterator<Item = (RespondentId, &Held)> {
+        let numbers = self
+            .numbers
+            .iter()
+            .map(|(&n, h)| (RespondentId::from(n), h));
+        numbers.chain(self.keys.iter().map(|(&k, h)| (k, h)))
+    }
 }
 
 /// Hashes respondent ids for the reservation table: one folded 128-bit multiply under keys
@@ -83,13 +140,32 @@ impl Hasher for IdHasher {
         self.hash = fold(self.hash ^ id ^ self.keys[0], self.keys[1]);
     }
 
+    #[inline]
+    fn write_u8(&mut self, byte: u8) {
+        // A key's length, after its words (see `RespondentId`'s `Hash`): mixed in without a
+        // multiply; the finaliser spreads it.
+        self.hash ^= u64::from(byte);
+    }
+
+    #[inline]
     fn write(&mut self, bytes: &[u8]) {
-        // A platform key (a UUID, any string): eight bytes at a time, inline (no allocation).
-        // Its length follows, so keys that differ only in trailing zero bytes still differ.
-        for chunk in bytes.chunks(8) {
-            let mut word = [0; 8];
-            word[..chunk.len()].copy_from_slice(chunk);
-            self.write_u64(u64::from_le_bytes(word));
+        // A platform key, as whole words (see `RespondentId`'s `Hash`): two words a multiply,
+        // keyed on both sides, as wyhash does; a partial tail (other input) zero-padded.
+        let word = |w: &[u8]| u64::from_le_bytes([w[0], w[1], w[2], w[3], w[4], w[5], w[6], w[7]]);
+        let mut words = bytes.chunks_exact(8);
+        while let Some(a) = words.next() {
+            match words.next() {
+                Some(b) => {
+                    self.hash = fold(self.hash ^ word(a) ^ self.keys[0], word(b) ^ self.keys[1]);
+                }
+                None => self.write_u64(word(a)),
+            }
+        }
+        let tail = words.remainder();
+        if !tail.is_empty() {
+            let mut w = [0; 8];
+            w[..tail.len()].copy_from_slice(tail);
+            self.write_u64(u64::from_le_bytes(w));
         }
     }
 
@@ -180,7 +256,7 @@ impl<R: Router, C: Clock> Engine<R, C> {
             self.quotas.record_qualified_shared(category);
             bump(&self.counters.qualified, 1);
         }
-        let held = shard.respondents.entry(*respondent).or_default();
+        let held = shard.held(respondent);
         if let Some(i) = held.iter().position(|(k, _)| *k == c) {
             match &held[i].1 {
                 Slot::Completed => return Ok(Reservation::AlreadyCompleted),
@@ -206,7 +282,7 @@ impl<R: Router, C: Clock> Engine<R, C> {
             }
             Err(cell) => {
                 if held.is_empty() {
-                    shard.respondents.remove(respondent);
+                    shard.remove(respondent);
                 }
                 bump(&self.counters.refused, 1);
                 Reservation::Full { cell }
@@ -271,7 +347,7 @@ impl<R: Router, C: Clock> Engine<R, C> {
         let now = self.clock.now();
         let c = category.index() as u32;
         let mut shard = lock(&self.shards[shard_of(&respondent)]);
-        let Some(held) = shard.respondents.get_mut(&respondent) else {
+        let Some(held) = shard.get_mut(&respondent) else {
             return Ok(Completion::NotReserved);
         };
         let Some(i) = held.iter().position(|(k, _)| *k == c) else {
@@ -296,7 +372,7 @@ impl<R: Router, C: Clock> Engine<R, C> {
             }
         };
         if held.is_empty() {
-            shard.respondents.remove(&respondent);
+            shard.remove(&respondent);
         }
         Ok(outcome)
     }
@@ -313,7 +389,7 @@ impl<R: Router, C: Clock> Engine<R, C> {
             return self.abandon_shared(shared, &respondent);
         }
         let mut shard = lock(&self.shards[shard_of(&respondent)]);
-        let Some(held) = shard.respondents.get_mut(&respondent) else {
+        let Some(held) = shard.get_mut(&respondent) else {
             return Ok(0);
         };
         let mut released = 0;
@@ -326,7 +402,7 @@ impl<R: Router, C: Clock> Engine<R, C> {
             Slot::Completed => true,
         });
         if held.is_empty() {
-            shard.respondents.remove(&respondent);
+            shard.remove(&respondent);
         }
         bump(&self.counters.abandoned, u64::from(released));
         Ok(released)
@@ -351,7 +427,7 @@ impl<R: Router, C: Clock> Engine<R, C> {
         }
         let c = category.index() as u32;
         let mut shard = lock(&self.shards[shard_of(&respondent)]);
-        let Some(held) = shard.respondents.get_mut(&respondent) else {
+        let Some(held) = shard.get_mut(&respondent) else {
             return Ok(false);
         };
         let Some(i) = held
@@ -364,7 +440,7 @@ impl<R: Router, C: Clock> Engine<R, C> {
             self.release_slot(category, &cells);
         }
         if held.is_empty() {
-            shard.respondents.remove(&respondent);
+            shard.remove(&respondent);
         }
         bump(&self.counters.abandoned, 1);
         Ok(true)
@@ -390,7 +466,7 @@ impl<R: Router, C: Clock> Engine<R, C> {
         for shard in self.shards.iter() {
             let mut shard = lock(shard);
             let mut n = 0;
-            shard.respondents.retain(|_, held| {
+            shard.retain(|held| {
                 held.retain(|(c, slot)| match slot {
                     Slot::Pending { deadline, cells } if *deadline <= now => {
                         self.release_slot(CategoryId::from_index(*c as usize), cells);
@@ -423,7 +499,7 @@ impl<R: Router, C: Clock> Engine<R, C> {
         for shard in self.shards.iter() {
             let mut shard = lock(shard);
             let mut n = 0;
-            shard.respondents.retain(|_, held| {
+            shard.retain(|held| {
                 held.retain(|(c, slot)| match slot {
                     Slot::Pending { cells, .. } => {
                         self.release_slot(CategoryId::from_index(*c as usize), cells);
@@ -452,14 +528,14 @@ impl<R: Router, C: Clock> Engine<R, C> {
     pub fn forget(&self, respondent: impl Into<RespondentId>) -> u32 {
         let respondent = respondent.into();
         let mut shard = lock(&self.shards[shard_of(&respondent)]);
-        let Some(held) = shard.respondents.get_mut(&respondent) else {
+        let Some(held) = shard.get_mut(&respondent) else {
             return 0;
         };
         let before = held.len();
         held.retain(|(_, s)| matches!(s, Slot::Pending { .. }));
         let dropped = (before - held.len()) as u32;
         if held.is_empty() {
-            shard.respondents.remove(&respondent);
+            shard.remove(&respondent);
         }
         dropped
     }
@@ -474,7 +550,7 @@ impl<R: Router, C: Clock> Engine<R, C> {
     ) -> Option<Timestamp> {
         let respondent = respondent.into();
         let shard = lock(&self.shards[shard_of(&respondent)]);
-        shard.respondents.get(&respondent).and_then(|held| {
+        shard.get(&respondent).and_then(|held| {
             held.iter().find_map(|(c, s)| match s {
                 Slot::Pending { deadline, .. } if *c as usize == category.index() => {
                     Some(*deadline)

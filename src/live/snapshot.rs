@@ -171,7 +171,7 @@ impl<R: Router, C: Clock> Engine<R, C> {
         let stats = self.counters.load();
         let mut held = Vec::new();
         for shard in &guards {
-            for (&respondent, slots) in &shard.respondents {
+            for (respondent, slots) in shard.iter() {
                 for (category, slot) in slots {
                     held.push(match slot {
                         Slot::Pending { deadline, cells } => HeldSlot {
@@ -376,9 +376,7 @@ fn hold_slots<R: Router, C: Clock>(
         engine.shards[shard_of(&h.respondent)]
             .get_mut()
             .unwrap_or_else(|e| e.into_inner())
-            .respondents
-            .entry(h.respondent)
-            .or_default()
+            .held(&h.respondent)
             .push((h.category, slot));
     }
     Ok(pending_slots)
