@@ -27,7 +27,8 @@ const _: () = assert!(MAX_KEY_LEN.is_multiple_of(8) && MAX_KEY_LEN <= u8::MAX as
 ///
 /// Displayed, and used as the quota store's key ([`as_store_key`](Self::as_store_key)), as
 /// the number's decimal digits or the key itself. Serialised (feature `serde`) as a JSON
-/// number or a string, so snapshots written when ids were numbers read back unchanged.
+/// number or a string, so snapshots written when ids were numbers read back unchanged
+/// (reading one back needs a self-describing format, such as JSON, that says which it is).
 ///
 /// ```
 /// use quotaroute::schema::{RespondentId, RespondentIdError};
