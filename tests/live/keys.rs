@@ -204,3 +204,31 @@ fn an_over_long_key_is_a_typed_error_in_code_and_in_a_snapshot() {
         "{e}"
     );
 }
+
+/// A snapshot document naming one respondent twice, once as the number 7 and once as the key
+/// `"7"`, holds one slot twice: refused on restore, naming the respondent.
+#[test]
+fn a_snapshot_naming_a_respondent_by_number_and_by_key_holds_one_slot_twice() {
+    let clock = ManualClock::new(Timestamp(1_000));
+    let snapshot = engine_with_keys(&clock).snapshot();
+    let json = serde_json::to_string(&snapshot).unwrap();
+    let slot7 = snapshot.held.iter().find(|h| h.respondent == 7).unwrap();
+    let twice = json.replace(
+        r#""held":["#,
+        &format!(
+            r#""held":[{{"respondent":"7","category":{},"deadline":{},"cells":[]}},"#,
+            slot7.category,
+            slot7.deadline.unwrap().0
+        ),
+    );
+    let read: LiveSnapshot = serde_json::from_str(&twice).unwrap();
+    assert_eq!(read.held.len(), snapshot.held.len() + 1);
+    let e = Engine::restore(two_categories(), Greedy::scarcity(), &clock, &read)
+        .err()
+        .expect("refused");
+    assert!(
+        e.to_string()
+            .contains("respondent 7 holds category `tea` twice"),
+        "{e}"
+    );
+}
