@@ -223,9 +223,8 @@ fn a_snapshot_naming_a_respondent_by_number_and_by_key_holds_one_slot_twice() {
     );
     let read: LiveSnapshot = serde_json::from_str(&twice).unwrap();
     assert_eq!(read.held.len(), snapshot.held.len() + 1);
-    let e = Engine::restore(two_categories(), Greedy::scarcity(), &clock, &read)
-        .err()
-        .expect("refused");
+    let e =
+        Engine::restore(two_categories(), Greedy::scarcity(), &clock, &read).expect_err("refused");
     assert!(
         e.to_string()
             .contains("respondent 7 holds category `tea` twice"),
