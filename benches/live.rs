@@ -1,6 +1,7 @@
 //! Live engine benches: reservations per second with 1, 2 and 8 threads on one hot category
-//! (the engine's reserve + abandon cycle, and the bare compare-and-swap on the open-slots
-//! word), and snapshot / JSON / restore of an engine with 10,000 categories.
+//! (the engine's reserve + abandon cycle, by numeric ids and by UUID keys, and the bare
+//! compare-and-swap on the open-slots word), and snapshot / JSON / restore of an engine with
+//! 10,000 categories.
 //!
 //! Multi-threaded figures are wall time for all threads' operations together, so the
 //! throughput shown is the total over threads. The development machine has 2 cores: 8 threads
@@ -14,7 +15,7 @@ use criterion::{BenchmarkId, Criterion, Throughput, criterion_group, criterion_m
 use quotaroute::catalogue::{Catalogue, Category, CategoryId};
 use quotaroute::live::{Engine, LiveConfig, ManualClock, Reservation, Timestamp};
 use quotaroute::route::Greedy;
-use quotaroute::schema::{Answers, Schema};
+use quotaroute::schema::{Answers, RespondentId, Schema};
 use quotaroute::state::QuotaState;
 
 const HOT: CategoryId = CategoryId::from_index(0);
@@ -73,6 +74,44 @@ fn reservations(c: &mut Criterion) {
                     timed(threads, iters, |t, n| {
                         for i in 0..n {
                             let who = t << 40 | i;
+                            let r = engine.reserve(who, HOT, &nobody);
+                            debug_assert!(matches!(r, Ok(Reservation::Accepted { .. })));
+                            black_box(r.ok());
+                            let _ = black_box(engine.abandon(who));
+                        }
+                    })
+                });
+            },
+        );
+        // The same cycle by the platform's UUID keys (made beforehand, 1,024 per thread).
+        g.bench_with_input(
+            BenchmarkId::new("engine_reserve_abandon_uuid", threads),
+            &threads,
+            |b, &threads| {
+                let clock = ManualClock::new(Timestamp(0));
+                let engine = Engine::new(
+                    hot_catalogue(),
+                    Greedy::scarcity(),
+                    &clock,
+                    LiveConfig::default(),
+                )
+                .expect("engine");
+                let nobody = Answers::unknown(engine.catalogue().schema());
+                let keys: Vec<Vec<RespondentId>> = (0..threads)
+                    .map(|t| {
+                        (0..1024u64)
+                            .map(|i| {
+                                let key = format!("{t:08x}-6d4a-4e9b-8f7c-{i:012x}");
+                                RespondentId::key(&key).expect("a UUID is a key")
+                            })
+                            .collect()
+                    })
+                    .collect();
+                b.iter_custom(|iters| {
+                    timed(threads, iters, |t, n| {
+                        let mine = &keys[t as usize];
+                        for i in 0..n {
+                            let who = mine[(i % 1024) as usize];
                             let r = engine.reserve(who, HOT, &nobody);
                             debug_assert!(matches!(r, Ok(Reservation::Accepted { .. })));
                             black_box(r.ok());

@@ -77,7 +77,7 @@ use thiserror::Error;
 
 use crate::catalogue::{Catalogue, CategoryId};
 use crate::route::{Interview, OfferError, Router, RouterState};
-use crate::schema::Respondent;
+use crate::schema::{Respondent, RespondentId};
 use crate::state::QuotaState;
 use crate::store::StoreError;
 
@@ -210,7 +210,7 @@ pub enum LiveError {
     #[error("respondent {respondent} was not shown the qualifier of category `{key}`")]
     NotShown {
         /// The respondent.
-        respondent: u64,
+        respondent: RespondentId,
         /// The category.
         category: CategoryId,
         /// The category's key in the catalogue.
@@ -223,7 +223,7 @@ pub enum LiveError {
         /// The policy's name.
         policy: String,
         /// The respondent.
-        respondent: u64,
+        respondent: RespondentId,
         /// Why the offer is invalid.
         error: OfferError,
     },
@@ -240,7 +240,7 @@ pub enum LiveError {
     #[error("respondent {respondent}: {error}")]
     Answers {
         /// The respondent.
-        respondent: u64,
+        respondent: RespondentId,
         /// How they do not fit.
         error: crate::schema::AnswersError,
     },
@@ -263,7 +263,7 @@ pub enum LiveError {
     #[error("respondent {respondent}: the saved session cannot be resumed: {error}")]
     Resume {
         /// The respondent.
-        respondent: u64,
+        respondent: RespondentId,
         /// Why.
         error: crate::route::ResumeError,
     },

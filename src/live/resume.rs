@@ -12,7 +12,6 @@
 use crate::route::{Router, SavedInterview, Turn};
 use crate::schema::Respondent;
 
-use super::shared::key;
 use super::{Clock, Engine, LiveError, Session, Worker};
 
 impl<R: Router, C: Clock> Engine<R, C> {
@@ -85,7 +84,7 @@ impl<R: Router, C: Clock> Engine<R, C> {
         shared
             .store()
             .save_interview(
-                key(session.respondent.id, &mut buf),
+                session.respondent.id.as_store_key(&mut buf),
                 &text,
                 self.config.ttl_ms,
             )
@@ -111,7 +110,7 @@ impl<R: Router, C: Clock> Engine<R, C> {
         let mut buf = [0; 20];
         let kept = shared
             .store()
-            .load_interview(key(respondent.id, &mut buf))
+            .load_interview(respondent.id.as_store_key(&mut buf))
             .map_err(|source| LiveError::Store { source })?;
         match kept {
             None => Ok(self.start(worker, respondent)),

@@ -5,7 +5,7 @@
 
 use crate::catalogue::CategoryId;
 use crate::route::{Exclusion, Interview, OfferError, Outcome, QuotaCounts, Router, Turn};
-use crate::schema::{Answers, Respondent};
+use crate::schema::{Answers, Respondent, RespondentId};
 use crate::state::QuotaView;
 
 use super::{Answer, Clock, Engine, LiveError, Reservation, Session, Worker, bump, lock, shard_of};
@@ -37,7 +37,7 @@ impl<'e, R: Router, C: Clock> EngineCounts<'e, R, C> {
     /// Counts a qualified answer that no reservation followed.
     fn finish(&mut self) {
         if let Some(category) = self.qualified.take() {
-            let _shard = lock(&self.engine.shards[shard_of(self.respondent.id)]);
+            let _shard = lock(&self.engine.shards[shard_of(&self.respondent.id)]);
             self.engine.quotas.record_qualified_shared(category);
             bump(&self.engine.counters.qualified, 1);
         }
@@ -50,7 +50,7 @@ impl<R: Router, C: Clock> QuotaCounts for EngineCounts<'_, R, C> {
     }
 
     fn count_shown(&mut self, category: CategoryId, answers: &Answers) {
-        let _shard = lock(&self.engine.shards[shard_of(self.respondent.id)]);
+        let _shard = lock(&self.engine.shards[shard_of(&self.respondent.id)]);
         self.engine.quotas.record_shown_shared(category, answers);
         bump(&self.engine.counters.shown, 1);
     }
@@ -63,7 +63,7 @@ impl<R: Router, C: Clock> QuotaCounts for EngineCounts<'_, R, C> {
     fn count_complete(&mut self, category: CategoryId) -> bool {
         let count_qualified = self.qualified.take().is_some();
         match self.engine.reserve_with(
-            self.respondent.id,
+            &self.respondent.id,
             category,
             &self.respondent.answers,
             count_qualified,
@@ -99,8 +99,14 @@ impl<R: Router, C: Clock> Engine<R, C> {
     }
 
     /// Starts routing another respondent in an existing session, reusing its buffers.
-    pub fn restart(&self, worker: &mut Worker, session: &mut Session, id: u64, answers: &Answers) {
-        session.respondent.id = id;
+    pub fn restart(
+        &self,
+        worker: &mut Worker,
+        session: &mut Session,
+        id: impl Into<RespondentId>,
+        answers: &Answers,
+    ) {
+        session.respondent.id = id.into();
         session.respondent.answers.clone_from(answers);
         self.begin(worker, session);
     }
@@ -213,7 +219,7 @@ impl<R: Router, C: Clock> Engine<R, C> {
             // A repeated answer: the slot's state, nothing counted again (idempotent).
             let id = session.respondent.id;
             return Ok(Answer::Reserved(self.reserve_with(
-                id,
+                &id,
                 category,
                 &session.respondent.answers,
                 false,

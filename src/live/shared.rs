@@ -14,7 +14,7 @@ use smallvec::SmallVec;
 
 use crate::catalogue::{Catalogue, CategoryId};
 use crate::route::Router;
-use crate::schema::Answers;
+use crate::schema::{Answers, RespondentId};
 use crate::store::change::{reconcile, with_maxes};
 use crate::store::{Change, Count, CounterId, Hold, Layout, QuotaStore, StoreError};
 
@@ -38,22 +38,6 @@ impl Shared {
 
 fn read<T>(l: &RwLock<T>) -> std::sync::RwLockReadGuard<'_, T> {
     l.read().unwrap_or_else(|e| e.into_inner())
-}
-
-/// A respondent id as the store's key: its decimal digits, on the stack.
-pub(super) fn key(id: u64, buf: &mut [u8; 20]) -> &str {
-    let mut i = buf.len();
-    let mut v = id;
-    loop {
-        i -= 1;
-        buf[i] = b'0' + (v % 10) as u8;
-        v /= 10;
-        if v == 0 {
-            break;
-        }
-    }
-    // Only ASCII digits were written.
-    std::str::from_utf8(&buf[i..]).unwrap_or("0")
 }
 
 /// Checks the catalogue against the survey in the store by the one rule for targets
@@ -147,7 +131,7 @@ impl<R: Router, C: Clock> Engine<R, C> {
     pub(super) fn reserve_shared(
         &self,
         shared: &Shared,
-        respondent: u64,
+        respondent: &RespondentId,
         category: CategoryId,
         answers: &Answers,
     ) -> Result<Reservation, LiveError> {
@@ -169,7 +153,7 @@ impl<R: Router, C: Clock> Engine<R, C> {
         let hold = shared
             .store
             .hold(
-                key(respondent, &mut buf),
+                respondent.as_store_key(&mut buf),
                 category.index() as u32,
                 &counters,
                 self.config.ttl_ms,
@@ -202,7 +186,7 @@ impl<R: Router, C: Clock> Engine<R, C> {
     pub(super) fn complete_shared(
         &self,
         shared: &Shared,
-        respondent: u64,
+        respondent: &RespondentId,
         category: CategoryId,
     ) -> Result<Completion, LiveError> {
         let mut buf = [0; 20];
@@ -210,7 +194,7 @@ impl<R: Router, C: Clock> Engine<R, C> {
         let _timer = self.metrics.store(StoreOp::Commit);
         let done = shared
             .store
-            .commit(key(respondent, &mut buf), category.index() as u32)
+            .commit(respondent.as_store_key(&mut buf), category.index() as u32)
             .map_err(store_error)?;
         match done {
             // The cells' split of pending and completed follows at the next sync; their open
@@ -233,14 +217,14 @@ impl<R: Router, C: Clock> Engine<R, C> {
     pub(super) fn abandon_shared(
         &self,
         shared: &Shared,
-        respondent: u64,
+        respondent: &RespondentId,
     ) -> Result<u32, LiveError> {
         let mut buf = [0; 20];
         let _call = read(&shared.gate);
         let _timer = self.metrics.store(StoreOp::ReleaseAll);
         let released = shared
             .store
-            .release_all(key(respondent, &mut buf))
+            .release_all(respondent.as_store_key(&mut buf))
             .map_err(store_error)?;
         for hold in &released {
             for &c in &hold.counters {
@@ -257,7 +241,7 @@ impl<R: Router, C: Clock> Engine<R, C> {
     pub(super) fn abandon_category_shared(
         &self,
         shared: &Shared,
-        respondent: u64,
+        respondent: &RespondentId,
         category: CategoryId,
     ) -> Result<bool, LiveError> {
         let mut buf = [0; 20];
@@ -265,7 +249,7 @@ impl<R: Router, C: Clock> Engine<R, C> {
         let _timer = self.metrics.store(StoreOp::Release);
         let live = shared
             .store
-            .release(key(respondent, &mut buf), category.index() as u32)
+            .release(respondent.as_store_key(&mut buf), category.index() as u32)
             .map_err(store_error)?;
         if live {
             // The cells reopen in the mirror at the next sync.

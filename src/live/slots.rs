@@ -9,7 +9,7 @@ use smallvec::SmallVec;
 
 use crate::catalogue::CategoryId;
 use crate::route::Router;
-use crate::schema::Answers;
+use crate::schema::{Answers, RespondentId};
 
 use super::{Clock, Completion, Engine, LiveError, Reservation, Timestamp, bump};
 
@@ -28,10 +28,67 @@ pub(super) enum Slot {
 /// The slots one respondent holds, by category.
 type Held = SmallVec<[(u32, Slot); 2]>;
 
-/// The respondents whose ids hash to one shard.
+/// The respondents whose ids hash to one shard: numeric ids and platform keys in tables of
+/// their own, so that a numeric id's entry stays small (8 bytes of key, not 58) and its
+/// lookups cost what they did before keys existed, while keys pay for their size only where
+/// they are used.
 #[derive(Debug, Default)]
 pub(super) struct Shard {
-    pub(super) respondents: HashMap<u64, Held, IdHash>,
+    numbers: HashMap<u64, Held, IdHash>,
+    keys: HashMap<RespondentId, Held, IdHash>,
+}
+
+impl Shard {
+    /// The respondent's slots, if any.
+    #[inline]
+    pub(super) fn get(&self, id: &RespondentId) -> Option<&Held> {
+        match id.as_number() {
+            Some(n) => self.numbers.get(&n),
+            None => self.keys.get(id),
+        }
+    }
+
+    /// The respondent's slots, if any, to change.
+    #[inline]
+    pub(super) fn get_mut(&mut self, id: &RespondentId) -> Option<&mut Held> {
+        match id.as_number() {
+            Some(n) => self.numbers.get_mut(&n),
+            None => self.keys.get_mut(id),
+        }
+    }
+
+    /// The respondent's slots, an empty entry made if there was none.
+    #[inline]
+    pub(super) fn held(&mut self, id: &RespondentId) -> &mut Held {
+        match id.as_number() {
+            Some(n) => self.numbers.entry(n).or_default(),
+            None => self.keys.entry(*id).or_default(),
+        }
+    }
+
+    /// Drops the respondent's entry.
+    #[inline]
+    pub(super) fn remove(&mut self, id: &RespondentId) {
+        match id.as_number() {
+            Some(n) => self.numbers.remove(&n),
+            None => self.keys.remove(id),
+        };
+    }
+
+    /// Keeps the respondents for whom `keep` is true.
+    pub(super) fn retain(&mut self, mut keep: impl FnMut(&mut Held) -> bool) {
+        self.numbers.retain(|_, held| keep(held));
+        self.keys.retain(|_, held| keep(held));
+    }
+
+    /// Every respondent with their slots, numbers first.
+    pub(super) fn iter(&self) -> impl Iterator<Item = (RespondentId, &Held)> {
+        let numbers = self
+            .numbers
+            .iter()
+            .map(|(&n, h)| (RespondentId::from(n), h));
+        numbers.chain(self.keys.iter().map(|(&k, h)| (k, h)))
+    }
 }
 
 /// Hashes respondent ids for the reservation table: one folded 128-bit multiply under keys
@@ -83,12 +140,32 @@ impl Hasher for IdHasher {
         self.hash = fold(self.hash ^ id ^ self.keys[0], self.keys[1]);
     }
 
+    #[inline]
+    fn write_u8(&mut self, byte: u8) {
+        // A key's length, after its words (see `RespondentId`'s `Hash`): mixed in without a
+        // multiply; the finaliser spreads it.
+        self.hash ^= u64::from(byte);
+    }
+
+    #[inline]
     fn write(&mut self, bytes: &[u8]) {
-        // Only u64 ids are hashed; any other input is still hashed, eight bytes at a time.
-        for chunk in bytes.chunks(8) {
-            let mut word = [0; 8];
-            word[..chunk.len()].copy_from_slice(chunk);
-            self.write_u64(u64::from_le_bytes(word));
+        // A platform key, as whole words (see `RespondentId`'s `Hash`): two words a multiply,
+        // keyed on both sides, as wyhash does; a partial tail (other input) zero-padded.
+        let word = |w: &[u8]| u64::from_le_bytes([w[0], w[1], w[2], w[3], w[4], w[5], w[6], w[7]]);
+        let mut words = bytes.chunks_exact(8);
+        while let Some(a) = words.next() {
+            match words.next() {
+                Some(b) => {
+                    self.hash = fold(self.hash ^ word(a) ^ self.keys[0], word(b) ^ self.keys[1]);
+                }
+                None => self.write_u64(word(a)),
+            }
+        }
+        let tail = words.remainder();
+        if !tail.is_empty() {
+            let mut w = [0; 8];
+            w[..tail.len()].copy_from_slice(tail);
+            self.write_u64(u64::from_le_bytes(w));
         }
     }
 
@@ -106,8 +183,8 @@ impl Hasher for IdHasher {
 pub(super) const SHARDS: usize = 64;
 
 #[inline]
-pub(super) fn shard_of(respondent: u64) -> usize {
-    (respondent.wrapping_mul(0x9E37_79B9_7F4A_7C15) >> (64 - SHARDS.trailing_zeros())) as usize
+pub(super) fn shard_of(respondent: &RespondentId) -> usize {
+    (respondent.spread() >> (64 - SHARDS.trailing_zeros())) as usize
 }
 
 pub(super) fn lock(m: &Mutex<Shard>) -> MutexGuard<'_, Shard> {
@@ -135,10 +212,11 @@ impl<R: Router, C: Clock> Engine<R, C> {
     /// insert; with a shared store, one call to it.
     pub fn reserve(
         &self,
-        respondent: u64,
+        respondent: impl Into<RespondentId>,
         category: CategoryId,
         answers: &Answers,
     ) -> Result<Reservation, LiveError> {
+        let respondent = respondent.into();
         if category.index() >= self.catalogue.len() {
             return Err(LiveError::UnknownCategory { category });
         }
@@ -149,12 +227,12 @@ impl<R: Router, C: Clock> Engine<R, C> {
         {
             return Err(LiveError::Answers { respondent, error });
         }
-        self.reserve_with(respondent, category, answers, false)
+        self.reserve_with(&respondent, category, answers, false)
     }
 
     pub(super) fn reserve_with(
         &self,
-        respondent: u64,
+        respondent: &RespondentId,
         category: CategoryId,
         answers: &Answers,
         count_qualified: bool,
@@ -173,7 +251,7 @@ impl<R: Router, C: Clock> Engine<R, C> {
             self.quotas.record_qualified_shared(category);
             bump(&self.counters.qualified, 1);
         }
-        let held = shard.respondents.entry(respondent).or_default();
+        let held = shard.held(respondent);
         if let Some(i) = held.iter().position(|(k, _)| *k == c) {
             match &held[i].1 {
                 Slot::Completed => return Ok(Reservation::AlreadyCompleted),
@@ -199,7 +277,7 @@ impl<R: Router, C: Clock> Engine<R, C> {
             }
             Err(cell) => {
                 if held.is_empty() {
-                    shard.respondents.remove(&respondent);
+                    shard.remove(respondent);
                 }
                 bump(&self.counters.refused, 1);
                 Reservation::Full { cell }
@@ -249,17 +327,22 @@ impl<R: Router, C: Clock> Engine<R, C> {
     /// # Errors
     /// [`LiveError::UnknownCategory`]; nothing changes then. With a shared store,
     /// [`LiveError::Store`] when the store fails.
-    pub fn complete(&self, respondent: u64, category: CategoryId) -> Result<Completion, LiveError> {
+    pub fn complete(
+        &self,
+        respondent: impl Into<RespondentId>,
+        category: CategoryId,
+    ) -> Result<Completion, LiveError> {
+        let respondent = respondent.into();
         if category.index() >= self.catalogue.len() {
             return Err(LiveError::UnknownCategory { category });
         }
         if let Some(shared) = &self.shared {
-            return self.complete_shared(shared, respondent, category);
+            return self.complete_shared(shared, &respondent, category);
         }
         let now = self.clock.now();
         let c = category.index() as u32;
-        let mut shard = lock(&self.shards[shard_of(respondent)]);
-        let Some(held) = shard.respondents.get_mut(&respondent) else {
+        let mut shard = lock(&self.shards[shard_of(&respondent)]);
+        let Some(held) = shard.get_mut(&respondent) else {
             return Ok(Completion::NotReserved);
         };
         let Some(i) = held.iter().position(|(k, _)| *k == c) else {
@@ -284,7 +367,7 @@ impl<R: Router, C: Clock> Engine<R, C> {
             }
         };
         if held.is_empty() {
-            shard.respondents.remove(&respondent);
+            shard.remove(&respondent);
         }
         Ok(outcome)
     }
@@ -295,12 +378,13 @@ impl<R: Router, C: Clock> Engine<R, C> {
     /// # Errors
     /// With a shared store, [`LiveError::Store`] when the store fails; an engine that keeps
     /// its own counts never fails here.
-    pub fn abandon(&self, respondent: u64) -> Result<u32, LiveError> {
+    pub fn abandon(&self, respondent: impl Into<RespondentId>) -> Result<u32, LiveError> {
+        let respondent = respondent.into();
         if let Some(shared) = &self.shared {
-            return self.abandon_shared(shared, respondent);
+            return self.abandon_shared(shared, &respondent);
         }
-        let mut shard = lock(&self.shards[shard_of(respondent)]);
-        let Some(held) = shard.respondents.get_mut(&respondent) else {
+        let mut shard = lock(&self.shards[shard_of(&respondent)]);
+        let Some(held) = shard.get_mut(&respondent) else {
             return Ok(0);
         };
         let mut released = 0;
@@ -313,7 +397,7 @@ impl<R: Router, C: Clock> Engine<R, C> {
             Slot::Completed => true,
         });
         if held.is_empty() {
-            shard.respondents.remove(&respondent);
+            shard.remove(&respondent);
         }
         bump(&self.counters.abandoned, u64::from(released));
         Ok(released)
@@ -326,18 +410,19 @@ impl<R: Router, C: Clock> Engine<R, C> {
     /// [`LiveError::Store`] when the store fails.
     pub fn abandon_category(
         &self,
-        respondent: u64,
+        respondent: impl Into<RespondentId>,
         category: CategoryId,
     ) -> Result<bool, LiveError> {
+        let respondent = respondent.into();
         if category.index() >= self.catalogue.len() {
             return Err(LiveError::UnknownCategory { category });
         }
         if let Some(shared) = &self.shared {
-            return self.abandon_category_shared(shared, respondent, category);
+            return self.abandon_category_shared(shared, &respondent, category);
         }
         let c = category.index() as u32;
-        let mut shard = lock(&self.shards[shard_of(respondent)]);
-        let Some(held) = shard.respondents.get_mut(&respondent) else {
+        let mut shard = lock(&self.shards[shard_of(&respondent)]);
+        let Some(held) = shard.get_mut(&respondent) else {
             return Ok(false);
         };
         let Some(i) = held
@@ -350,7 +435,7 @@ impl<R: Router, C: Clock> Engine<R, C> {
             self.release_slot(category, &cells);
         }
         if held.is_empty() {
-            shard.respondents.remove(&respondent);
+            shard.remove(&respondent);
         }
         bump(&self.counters.abandoned, 1);
         Ok(true)
@@ -376,7 +461,7 @@ impl<R: Router, C: Clock> Engine<R, C> {
         for shard in self.shards.iter() {
             let mut shard = lock(shard);
             let mut n = 0;
-            shard.respondents.retain(|_, held| {
+            shard.retain(|held| {
                 held.retain(|(c, slot)| match slot {
                     Slot::Pending { deadline, cells } if *deadline <= now => {
                         self.release_slot(CategoryId::from_index(*c as usize), cells);
@@ -409,7 +494,7 @@ impl<R: Router, C: Clock> Engine<R, C> {
         for shard in self.shards.iter() {
             let mut shard = lock(shard);
             let mut n = 0;
-            shard.respondents.retain(|_, held| {
+            shard.retain(|held| {
                 held.retain(|(c, slot)| match slot {
                     Slot::Pending { cells, .. } => {
                         self.release_slot(CategoryId::from_index(*c as usize), cells);
@@ -435,16 +520,17 @@ impl<R: Router, C: Clock> Engine<R, C> {
     /// **Warning:** after `forget`, the respondent can reserve and complete the same category
     /// again, and that complete is counted a second time: forget only respondents whose
     /// fieldwork is over.
-    pub fn forget(&self, respondent: u64) -> u32 {
-        let mut shard = lock(&self.shards[shard_of(respondent)]);
-        let Some(held) = shard.respondents.get_mut(&respondent) else {
+    pub fn forget(&self, respondent: impl Into<RespondentId>) -> u32 {
+        let respondent = respondent.into();
+        let mut shard = lock(&self.shards[shard_of(&respondent)]);
+        let Some(held) = shard.get_mut(&respondent) else {
             return 0;
         };
         let before = held.len();
         held.retain(|(_, s)| matches!(s, Slot::Pending { .. }));
         let dropped = (before - held.len()) as u32;
         if held.is_empty() {
-            shard.respondents.remove(&respondent);
+            shard.remove(&respondent);
         }
         dropped
     }
@@ -452,9 +538,14 @@ impl<R: Router, C: Clock> Engine<R, C> {
     /// The respondent's pending slot in the category: its deadline, if it holds one. An
     /// engine with a shared store answers from the store's reply to a repeated
     /// [`reserve`](Self::reserve) instead: `None` here.
-    pub fn pending_deadline(&self, respondent: u64, category: CategoryId) -> Option<Timestamp> {
-        let shard = lock(&self.shards[shard_of(respondent)]);
-        shard.respondents.get(&respondent).and_then(|held| {
+    pub fn pending_deadline(
+        &self,
+        respondent: impl Into<RespondentId>,
+        category: CategoryId,
+    ) -> Option<Timestamp> {
+        let respondent = respondent.into();
+        let shard = lock(&self.shards[shard_of(&respondent)]);
+        shard.get(&respondent).and_then(|held| {
             held.iter().find_map(|(c, s)| match s {
                 Slot::Pending { deadline, .. } if *c as usize == category.index() => {
                     Some(*deadline)

@@ -38,7 +38,7 @@ pub struct CellCounts {
 #[cfg_attr(feature = "serde", serde(deny_unknown_fields))]
 pub struct HeldSlot {
     /// The respondent.
-    pub respondent: u64,
+    pub respondent: crate::schema::RespondentId,
     /// The category's index in the catalogue.
     pub category: u32,
     /// When the pending slot expires; `None` for a completed one.
@@ -171,7 +171,7 @@ impl<R: Router, C: Clock> Engine<R, C> {
         let stats = self.counters.load();
         let mut held = Vec::new();
         for shard in &guards {
-            for (&respondent, slots) in &shard.respondents {
+            for (respondent, slots) in shard.iter() {
                 for (category, slot) in slots {
                     held.push(match slot {
                         Slot::Pending { deadline, cells } => HeldSlot {
@@ -373,12 +373,10 @@ fn hold_slots<R: Router, C: Clock>(
                 Slot::Pending { deadline, cells }
             }
         };
-        engine.shards[shard_of(h.respondent)]
+        engine.shards[shard_of(&h.respondent)]
             .get_mut()
             .unwrap_or_else(|e| e.into_inner())
-            .respondents
-            .entry(h.respondent)
-            .or_default()
+            .held(&h.respondent)
             .push((h.category, slot));
     }
     Ok(pending_slots)

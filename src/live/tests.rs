@@ -196,7 +196,7 @@ fn answers_reserve_and_charge_the_interview() {
     assert_eq!(
         e.answer(&mut w, &mut s, A, true),
         Err(LiveError::NotShown {
-            respondent: 9,
+            respondent: 9.into(),
             category: A,
             key: "a".into()
         })
@@ -287,7 +287,7 @@ fn snapshots_restore_exactly() {
     ));
     let mut over = snap.clone();
     over.held.push(HeldSlot {
-        respondent: 5,
+        respondent: 5.into(),
         category: 0,
         deadline: Some(Timestamp(1)),
         cells: vec![1],
@@ -369,5 +369,57 @@ fn the_id_hash_spreads_sequential_and_high_bit_ids_over_the_buckets() {
                 buckets.len()
             );
         }
+    }
+}
+
+/// Platform keys spread as well as numbers do, over the table's buckets and over the shards:
+/// UUIDs that differ in one group only, and short sequential keys (`user-0`, `user-1`, …),
+/// as a platform's keys often are.
+#[test]
+fn the_id_hash_and_the_shards_spread_uuid_and_sequential_keys() {
+    use crate::schema::RespondentId;
+    use std::hash::BuildHasher;
+    let key = |s: String| RespondentId::key(&s).unwrap();
+    let families: [(&str, Vec<RespondentId>); 3] = [
+        (
+            "uuid, first group",
+            (0..4096u32)
+                .map(|i| key(format!("{i:08x}-6d4a-4e9b-8f7c-2a1d5e6b9c03")))
+                .collect(),
+        ),
+        (
+            "uuid, last group",
+            (0..4096u64)
+                .map(|i| key(format!("3f2b8c1e-6d4a-4e9b-8f7c-{i:012x}")))
+                .collect(),
+        ),
+        (
+            "sequential",
+            (0..4096).map(|i| key(format!("user-{i}"))).collect(),
+        ),
+    ];
+    for _ in 0..16 {
+        let hash = super::slots::IdHash::default();
+        for (what, ids) in &families {
+            let buckets: std::collections::HashSet<u64> =
+                ids.iter().map(|id| hash.hash_one(id) & 4095).collect();
+            assert!(
+                buckets.len() > 2_400,
+                "{what}: {} buckets of 4096",
+                buckets.len()
+            );
+        }
+    }
+    for (what, ids) in &families {
+        let mut shards = [0u32; super::slots::SHARDS];
+        for id in ids {
+            shards[super::slots::shard_of(id)] += 1;
+        }
+        // 64 ids a shard on average; a random spread stays well within 32..=96.
+        let (min, max) = (shards.iter().min(), shards.iter().max());
+        assert!(
+            min >= Some(&32) && max <= Some(&96),
+            "{what}: {min:?}..{max:?}"
+        );
     }
 }

@@ -5,7 +5,7 @@ use smallvec::SmallVec;
 #[cfg(feature = "serde")]
 use serde::{Deserialize, Serialize};
 
-use super::{LookupError, QuestionId, ResponseId, Schema, UNKNOWN};
+use super::{LookupError, QuestionId, RespondentId, ResponseId, Schema, UNKNOWN};
 
 /// A respondent's answers, one slot per question of the schema; a slot may be unknown.
 ///
@@ -144,15 +144,19 @@ pub enum AnswersError {
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
 #[cfg_attr(feature = "serde", derive(Serialize, Deserialize))]
 pub struct Respondent {
-    /// The caller's id for the respondent.
-    pub id: u64,
+    /// The platform's id for the respondent: its key (a UUID, any string) or a number.
+    pub id: RespondentId,
     /// What the respondent answered so far.
     pub answers: Answers,
 }
 
 impl Respondent {
-    /// A respondent with these answers.
-    pub fn new(id: u64, answers: Answers) -> Respondent {
-        Respondent { id, answers }
+    /// A respondent with these answers; `id` is a number or a [`RespondentId`]
+    /// (`RespondentId::key("…")?` for the platform's string key).
+    pub fn new(id: impl Into<RespondentId>, answers: Answers) -> Respondent {
+        Respondent {
+            id: id.into(),
+            answers,
+        }
     }
 }

@@ -22,6 +22,7 @@
 //! ```
 
 mod answers;
+mod id;
 mod rule;
 
 use thiserror::Error;
@@ -30,6 +31,7 @@ use thiserror::Error;
 use serde::{Deserialize, Serialize};
 
 pub use answers::{Answers, AnswersError, Respondent};
+pub use id::{MAX_KEY_LEN, RespondentId, RespondentIdError};
 pub use rule::{MAX_SHARE_STEPS, ResponseSet, Rule, RuleError};
 
 /// Index of a question in its [`Schema`].

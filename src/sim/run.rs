@@ -292,7 +292,7 @@ pub(super) fn run_with(
     let mut n = 0u64;
     while tally.open_total > 0 && n < limit {
         n += 1;
-        respondent.id = n;
+        respondent.id = n.into();
         match &mut drift {
             None => supply.draw_into(&mut supply_rng, &mut respondent.answers),
             Some((q, population, shares)) => {

@@ -1,12 +1,15 @@
-//! The live engine's decision path (restart a session, ask for offers, with quota cells)
-//! allocates nothing after warm-up: a counting global allocator watches it.
+//! The live engine's decision path (restart a session, ask for offers, with quota cells;
+//! reserve, complete and abandon, with respondents keyed by UUIDs) allocates nothing after
+//! warm-up: a counting global allocator watches it.
 
 use crate::counting_alloc;
 
 use quotaroute::catalogue::{Catalogue, Category, QuotaCell};
-use quotaroute::live::{Engine, LiveConfig, ManualClock, Timestamp, Worker};
+use quotaroute::live::{
+    Answer, Completion, Engine, LiveConfig, ManualClock, Reservation, Timestamp, Worker,
+};
 use quotaroute::route::Greedy;
-use quotaroute::schema::{Answers, Respondent, Rule, Schema};
+use quotaroute::schema::{Answers, Respondent, RespondentId, Rule, Schema};
 
 #[test]
 fn routing_through_the_engine_allocates_nothing() {
@@ -49,4 +52,64 @@ fn routing_through_the_engine_allocates_nothing() {
     route(30, 300, &mut offers);
     assert_eq!(counting_alloc::allocations() - before, 0);
     assert!(offers > 300);
+}
+
+/// Respondents keyed by the platform's UUIDs: routed, holding slots (in categories and
+/// cells), completing and abandoning them, without an allocation once the tables have grown:
+/// the measured fieldwork is a second one with the same 300 respondents (forgotten after the
+/// first), so that every shard of the reservation table they fall in has held someone before.
+/// Each holds at most two slots at once: the table keeps two per respondent inline, and a
+/// third spills to the heap.
+#[test]
+fn reserving_completing_and_abandoning_by_uuid_allocates_nothing() {
+    let schema = Schema::default_survey();
+    let g = schema.question("gender").unwrap();
+    let female = schema.response(g, "female").unwrap();
+    let categories = (0..20)
+        .map(|i| {
+            Category::new(format!("c{i}"), "C", 0.5, 30.0)
+                .with_target(100_000)
+                .with_cell(QuotaCell::new("f", Rule::one_of(g, [female]), 100_000))
+        })
+        .collect();
+    let catalogue = Catalogue::new(schema.clone(), categories).unwrap();
+    let clock = ManualClock::new(Timestamp(0));
+    let e = Engine::new(catalogue, Greedy::scarcity(), &clock, LiveConfig::default()).unwrap();
+    let mut worker = Worker::new(1);
+    let people = [
+        Answers::from_names(&schema, [("gender", "female"), ("age", "18-34")]).unwrap(),
+        Answers::from_names(&schema, [("gender", "male")]).unwrap(),
+        Answers::unknown(&schema),
+    ];
+    // Made before counting: formatting allocates, ids do not.
+    let ids: Vec<RespondentId> = (0..300u32)
+        .map(|i| RespondentId::key(&format!("{i:08x}-6d4a-4e9b-8f7c-2a1d5e6b9c03")).unwrap())
+        .collect();
+    let mut session = e.start(&mut worker, Respondent::new(ids[0], people[0].clone()));
+    let mut run = |ids: &[RespondentId], held: &mut u64| {
+        for (n, &id) in ids.iter().enumerate() {
+            e.restart(&mut worker, &mut session, id, &people[n % 3]);
+            let mut taken = 0;
+            while let Some(c) = e.next_offer(&mut worker, &mut session).unwrap() {
+                let qualified = n % 2 == 0 && taken < 2;
+                let answer = e.answer(&mut worker, &mut session, c, qualified).unwrap();
+                if let Answer::Reserved(Reservation::Accepted { .. }) = answer {
+                    taken += 1;
+                    *held += 1;
+                    if n % 4 == 0 {
+                        assert_eq!(e.complete(id, c).unwrap(), Completion::Completed);
+                    }
+                }
+            }
+            e.abandon(id).unwrap();
+            e.forget(id);
+        }
+    };
+    let mut held = 0;
+    run(&ids, &mut held);
+    let before = counting_alloc::allocations();
+    held = 0;
+    run(&ids, &mut held);
+    assert_eq!(counting_alloc::allocations() - before, 0);
+    assert_eq!(held, 300, "two slots for each of the 150 who qualify");
 }

@@ -29,7 +29,7 @@ fn routing_allocates_nothing_after_warm_up() {
         let mut decisions = 0u64;
         // Routed through a `Turn`, which records every event: the recording is checked too.
         let mut route = |n: u64, decisions: &mut u64, closes: &mut u32| {
-            respondent.id = n;
+            respondent.id = n.into();
             supply.draw_into(&mut rng, &mut respondent.answers);
             interview.begin(&catalogue, &respondent.answers, 480.0, None);
             let mut turn = Turn::start(

@@ -5,7 +5,9 @@
 //! or is refused with the typed version error once the snapshot format moves on.
 
 use quotaroute::catalogue::{Catalogue, Category, CategoryId, QuotaCell};
-use quotaroute::live::{Engine, LiveRestoreError, LiveSnapshot, ManualClock, Timestamp};
+use quotaroute::live::{
+    Completion, Engine, LiveRestoreError, LiveSnapshot, ManualClock, Timestamp,
+};
 use quotaroute::route::Greedy;
 use quotaroute::schema::{Rule, Schema};
 use quotaroute::state::{QuotaSnapshot, QuotaState, RestoreError};
@@ -93,4 +95,27 @@ fn a_snapshot_of_another_format_is_refused_with_the_version_error() {
             expected: QuotaSnapshot::FORMAT
         })
     );
+}
+
+/// Respondent ids were numbers before issue 18 (they may now be platform keys): an old
+/// snapshot's numeric respondents restore as those numbers, and are written back as numbers.
+#[test]
+fn an_old_snapshot_s_numeric_respondents_restore_as_numbers() {
+    let snapshot: LiveSnapshot = serde_json::from_str(SNAPSHOT).unwrap();
+    assert_eq!(snapshot.held[1].respondent, 2);
+    assert!(
+        serde_json::to_string(&snapshot)
+            .unwrap()
+            .contains(r#""respondent":2,"#)
+    );
+    if snapshot.format != LiveSnapshot::FORMAT {
+        return; // refused with the version error (the test above)
+    }
+    let clock = ManualClock::new(Timestamp(2_000));
+    let e = Engine::restore(catalogue(), Greedy::scarcity(), &clock, &snapshot).unwrap();
+    let (beer, coffee) = (CategoryId::from_index(0), CategoryId::from_index(1));
+    assert_eq!(e.complete(1, beer), Ok(Completion::AlreadyCompleted));
+    assert_eq!(e.complete(3, coffee), Ok(Completion::AlreadyCompleted));
+    assert_eq!(e.complete(2, beer), Ok(Completion::Completed));
+    assert_eq!(e.quotas().view().completed(beer), 2);
 }

@@ -435,7 +435,7 @@ fn apply(snap: &mut LiveSnapshot, m: Mutation, pick: usize, value: u32) -> Optio
                 return None;
             }
             // Another respondent's slot: valid unless they already hold the category.
-            snap.held[pick % held].respondent = u64::from(value % 8);
+            snap.held[pick % held].respondent = u64::from(value % 8).into();
             Either
         }
         Mutation::QuotaCompleted => {

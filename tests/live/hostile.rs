@@ -130,7 +130,7 @@ fn answers_outside_the_schema_are_counted_nowhere_else_and_refused_by_reserve() 
     let e = engine(&clock);
     assert!(matches!(
         e.reserve(7, A, &bad),
-        Err(LiveError::Answers { respondent: 7, .. })
+        Err(LiveError::Answers { respondent, .. }) if respondent == 7
     ));
     assert_eq!(e.quotas().pending(A), 0);
 }
@@ -332,7 +332,7 @@ fn counts_that_do_not_add_up_are_refused() {
             "held",
             Box::new(|s| {
                 s.held.push(quotaroute::live::HeldSlot {
-                    respondent: 9,
+                    respondent: 9.into(),
                     category: 1,
                     deadline: None,
                     cells: Vec::new(),

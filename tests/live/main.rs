@@ -8,6 +8,7 @@ mod engine;
 mod fuzz;
 mod hostile;
 mod interleave;
+mod keys;
 mod messages;
 #[cfg(feature = "metrics")]
 mod metrics;

@@ -201,7 +201,7 @@ fn decisions_allocate_nothing_after_warm_up() {
     let mut respondent = Respondent::new(0, Answers::unknown(catalogue.schema()));
     let mut decisions = 0u64;
     let mut route = |n: u64, decisions: &mut u64| {
-        respondent.id = n;
+        respondent.id = n.into();
         supply.draw_into(&mut rng, &mut respondent.answers);
         interview.begin(&catalogue, &respondent.answers, 480.0, None);
         loop {

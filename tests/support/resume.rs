@@ -4,7 +4,7 @@
 use quotaroute::catalogue::{Catalogue, Category};
 use quotaroute::live::{Answer, Completion, Engine, LiveConfig, Reservation, Worker};
 use quotaroute::route::Greedy;
-use quotaroute::schema::{Answers, Respondent, Schema};
+use quotaroute::schema::{Answers, Respondent, RespondentId, Schema};
 
 /// Eight categories of one minute each: a 330 s budget fits the two qualifiers of the first
 /// node, one complete and a few more qualifiers, never all eight.
@@ -28,7 +28,12 @@ pub fn config() -> LiveConfig {
 /// `b` resumes the respondent and routes them to the end. Nothing is shown twice, the
 /// budget and the cap hold across both nodes, each exposure is counted once, and `b`
 /// completes the slot `a` took.
-pub fn resumed_on_another_node(a: &Engine<Greedy>, b: &Engine<Greedy>, id: u64) {
+pub fn resumed_on_another_node(
+    a: &Engine<Greedy>,
+    b: &Engine<Greedy>,
+    id: impl Into<RespondentId>,
+) {
+    let id = id.into();
     let catalogue = a.catalogue();
     let answers = Answers::unknown(catalogue.schema());
     let mut wa = Worker::new(1);
