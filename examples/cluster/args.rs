@@ -73,6 +73,13 @@ pub struct Args {
     /// Real milliseconds a held slot lives before it expires.
     #[arg(long, default_value_t = 2_000, value_parser = clap::value_parser!(u64).range(1..))]
     pub ttl_ms: u64,
+    /// Real milliseconds over which each routing thread's respondents arrive, evenly spaced
+    /// (default: twice the time-to-live). Fieldwork spreads arrivals over days against a
+    /// 30-minute time-to-live; routing them all at once would leave every slot an abandon
+    /// or an expiry frees with nobody left to take it, and make the fill a measure of the
+    /// machine's speed.
+    #[arg(long)]
+    pub arrival_ms: Option<u64>,
     /// One Redis server.
     #[arg(long, default_value = "redis://127.0.0.1:6379")]
     pub redis: String,
@@ -113,6 +120,11 @@ impl Args {
         }
     }
 
+    /// The arrival window in milliseconds: `--arrival-ms`, or twice the time-to-live.
+    pub fn arrival(&self) -> u64 {
+        self.arrival_ms.unwrap_or(self.ttl_ms.saturating_mul(2))
+    }
+
     /// The interviews node `node` runs: an even share, the remainder to the first nodes.
     pub fn node_share(&self, node: u32) -> u64 {
         let n = u64::from(self.nodes);
@@ -133,6 +145,7 @@ impl Args {
             ("--interviews", self.interviews.to_string()),
             ("--target", self.target.to_string()),
             ("--ttl-ms", self.ttl_ms.to_string()),
+            ("--arrival-ms", self.arrival().to_string()),
             ("--store-wait", self.store_wait.to_string()),
             ("--seed", self.seed.to_string()),
         ] {

@@ -16,7 +16,8 @@
 //! ```
 //!
 //! Flags: `--nodes N` (4), `--threads T` (4 per node), `--interviews N` (20,000 in all),
-//! `--target N` (40 completes per category), `--ttl-ms MS` (2,000), `--redis URL`
+//! `--target N` (40 completes per category), `--ttl-ms MS` (2,000), `--arrival-ms MS` (twice
+//! the time-to-live: each thread's respondents arrive evenly over it), `--redis URL`
 //! (`redis://127.0.0.1:6379`) or `--redis-cluster URL[,URL...]` or `--postgres URL` (feature
 //! `postgres`: the survey's rows in that database), `--survey NAME` (default a
 //! fresh name, purged at the end; a named survey is kept), `--store-wait SECONDS` (30: how

@@ -170,11 +170,24 @@ fn serve(node: &Node, thread: u32, first: u64, count: u64) {
     // Respondents taking a category survey, by when they finish.
     let mut in_flight: VecDeque<(Instant, u64, CategoryId, Fate)> = VecDeque::new();
     let ttl = Duration::from_millis(node.args.ttl_ms);
+    // Respondents arrive evenly over the arrival window; surveys that end meanwhile are
+    // finished on time.
+    let spacing = Duration::from_millis(node.args.arrival())
+        / u32::try_from(count.max(1)).unwrap_or(u32::MAX);
     for i in 0..count {
-        while in_flight.front().is_some_and(|f| f.0 <= Instant::now()) {
-            if let Some((_, id, c, fate)) = in_flight.pop_front() {
-                finish(node, id, c, fate);
+        let arrives = node.began + spacing * u32::try_from(i).unwrap_or(u32::MAX);
+        loop {
+            while in_flight.front().is_some_and(|f| f.0 <= Instant::now()) {
+                if let Some((_, id, c, fate)) = in_flight.pop_front() {
+                    finish(node, id, c, fate);
+                }
             }
+            let now = Instant::now();
+            if now >= arrives {
+                break;
+            }
+            let next = in_flight.front().map_or(arrives, |f| f.0.min(arrives));
+            std::thread::sleep(next.saturating_duration_since(now));
         }
         let id = first + i;
         for q in schema.question_ids() {
