@@ -228,7 +228,7 @@ fn interview(agent: &Agent, nodes: &[&Node], catalogue: &Catalogue, i: u64, seen
         );
         let c = catalogue.find(&offer).expect("a category of the catalogue");
         seconds += catalogue.qualifier_seconds(c);
-        let qualified = (i + shown.len() as u64) % 3 != 0;
+        let qualified = !(i + shown.len() as u64).is_multiple_of(3);
         let body = json!({ "respondent": respondent, "category": offer, "qualified": qualified });
         let (status, doc) = post(agent, node(), "/v1/answer", body);
         assert_eq!(status, 200, "{doc}");
@@ -238,7 +238,7 @@ fn interview(agent: &Agent, nodes: &[&Node], catalogue: &Catalogue, i: u64, seen
             Some("accepted") => {
                 seen.accepted += 1;
                 seconds += catalogue.loi_seconds(c);
-                if (i + shown.len() as u64) % 10 == 0 {
+                if (i + shown.len() as u64).is_multiple_of(10) {
                     let (status, doc) = post(
                         agent,
                         node(),
