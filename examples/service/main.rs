@@ -144,8 +144,9 @@ async fn serve(args: args::Args, state: api::State) -> Result<(), String> {
     Ok(())
 }
 
-/// Every `every`: sweep expired holds (any node's) and pull the store's counts into this
-/// node's mirror, so its routing sees other nodes' holds and completes.
+/// Every `every`: sweep expired holds (any node's), pull the store's counts into this
+/// node's mirror, so its routing sees other nodes' holds and completes, and sample the
+/// metrics gauges.
 async fn background(
     engine: Arc<Live>,
     every: Duration,
@@ -161,7 +162,10 @@ async fn background(
         let engine = engine.clone();
         let done = tokio::task::spawn_blocking(move || {
             engine.expire()?;
-            engine.sync()
+            let synced = engine.sync();
+            // The gauges (open slots per category, mirror lag) are sampled, not pushed.
+            engine.publish_metrics();
+            synced
         })
         .await;
         // A failed sweep or sync is retried at the next tick; the mirror is only staler.

@@ -386,7 +386,11 @@ fn two_service_nodes_on_one_redis_share_quotas_and_interviews_over_http() {
     let (status, text) = call(&agent, "GET", &format!("{}/metrics", b.base), None);
     let text = text.as_str().unwrap_or_default().to_owned();
     assert_eq!(status, 200);
-    for name in ["quotaroute_holds_total", "quotaroute_completes_total"] {
+    for name in [
+        "quotaroute_holds_total",
+        "quotaroute_completes_total",
+        "quotaroute_open_slots",
+    ] {
         assert!(text.contains(name), "{name} missing from /metrics:\n{text}");
     }
     a.terminate();
