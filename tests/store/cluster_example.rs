@@ -15,6 +15,7 @@ fn features() -> String {
         ("conformance", cfg!(feature = "conformance")),
         ("redis", cfg!(feature = "redis")),
         ("postgres", cfg!(feature = "postgres")),
+        ("metrics", cfg!(feature = "metrics")),
     ] {
         if enabled {
             on.push(name);

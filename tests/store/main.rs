@@ -1,7 +1,8 @@
 //! The quota stores' tests. With the `redis` feature: tests on the shared server expect Redis
 //! on 127.0.0.1:6379 (CI starts one) and use a fresh survey each; the Cluster, AUTH, kill and
 //! lost-reply tests start private `redis-server`s on free ports and kill them at the end.
-//! `cluster_example` runs the `cluster` example (node processes, one SIGKILLed) on 6379.
+//! `cluster_example` runs the `cluster` example (node processes, one SIGKILLed) on 6379;
+//! `service` runs two processes of the `service` example there and drives them over HTTP.
 //! With the `postgres` feature: PostgreSQL on 127.0.0.1:5432 (user `postgres`, trust auth;
 //! CI starts it), a fresh survey per test; `pg_kill` initdb's a private cluster on a free
 //! port and SIGKILLs its postmaster. Without either feature the binary holds no test.
@@ -28,6 +29,8 @@ mod pg_kill;
 mod postgres;
 #[cfg(feature = "redis")]
 mod semantics;
+#[cfg(feature = "redis")]
+mod service;
 #[cfg(feature = "redis")]
 mod single;
 // The Redis servers and Cluster helpers are unused by a postgres-only build.
