@@ -9,7 +9,7 @@
 //! counted when a qualifier is shown, on the node that showed it; resuming counts nothing
 //! again.
 
-use crate::route::{Router, SavedInterview, Turn};
+use crate::route::{Router, SavedInterview};
 use crate::schema::Respondent;
 
 use super::{Clock, Engine, LiveError, Session, Worker};
@@ -31,39 +31,18 @@ impl<R: Router, C: Clock> Engine<R, C> {
     pub fn resume_from(
         &self,
         worker: &mut Worker,
-        mut respondent: Respondent,
+        respondent: Respondent,
         saved: &SavedInterview,
     ) -> Result<Session, LiveError> {
-        let schema = self.catalogue.schema();
-        if !respondent.answers.fits(schema) {
-            respondent.answers = respondent.answers.fitted(schema);
-        }
         let mut session = Session {
             respondent,
             interview: crate::route::Interview::new(),
         };
-        session
-            .interview
-            .resume(
-                &self.catalogue,
-                &session.respondent.answers,
-                self.config.budget_seconds,
-                self.config.max_qualifiers,
-                saved,
-            )
+        self.begin_from(worker, &mut session, Some(saved))
             .map_err(|error| LiveError::Resume {
                 respondent: session.respondent.id,
                 error,
             })?;
-        session.interview.refresh_cells(&self.quotas.view());
-        Turn::start(
-            &self.catalogue,
-            &self.router,
-            &mut worker.state,
-            &session.respondent,
-            &mut session.interview,
-            &self.quotas,
-        );
         Ok(session)
     }
 

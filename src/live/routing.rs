@@ -4,7 +4,10 @@
 //! under the respondent's shard lock, and a complete taken as a pending reservation).
 
 use crate::catalogue::CategoryId;
-use crate::route::{Exclusion, Interview, OfferError, Outcome, QuotaCounts, Router, Turn};
+use crate::route::{
+    Exclusion, Interview, OfferError, Outcome, QuotaCounts, ResumeError, Router, SavedInterview,
+    Turn,
+};
 use crate::schema::{Answers, Respondent, RespondentId};
 use crate::state::QuotaView;
 
@@ -112,18 +115,32 @@ impl<R: Router, C: Clock> Engine<R, C> {
     }
 
     fn begin(&self, worker: &mut Worker, session: &mut Session) {
+        // Without a saved interview nothing can be refused.
+        let _ = self.begin_from(worker, session, None);
+    }
+
+    /// Begins the session's interview afresh, or carries `saved` on
+    /// ([`resume_from`](Self::resume_from)), then tells the router the respondent starts.
+    pub(super) fn begin_from(
+        &self,
+        worker: &mut Worker,
+        session: &mut Session,
+        saved: Option<&SavedInterview>,
+    ) -> Result<(), ResumeError> {
         // Answers outside the schema (deserialised ones) are unknown, never counted into
         // another response's exposures or cells (see `start`).
         let schema = self.catalogue.schema();
         if !session.respondent.answers.fits(schema) {
             session.respondent.answers = session.respondent.answers.fitted(schema);
         }
-        session.interview.begin(
-            &self.catalogue,
-            &session.respondent.answers,
-            self.config.budget_seconds,
-            self.config.max_qualifiers,
-        );
+        let (catalogue, answers) = (&self.catalogue, &session.respondent.answers);
+        let (budget, cap) = (self.config.budget_seconds, self.config.max_qualifiers);
+        match saved {
+            None => session.interview.begin(catalogue, answers, budget, cap),
+            Some(saved) => session
+                .interview
+                .resume(catalogue, answers, budget, cap, saved)?,
+        }
         session.interview.refresh_cells(&self.quotas.view());
         Turn::start(
             &self.catalogue,
@@ -133,6 +150,7 @@ impl<R: Router, C: Clock> Engine<R, C> {
             &mut session.interview,
             &self.quotas,
         );
+        Ok(())
     }
 
     /// The next category to offer the respondent (its qualifier is then counted as shown), or

@@ -179,6 +179,8 @@ impl Interview {
                 .get(index as usize)
                 .map(|c| c.key.clone()),
         };
+        // The shown set as bits: the checks below stay linear whatever a stored text holds.
+        let mut shown = Vec::new();
         for (field, list) in [
             ("shown", &saved.shown),
             ("answered", &saved.answered),
@@ -190,10 +192,12 @@ impl Interview {
             {
                 return Err(named(field, index));
             }
-            // Answered and completed qualifiers were shown first.
-            if field != "shown"
-                && let Some(&index) = list.iter().find(|i| !saved.shown.contains(i))
-            {
+            if field == "shown" {
+                for &i in list {
+                    set_bit(&mut shown, i as usize);
+                }
+            } else if let Some(&index) = list.iter().find(|&&i| !bit(&shown, i as usize)) {
+                // Answered and completed qualifiers were shown first.
                 return Err(named(field, index));
             }
         }
