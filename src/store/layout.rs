@@ -4,7 +4,7 @@ use thiserror::Error;
 
 use crate::catalogue::Catalogue;
 
-use super::CounterId;
+use super::{CounterId, StoreError};
 
 /// One counter: a category, a quota cell, later a node of a quota tree.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -86,6 +86,23 @@ impl Layout {
             });
         }
         Ok(Layout { survey, counters })
+    }
+
+    /// Every id of `counters` is a counter of the layout.
+    ///
+    /// # Errors
+    /// [`StoreError::UnknownCounter`] naming the first that is not.
+    pub fn check_counters(&self, counters: &[CounterId]) -> Result<(), StoreError> {
+        match counters
+            .iter()
+            .find(|&&c| c as usize >= self.counters.len())
+        {
+            Some(&counter) => Err(StoreError::UnknownCounter {
+                counter,
+                len: self.counters.len(),
+            }),
+            None => Ok(()),
+        }
     }
 
     /// Sets the counters' maxes in order (extra values ignored): the layout as a store has it

@@ -105,16 +105,6 @@ impl<C: Clock> MemoryStore<C> {
         }
     }
 
-    fn check_counters(&self, counters: &[CounterId]) -> Result<(), StoreError> {
-        match counters.iter().find(|&&c| c as usize >= self.slots.len()) {
-            Some(&counter) => Err(StoreError::UnknownCounter {
-                counter,
-                len: self.slots.len(),
-            }),
-            None => Ok(()),
-        }
-    }
-
     /// Takes a slot in each counter in order; on a full one gives back what was taken.
     fn take(&self, counters: &[CounterId]) -> Result<SmallVec<[CounterId; 4]>, CounterId> {
         let mut taken = SmallVec::new();
@@ -147,7 +137,7 @@ impl<C: Clock + std::fmt::Debug> QuotaStore for MemoryStore<C> {
         ttl_ms: u64,
     ) -> Result<Hold, StoreError> {
         check_respondent(respondent)?;
-        self.check_counters(counters)?;
+        self.layout.check_counters(counters)?;
         let now = self.clock.now();
         let mut shard = self.shard(respondent);
         let entries = shard.entry(respondent.into()).or_default();
@@ -330,7 +320,7 @@ impl<C: Clock + std::fmt::Debug> QuotaStore for MemoryStore<C> {
         max: u32,
         kind: ChangeKind,
     ) -> Result<Change, StoreError> {
-        self.check_counters(&[counter])?;
+        self.layout.check_counters(&[counter])?;
         let mut changes = self.changes.lock().unwrap_or_else(|e| e.into_inner());
         let s = &self.slots[counter as usize];
         let from = s.max.swap(max, Ordering::AcqRel);

@@ -292,12 +292,7 @@ impl AsyncPostgresStore {
         max: u32,
         kind: ChangeKind,
     ) -> Result<Change, StoreError> {
-        if counter as usize >= self.layout.len() {
-            return Err(StoreError::UnknownCounter {
-                counter,
-                len: self.layout.len(),
-            });
-        }
+        self.layout.check_counters(&[counter])?;
         let survey = self.layout.survey();
         let (id, to, k) = (&(counter as i32), &i64::from(max), &kind.as_str());
         let row = self

@@ -180,12 +180,7 @@ pub(super) fn hold_args(
     ttl_ms: u64,
 ) -> Result<(i32, Vec<i32>, i64), StoreError> {
     check_respondent(respondent)?;
-    if let Some(&counter) = counters.iter().find(|&&c| c as usize >= layout.len()) {
-        return Err(StoreError::UnknownCounter {
-            counter,
-            len: layout.len(),
-        });
-    }
+    layout.check_counters(counters)?;
     let category = self::category(category)?;
     let mut ids: Vec<i32> = Vec::with_capacity(counters.len());
     for &c in counters {

@@ -148,12 +148,7 @@ impl Call {
         ttl_ms: u64,
     ) -> Result<Call, StoreError> {
         check_respondent(respondent)?;
-        if let Some(&counter) = counters.iter().find(|&&c| c as usize >= layout.len()) {
-            return Err(StoreError::UnknownCounter {
-                counter,
-                len: layout.len(),
-            });
-        }
+        layout.check_counters(counters)?;
         let mut call = Call::respondent(&SCRIPTS.hold, keys, respondent);
         call.args.push(category.to_string());
         call.args.push(ttl_ms.min(MAX_TTL_MS).to_string());
@@ -240,12 +235,7 @@ impl Call {
         max: u32,
         kind: ChangeKind,
     ) -> Result<Call, StoreError> {
-        if counter as usize >= layout.len() {
-            return Err(StoreError::UnknownCounter {
-                counter,
-                len: layout.len(),
-            });
-        }
+        layout.check_counters(&[counter])?;
         // Not idempotent (a repeat records a second change): a lost reply is indeterminate.
         let mut call = Call::new(
             &SCRIPTS.set_max,
