@@ -21,16 +21,19 @@ use std::process::ExitCode;
 use std::sync::Barrier;
 use std::time::Instant;
 
-use quotaroute::catalogue::{Catalogue, CategoryId, QuotaCell};
+use quotaroute::catalogue::CategoryId;
 use quotaroute::live::{
     Answer, Completion, Engine, LiveConfig, ManualClock, Reservation, Timestamp, Worker,
 };
 use quotaroute::route::{Router, policy};
-use quotaroute::schema::{Answers, Respondent, Rule, Schema};
+use quotaroute::schema::{Answers, Respondent};
 use rand::{RngExt, SeedableRng};
 use serde_json::json;
 
-const BUNDLED: &str = include_str!("data/fake_category_data.csv");
+#[path = "support/bundled.rs"]
+mod bundled;
+
+use bundled::catalogue;
 /// Simulated milliseconds each interview moves the shared clock.
 const TICK_MS: u64 = 50;
 
@@ -76,26 +79,6 @@ fn parse_args() -> Result<Options, String> {
         }
     }
     Ok(o)
-}
-
-fn catalogue(target: u32) -> Result<Catalogue, String> {
-    let schema = Schema::default_survey();
-    let base = Catalogue::from_csv(schema.clone(), BUNDLED).map_err(|e| e.to_string())?;
-    let g = schema.question("gender").map_err(|e| e.to_string())?;
-    let cap = (target * 3).div_ceil(5);
-    let categories = base
-        .categories()
-        .iter()
-        .map(|c| {
-            let mut c = c.clone().with_target(target);
-            for r in schema.response_ids(g) {
-                let name = schema.response_name(g, r).to_owned();
-                c = c.with_cell(QuotaCell::new(name, Rule::one_of(g, [r]), cap));
-            }
-            c
-        })
-        .collect();
-    Catalogue::new(schema, categories).map_err(|e| e.to_string())
 }
 
 #[derive(Default, Clone, Copy)]

@@ -1,29 +1,8 @@
 //! The survey every node routes: the bundled 77-category catalogue, each category split into
-//! gender cells of at most 60% of its target (as the `server` example builds it), and the
-//! store layout that goes with it.
+//! gender cells of at most 60% of its target (shared with the `server` and `service`
+//! examples).
 
-use quotaroute::catalogue::{Catalogue, QuotaCell};
-use quotaroute::schema::{Rule, Schema};
+#[path = "../support/bundled.rs"]
+mod bundled;
 
-const BUNDLED: &str = include_str!("../data/fake_category_data.csv");
-
-/// The bundled catalogue with `target` completes per category and gender cells.
-pub fn catalogue(target: u32) -> Result<Catalogue, String> {
-    let schema = Schema::default_survey();
-    let base = Catalogue::from_csv(schema.clone(), BUNDLED).map_err(|e| e.to_string())?;
-    let g = schema.question("gender").map_err(|e| e.to_string())?;
-    let cap = (target * 3).div_ceil(5);
-    let categories = base
-        .categories()
-        .iter()
-        .map(|c| {
-            let mut c = c.clone().with_target(target);
-            for r in schema.response_ids(g) {
-                let name = schema.response_name(g, r).to_owned();
-                c = c.with_cell(QuotaCell::new(name, Rule::one_of(g, [r]), cap));
-            }
-            c
-        })
-        .collect();
-    Catalogue::new(schema, categories).map_err(|e| e.to_string())
-}
+pub use bundled::catalogue;

@@ -1,10 +1,10 @@
 //! The service's flags, and the catalogue and survey name they select.
 
 use clap::Parser;
-use quotaroute::catalogue::{Catalogue, QuotaCell};
-use quotaroute::schema::{Rule, Schema};
+use quotaroute::catalogue::Catalogue;
 
-const BUNDLED: &str = include_str!("../data/fake_category_data.csv");
+#[path = "../support/bundled.rs"]
+mod bundled;
 
 /// An HTTP JSON service embedding the routing engine on a quota store.
 #[derive(Parser, Debug)]
@@ -46,7 +46,7 @@ impl Args {
                 serde_json::from_str(&text)
                     .map_err(|e| format!("--catalogue {}: {e}", path.display()))
             }
-            None => bundled(40),
+            None => bundled::catalogue(40),
         }
     }
 
@@ -65,26 +65,4 @@ impl Args {
         }
         format!("service-{hash:016x}")
     }
-}
-
-/// The bundled 77-category catalogue, `target` completes per category, each split into
-/// gender cells of at most 60% of it (as the `server` example builds it).
-fn bundled(target: u32) -> Result<Catalogue, String> {
-    let schema = Schema::default_survey();
-    let base = Catalogue::from_csv(schema.clone(), BUNDLED).map_err(|e| e.to_string())?;
-    let g = schema.question("gender").map_err(|e| e.to_string())?;
-    let cap = (target * 3).div_ceil(5);
-    let categories = base
-        .categories()
-        .iter()
-        .map(|c| {
-            let mut c = c.clone().with_target(target);
-            for r in schema.response_ids(g) {
-                let name = schema.response_name(g, r).to_owned();
-                c = c.with_cell(QuotaCell::new(name, Rule::one_of(g, [r]), cap));
-            }
-            c
-        })
-        .collect();
-    Catalogue::new(schema, categories).map_err(|e| e.to_string())
 }
