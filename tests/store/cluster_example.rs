@@ -4,31 +4,7 @@
 
 use std::process::Command;
 
-/// The features this test was built with, so the example builds against the same
-/// dependency artifacts.
-fn features() -> String {
-    let mut on = Vec::new();
-    for (name, enabled) in [
-        ("serde", cfg!(feature = "serde")),
-        ("lp", cfg!(feature = "lp")),
-        ("proptest", cfg!(feature = "proptest")),
-        ("conformance", cfg!(feature = "conformance")),
-        ("redis", cfg!(feature = "redis")),
-        ("postgres", cfg!(feature = "postgres")),
-        ("metrics", cfg!(feature = "metrics")),
-    ] {
-        if enabled {
-            on.push(name);
-        }
-    }
-    // The example needs these two whatever the test was built with.
-    for name in ["serde", "redis"] {
-        if !on.contains(&name) {
-            on.push(name);
-        }
-    }
-    on.join(",")
-}
+use crate::support;
 
 #[test]
 fn a_node_killed_mid_run_leaves_no_overfill_and_every_complete_accounted_for() {
@@ -39,13 +15,7 @@ fn a_node_killed_mid_run_leaves_no_overfill_and_every_complete_accounted_for() {
 /// Runs the example (3 nodes, the last SIGKILLed after 300 ms) with `store` flags (none: the
 /// shared Redis) and checks the rules every store must meet; returns the JSON document.
 pub fn run_with_a_killed_node(store: &[&str]) -> serde_json::Value {
-    // The profile this test runs in (`test`, or `bench` under --release): its dependencies
-    // are built already, so only the example itself compiles.
-    let profile = if cfg!(debug_assertions) {
-        "test"
-    } else {
-        "bench"
-    };
+    let profile = support::profile();
     let output = Command::new(env!("CARGO"))
         .current_dir(env!("CARGO_MANIFEST_DIR"))
         .args([
@@ -56,7 +26,12 @@ pub fn run_with_a_killed_node(store: &[&str]) -> serde_json::Value {
             "--example",
             "cluster",
         ])
-        .args(["--no-default-features", "--features", &features(), "--"])
+        .args([
+            "--no-default-features",
+            "--features",
+            &support::example_features(&["serde", "redis"]),
+            "--",
+        ])
         .args(["--nodes", "3", "--threads", "2", "--interviews", "3000"])
         .args(["--ttl-ms", "1000", "--store-wait", "10"])
         .args(["--kill-node-after-ms", "300"])

@@ -27,7 +27,9 @@ mod pg_cluster_example;
 mod pg_kill;
 #[cfg(feature = "postgres")]
 mod postgres;
-#[cfg(feature = "redis")]
+#[cfg(any(feature = "redis", feature = "postgres"))]
+// PostgreSQL alone uses only the join rule of it.
+#[cfg_attr(not(feature = "redis"), allow(dead_code))]
 mod semantics;
 #[cfg(feature = "redis")]
 mod service;

@@ -7,12 +7,13 @@ use std::time::Duration;
 use ::postgres::{Client, NoTls};
 use quotaroute::live::Completion;
 use quotaroute::store::{
-    ChangeKind, Count, Counter, Hold, Layout, PostgresOptions, PostgresStore, QuotaStore,
-    StoreError, conformance,
+    Count, Counter, Hold, Layout, PostgresOptions, PostgresStore, QuotaStore, StoreError,
+    conformance,
 };
 use rand::rngs::Xoshiro256PlusPlus;
 use rand::{RngExt, SeedableRng};
 
+use crate::semantics;
 use crate::support::layout;
 
 /// The shared server CI starts.
@@ -73,36 +74,7 @@ fn postgres_a_node_with_other_counters_is_refused() {
             PostgresOptions::default(),
         )
     };
-    // Another target: refused, naming the counter (the store's targets are authoritative).
-    let target = |r: Result<_, StoreError>| match r {
-        Err(StoreError::TargetMismatch {
-            counter,
-            given,
-            stored,
-            original,
-            ..
-        }) => (counter, given, stored, original),
-        other => panic!("expected TargetMismatch, got {other:?}"),
-    };
-    let b6 = || other(vec![Counter::new("a", 10), Counter::new("b", 6)]);
-    assert_eq!(target(b6()), ("b".to_string(), 6, 5, None));
-    // After an administrative change 5 -> 8, a node configured before it (5) or after it
-    // (8) joins; 6 agrees with neither.
-    _first.set_max(1, 8, ChangeKind::Target).expect("set_max");
-    other(vec![Counter::new("a", 10), Counter::new("b", 5)]).expect("the catalogue before");
-    let after = other(vec![Counter::new("a", 10), Counter::new("b", 8)]).expect("after");
-    assert_eq!(after.layout().counters()[1].max, 8);
-    assert_eq!(target(b6()), ("b".to_string(), 6, 8, Some(5)));
-    match other(vec![Counter::new("a", 10), Counter::new("c", 5)]) {
-        Err(StoreError::LayoutMismatch { index: 1, .. }) => {}
-        other => panic!("expected LayoutMismatch on the name, got {other:?}"),
-    }
-    match other(vec![Counter::new("a", 10)]) {
-        Err(StoreError::LayoutMismatch { stored, given, .. }) => {
-            assert_eq!((stored.as_str(), given.as_str()), ("b 8", "none"))
-        }
-        other => panic!("expected LayoutMismatch, got {other:?}"),
-    }
+    semantics::joins_follow_the_target_rule(&_first, &other);
 }
 
 #[test]

@@ -5,7 +5,7 @@ use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::Duration;
 
 use quotaroute::live::Completion;
-use quotaroute::store::{Count, Hold, Layout, QuotaStore, StoreError};
+use quotaroute::store::{ChangeKind, Count, Counter, Hold, Layout, QuotaStore, StoreError};
 
 use crate::support::layout;
 
@@ -256,4 +256,50 @@ pub fn stress(make: Make) {
     }
     // Enough demand that every counter was contended to its max.
     assert_eq!(c[3].completed, c[3].max);
+}
+
+/// The one rule for targets when a node joins a survey: `first` holds the survey `a 10, b 5`;
+/// `other` connects another node with the counters given. Another target is refused naming
+/// the counter; after a change 5 -> 8 a node configured before it (5) or after it (8) joins
+/// and 6 is refused; other names or counters are a layout mismatch.
+pub fn joins_follow_the_target_rule<S: QuotaStore>(
+    first: &dyn QuotaStore,
+    other: &dyn Fn(Vec<Counter>) -> Result<S, StoreError>,
+) {
+    let target = |r: Result<S, StoreError>| match r {
+        Err(StoreError::TargetMismatch {
+            counter,
+            given,
+            stored,
+            original,
+            ..
+        }) => (counter, given, stored, original),
+        Err(other) => panic!("expected TargetMismatch, got {other:?}"),
+        Ok(_) => panic!("expected TargetMismatch, the node joined"),
+    };
+    let b6 = || other(vec![Counter::new("a", 10), Counter::new("b", 6)]);
+    assert_eq!(target(b6()), ("b".to_string(), 6, 5, None));
+    first.set_max(1, 8, ChangeKind::Target).expect("set_max");
+    assert!(
+        other(vec![Counter::new("a", 10), Counter::new("b", 5)]).is_ok(),
+        "the catalogue before the change"
+    );
+    let after = other(vec![Counter::new("a", 10), Counter::new("b", 8)]).expect("after");
+    assert_eq!(after.layout().counters()[1].max, 8);
+    assert_eq!(target(b6()), ("b".to_string(), 6, 8, Some(5)));
+    match other(vec![Counter::new("a", 10), Counter::new("c", 5)]) {
+        Err(StoreError::LayoutMismatch { index: 1, .. }) => {}
+        Err(e) => panic!("expected LayoutMismatch on the name, got {e:?}"),
+        Ok(_) => panic!("a node with another counter name joined"),
+    }
+    match other(vec![Counter::new("a", 10)]) {
+        Err(StoreError::LayoutMismatch {
+            index,
+            stored,
+            given,
+            ..
+        }) => assert_eq!((index, stored.as_str(), given.as_str()), (1, "b 8", "none")),
+        Err(e) => panic!("expected LayoutMismatch, got {e:?}"),
+        Ok(_) => panic!("a node with a counter missing joined"),
+    }
 }

@@ -14,7 +14,7 @@ use quotaroute::schema::Schema;
 use serde_json::{Value, json};
 use ureq::Agent;
 
-use crate::support::{SHARED, survey};
+use crate::support::{self, SHARED, survey};
 
 const BUNDLED: &str = include_str!("../../examples/data/fake_category_data.csv");
 /// The service's default interview budget.
@@ -22,31 +22,9 @@ const BUDGET_SECONDS: f64 = 480.0;
 /// The target every category is lowered to before the run, so categories fill.
 const TARGET: u64 = 3;
 
-/// The features this test was built with, plus the three the example needs, so it builds
-/// against the same dependency artifacts.
-fn features() -> String {
-    let mut on = Vec::new();
-    for (name, enabled) in [
-        ("lp", cfg!(feature = "lp")),
-        ("proptest", cfg!(feature = "proptest")),
-        ("conformance", cfg!(feature = "conformance")),
-        ("postgres", cfg!(feature = "postgres")),
-    ] {
-        if enabled {
-            on.push(name);
-        }
-    }
-    on.extend(["serde", "redis", "metrics"]);
-    on.join(",")
-}
-
 /// Builds the example in this test's profile and returns its executable.
 fn build() -> PathBuf {
-    let profile = if cfg!(debug_assertions) {
-        "test"
-    } else {
-        "bench"
-    };
+    let profile = support::profile();
     let output = Command::new(env!("CARGO"))
         .current_dir(env!("CARGO_MANIFEST_DIR"))
         .args([
@@ -63,7 +41,7 @@ fn build() -> PathBuf {
             "--no-default-features",
             "--features",
         ])
-        .arg(features())
+        .arg(support::example_features(&["serde", "redis", "metrics"]))
         .output()
         .expect("cargo build --example service");
     let stdout = String::from_utf8_lossy(&output.stdout);

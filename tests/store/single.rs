@@ -2,8 +2,8 @@
 
 use quotaroute::live::{Completion, SystemClock};
 use quotaroute::store::{
-    ChangeKind, Count, Counter, Hold, Layout, MemoryStore, QuotaStore, RedisOptions, RedisStore,
-    StoreError, conformance,
+    Count, Counter, Hold, Layout, MemoryStore, QuotaStore, RedisOptions, RedisStore, StoreError,
+    conformance,
 };
 
 use crate::semantics;
@@ -69,37 +69,7 @@ fn a_node_with_other_counters_is_refused() {
             RedisOptions::default(),
         )
     };
-    // Another target: refused, naming the counter (the store's targets are authoritative).
-    let target = |r: Result<_, StoreError>| match r {
-        Err(StoreError::TargetMismatch {
-            counter,
-            given,
-            stored,
-            original,
-            ..
-        }) => (counter, given, stored, original),
-        other => panic!("expected TargetMismatch, got {other:?}"),
-    };
-    let b6 = || other(vec![Counter::new("a", 10), Counter::new("b", 6)]);
-    assert_eq!(target(b6()), ("b".to_string(), 6, 5, None));
-    // After an administrative change 5 -> 8, a node configured before it (5) or after it
-    // (8) joins; 6 agrees with neither.
-    _first.set_max(1, 8, ChangeKind::Target).expect("set_max");
-    other(vec![Counter::new("a", 10), Counter::new("b", 5)]).expect("the catalogue before");
-    let after = other(vec![Counter::new("a", 10), Counter::new("b", 8)]).expect("after");
-    assert_eq!(after.layout().counters()[1].max, 8);
-    assert_eq!(target(b6()), ("b".to_string(), 6, 8, Some(5)));
-    match other(vec![Counter::new("a", 10)]) {
-        Err(StoreError::LayoutMismatch {
-            index,
-            stored,
-            given,
-            ..
-        }) => {
-            assert_eq!((index, stored.as_str(), given.as_str()), (1, "b 8", "none"));
-        }
-        other => panic!("expected LayoutMismatch, got {other:?}"),
-    }
+    semantics::joins_follow_the_target_rule(&_first, &other);
 }
 
 #[test]

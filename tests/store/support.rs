@@ -262,3 +262,38 @@ impl LossyProxy {
         LossyProxy { port, drop_replies }
     }
 }
+
+/// The features this test binary was built with, plus those an example `needs`, so the
+/// example builds against the same dependency artifacts.
+pub fn example_features(needs: &[&'static str]) -> String {
+    let mut on = Vec::new();
+    for (name, enabled) in [
+        ("serde", cfg!(feature = "serde")),
+        ("lp", cfg!(feature = "lp")),
+        ("proptest", cfg!(feature = "proptest")),
+        ("conformance", cfg!(feature = "conformance")),
+        ("redis", cfg!(feature = "redis")),
+        ("postgres", cfg!(feature = "postgres")),
+        ("metrics", cfg!(feature = "metrics")),
+    ] {
+        if enabled {
+            on.push(name);
+        }
+    }
+    for &name in needs {
+        if !on.contains(&name) {
+            on.push(name);
+        }
+    }
+    on.join(",")
+}
+
+/// The cargo profile this test runs in (`test`, or `bench` under --release): its
+/// dependencies are built already, so only an example itself compiles.
+pub fn profile() -> &'static str {
+    if cfg!(debug_assertions) {
+        "test"
+    } else {
+        "bench"
+    }
+}
