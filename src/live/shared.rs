@@ -15,7 +15,7 @@ use smallvec::SmallVec;
 use crate::catalogue::{Catalogue, CategoryId};
 use crate::route::Router;
 use crate::schema::{Answers, RespondentId};
-use crate::store::change::{reconcile, with_maxes};
+use crate::store::change::reconcile;
 use crate::store::{Change, Count, CounterId, Hold, Layout, QuotaStore, StoreError};
 
 use super::metrics::StoreOp;
@@ -48,7 +48,8 @@ fn check_layout(catalogue: &Catalogue, store: &dyn QuotaStore) -> Result<Vec<Cha
     let ours = Layout::from_catalogue(stored.survey(), catalogue)?;
     let mut counts = Vec::new();
     store.read(&mut counts)?;
-    let current = with_maxes(stored, counts.iter().map(|c| c.max));
+    let mut current = stored.clone();
+    current.set_maxes(counts.iter().map(|c| c.max));
     let changes = store.changes()?;
     reconcile(&ours, &current, &changes)?;
     Ok(changes)

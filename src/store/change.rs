@@ -130,10 +130,3 @@ pub fn reconcile(given: &Layout, current: &Layout, changes: &[Change]) -> Result
     }
     Ok(())
 }
-
-/// A layout with the maxes of `counts` (the store's now) and the names of `layout`.
-pub(crate) fn with_maxes(layout: &Layout, maxes: impl Iterator<Item = u32>) -> Layout {
-    let mut out = layout.clone();
-    out.set_maxes(maxes);
-    out
-}
