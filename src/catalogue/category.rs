@@ -99,7 +99,7 @@ fn is_zero(x: &f64) -> bool {
 
 /// A quota cell of a category: the respondents its rule matches may complete the category at
 /// most `max` times (and should at least `min` times).
-#[derive(Clone, Debug, PartialEq)]
+#[derive(Clone, PartialEq)]
 #[cfg_attr(
     feature = "serde",
     derive(Serialize, Deserialize),
@@ -112,9 +112,38 @@ pub struct QuotaCell {
     pub rule: Rule,
     /// Completes the cell may take at most.
     pub max: u32,
-    /// Completes the cell should reach (informative: routing never exceeds `max`).
+    /// Completes the cell should reach: while a cell is below its min, the categories it
+    /// belongs to are more urgent for the respondents in it (see
+    /// `route::MinUrgency`); routing never exceeds `max`.
     #[cfg_attr(feature = "serde", serde(default))]
     pub min: u32,
+    /// The cell this one refines, as an index into the category's cells (always an earlier
+    /// one): the cells of a category then form a quota tree, and a respondent falls in a cell
+    /// only when they fall in its parent too. `None`: directly under the category. A tree of
+    /// the [`quota`](crate::quota) module becomes such cells with
+    /// [`Category::with_quota_tree`].
+    #[cfg_attr(
+        feature = "serde",
+        serde(default, skip_serializing_if = "Option::is_none")
+    )]
+    pub parent: Option<usize>,
+}
+
+impl fmt::Debug for QuotaCell {
+    /// The fields; `parent` only when set, so that a flat cell's form (which
+    /// [`Category::fingerprint`] hashes, and snapshots keep) is what it was before cells had
+    /// parents.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let mut d = f.debug_struct("QuotaCell");
+        d.field("key", &self.key)
+            .field("rule", &self.rule)
+            .field("max", &self.max)
+            .field("min", &self.min);
+        if let Some(parent) = self.parent {
+            d.field("parent", &parent);
+        }
+        d.finish()
+    }
 }
 
 impl QuotaCell {
@@ -125,7 +154,18 @@ impl QuotaCell {
             rule,
             max,
             min: 0,
+            parent: None,
         }
+    }
+
+    /// Max of a node that has no max of its own (a [`Target::None`](crate::quota::Target) or
+    /// a structural node): larger than any count a catalogue can reach.
+    pub const NO_MAX: u32 = u32::MAX;
+
+    /// Places the cell under the category's cell at index `parent` (an earlier one).
+    pub fn with_parent(mut self, parent: usize) -> QuotaCell {
+        self.parent = Some(parent);
+        self
     }
 
     /// Sets the min target.
@@ -293,6 +333,17 @@ pub(super) fn validate(c: &Category, schema: &Schema, line: usize) -> Result<(),
                 "cells",
                 format!(
                     "cell `{}`: the rule names a question or response the schema does not have",
+                    cell.key
+                ),
+            );
+        }
+        if let Some(p) = cell.parent
+            && p >= i
+        {
+            return bad(
+                "cells",
+                format!(
+                    "cell `{}`: its parent {p} is not an earlier cell of the category (cells list a parent before its children)",
                     cell.key
                 ),
             );

@@ -25,7 +25,8 @@ impl Catalogue {
     /// `qualifier_seconds` (default 0) and `eligibility` (`question=resp|resp` clauses joined by
     /// `;`; empty means everyone), `loi_spread` (the LOI's coefficient of variation, default 0),
     /// `exclusion_group` (a name; empty means none) and `cells` (quota cells, `key: max: rule`
-    /// or `key: min..max: rule`, joined by `/`; empty means none). [`CSV_COLUMNS`] lists them;
+    /// or `key: min..max: rule`, joined by `/`; empty means none; `key < parent: …` nests a
+    /// cell under an earlier one, so a flat file carries a quota tree). [`CSV_COLUMNS`] lists them;
     /// any other column is an error, so a misspelling is never silently ignored. Quoted fields
     /// may hold commas. `docs/catalogue.md` documents the format and its JSON equivalent.
     ///
@@ -158,43 +159,65 @@ impl Catalogue {
 }
 
 /// Reads the `cells` column: cells joined by `/`, each `key: max: rule` or
-/// `key: min..max: rule`, the rule in the eligibility form (blank: everyone in the category).
+/// `key: min..max: rule`, the rule in the eligibility form (blank: everyone in the category);
+/// `key < parent: …` places the cell under an earlier one (a quota tree).
 /// Blank text means no cells. The problem, on failure, names the cell.
 fn parse_cells(schema: &Schema, text: &str) -> Result<Vec<QuotaCell>, String> {
     if text.trim().is_empty() {
         return Ok(Vec::new());
     }
-    text.split('/')
-        .enumerate()
-        .map(|(i, cell)| {
-            let cell = cell.trim();
-            let mut parts = cell.splitn(3, ':').map(str::trim);
-            let (Some(key), Some(bounds), Some(rule)) = (parts.next(), parts.next(), parts.next())
-            else {
-                return Err(format!(
-                    "cell {} `{cell}` is not `key: max: rule` or `key: min..max: rule`",
-                    i + 1
-                ));
-            };
-            if key.is_empty() {
-                return Err(format!("cell {} `{cell}` has an empty key", i + 1));
-            }
-            let count = |text: &str| {
-                text.trim().parse::<u32>().map_err(|_| {
-                    format!("cell `{key}`: `{text}` is not a whole number of completes")
-                })
-            };
-            let (min, max) = match bounds.split_once("..") {
-                Some((min, max)) => (count(min)?, count(max)?),
-                None => (0, count(bounds)?),
-            };
-            let rule = Rule::parse(schema, rule).map_err(|e| match e {
-                RuleError::Unknown(e) => format!("cell `{key}`: {e}"),
-                other => format!("cell `{key}`: {other}"),
-            })?;
-            Ok(QuotaCell::new(key, rule, max).with_min(min))
-        })
-        .collect()
+    let mut cells: Vec<QuotaCell> = Vec::new();
+    for (i, cell) in text.split('/').enumerate() {
+        let made = parse_cell(schema, i, cell, &cells)?;
+        cells.push(made);
+    }
+    Ok(cells)
+}
+
+/// One cell, `key: bounds: rule` or `key < parent: bounds: rule` (the parent an earlier cell).
+fn parse_cell(
+    schema: &Schema,
+    i: usize,
+    cell: &str,
+    earlier: &[QuotaCell],
+) -> Result<QuotaCell, String> {
+    let cell = cell.trim();
+    let mut parts = cell.splitn(3, ':').map(str::trim);
+    let (Some(key), Some(bounds), Some(rule)) = (parts.next(), parts.next(), parts.next()) else {
+        return Err(format!(
+            "cell {} `{cell}` is not `key: max: rule` or `key: min..max: rule`",
+            i + 1
+        ));
+    };
+    let (key, parent) = match key.split_once('<') {
+        Some((key, parent)) => (key.trim(), Some(parent.trim())),
+        None => (key, None),
+    };
+    if key.is_empty() {
+        return Err(format!("cell {} `{cell}` has an empty key", i + 1));
+    }
+    let parent = match parent {
+        None => None,
+        Some(p) => Some(earlier.iter().position(|o| o.key == p).ok_or_else(|| {
+            format!("cell `{key}`: parent `{p}` is no earlier cell of the category")
+        })?),
+    };
+    let count = |text: &str| {
+        text.trim()
+            .parse::<u32>()
+            .map_err(|_| format!("cell `{key}`: `{text}` is not a whole number of completes"))
+    };
+    let (min, max) = match bounds.split_once("..") {
+        Some((min, max)) => (count(min)?, count(max)?),
+        None => (0, count(bounds)?),
+    };
+    let rule = Rule::parse(schema, rule).map_err(|e| match e {
+        RuleError::Unknown(e) => format!("cell `{key}`: {e}"),
+        other => format!("cell `{key}`: {other}"),
+    })?;
+    let mut made = QuotaCell::new(key, rule, max).with_min(min);
+    made.parent = parent;
+    Ok(made)
 }
 
 /// Splits CSV text into records of fields, with the 1-based line each record starts on.

@@ -11,6 +11,7 @@ use serde::{Deserialize, Serialize};
 use std::fmt;
 
 use super::{Catalogue, CatalogueError, Category, DEFAULT_TARGET, QuotaCell};
+use crate::quota::{NodeSpec, QuotaTree};
 use crate::schema::{QuestionId, Rule, RuleError, Schema};
 
 /// What a catalogue serialises as: its schema and categories.
@@ -48,22 +49,22 @@ struct CategoryIn {
     loi_seconds: f64,
     #[serde(default)]
     qualifier_seconds: f64,
-    #[serde(default = "default_target")]
-    target: u32,
+    #[serde(default)]
+    target: Option<u32>,
     #[serde(default)]
     eligibility: RuleIn,
     #[serde(default)]
     exposure_targets: Vec<ExposureIn>,
     #[serde(default)]
     cells: Vec<CellIn>,
+    /// A quota tree in the quota module's named form, appended to `cells` as
+    /// [`Category::with_quota_tree`] does.
+    #[serde(default)]
+    tree: Option<NodeSpec>,
     #[serde(default)]
     loi_spread: f64,
     #[serde(default)]
     exclusion_group: Option<String>,
-}
-
-fn default_target() -> u32 {
-    DEFAULT_TARGET
 }
 
 /// A quota cell of the document.
@@ -76,6 +77,17 @@ struct CellIn {
     max: u32,
     #[serde(default)]
     min: u32,
+    #[serde(default)]
+    parent: Option<ParentIn>,
+}
+
+/// A cell's parent: the key of an earlier cell of the category, or its index (the form the
+/// crate writes).
+#[derive(Deserialize)]
+#[serde(untagged)]
+enum ParentIn {
+    Index(usize),
+    Key(String),
 }
 
 /// A rule: the CSV's text form (a string), or the structured [`Rule`] (an object, or the
@@ -177,22 +189,40 @@ impl TryFrom<CatalogueIn> for Catalogue {
         for (i, c) in doc.categories.into_iter().enumerate() {
             // The line `Catalogue::new` reports for the category at this position.
             let line = i + 2;
+            let key = c.key.clone();
             let bad = |field: &'static str, problem: String| CatalogueError::Field {
                 line,
                 field,
-                problem: format!("category `{}`: {problem}", c.key),
+                problem: format!("category `{key}`: {problem}"),
             };
             let eligibility = c
                 .eligibility
                 .resolve(&schema)
                 .map_err(|p| bad("eligibility", p))?;
-            let mut cells = Vec::with_capacity(c.cells.len());
+            let mut cells: Vec<QuotaCell> = Vec::with_capacity(c.cells.len());
             for cell in c.cells {
                 let rule = cell
                     .rule
                     .resolve(&schema)
                     .map_err(|p| bad("cells", format!("cell `{}`: {p}", cell.key)))?;
-                cells.push(QuotaCell::new(cell.key, rule, cell.max).with_min(cell.min));
+                let parent = match cell.parent {
+                    None => None,
+                    Some(ParentIn::Index(i)) => Some(i),
+                    Some(ParentIn::Key(key)) => {
+                        Some(cells.iter().position(|o| o.key == key).ok_or_else(|| {
+                            bad(
+                                "cells",
+                                format!(
+                                    "cell `{}`: parent `{key}` is no earlier cell of the category",
+                                    cell.key
+                                ),
+                            )
+                        })?)
+                    }
+                };
+                let mut made = QuotaCell::new(cell.key, rule, cell.max).with_min(cell.min);
+                made.parent = parent;
+                cells.push(made);
             }
             let mut exposure_targets = Vec::with_capacity(c.exposure_targets.len());
             for target in c.exposure_targets {
@@ -212,13 +242,35 @@ impl TryFrom<CatalogueIn> for Catalogue {
                 incidence: c.incidence,
                 loi_seconds: c.loi_seconds,
                 qualifier_seconds: c.qualifier_seconds,
-                target: c.target,
+                target: c.target.unwrap_or(DEFAULT_TARGET),
                 eligibility,
                 exposure_targets,
                 cells,
                 loi_spread: c.loi_spread,
                 exclusion_group: c.exclusion_group,
             });
+            if let Some(spec) = c.tree {
+                let tree = QuotaTree::from_spec(schema.clone(), &spec)
+                    .map_err(|e| bad("tree", e.to_string()))?;
+                let Some(category) = categories.pop() else {
+                    unreachable!("pushed above")
+                };
+                let category = category
+                    .with_quota_tree(&tree)
+                    .map_err(|e| bad("tree", e.to_string()))?;
+                if let Some(given) = c.target
+                    && given != category.target
+                {
+                    return Err(bad(
+                        "target",
+                        format!(
+                            "{given} differs from the tree's root target {}",
+                            category.target
+                        ),
+                    ));
+                }
+                categories.push(category);
+            }
         }
         Catalogue::new(schema, categories)
     }

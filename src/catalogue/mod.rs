@@ -33,16 +33,18 @@ mod preflight;
 mod reference;
 #[cfg(test)]
 mod tests;
+mod tree;
 
 pub use crate::bound::BoundTerms;
 pub use category::{Category, CategoryId, DEFAULT_TARGET, MIN_INCIDENCE, QuotaCell};
 pub use csv::CSV_COLUMNS;
 pub use preflight::{Preflight, PreflightCategory, PreflightProblem};
 pub use reference::reference_shares;
+pub use tree::{CategoryTree, TreeError};
 
 use thiserror::Error;
 
-use crate::schema::{Answers, Schema};
+use crate::schema::{Answers, Rule, Schema};
 
 #[cfg(feature = "serde")]
 use serde::{Deserialize, Serialize};
@@ -152,6 +154,8 @@ pub struct Catalogue {
     any_exposure_targets: bool,
     /// Global index of each category's first quota cell; one more entry than categories.
     cell_offsets: Vec<u32>,
+    /// Each cell's rule with its ancestors' (global cell order): who falls in it.
+    cell_rules: Vec<Rule>,
     /// True when some category's LOI is uncertain.
     any_loi_spread: bool,
     /// Each category's exclusion group index (`u32::MAX`: none).
@@ -298,6 +302,7 @@ impl Catalogue {
             });
         }
         cell_offsets.push(cells as u32);
+        let cell_rules = tree::path_rules(&categories);
         let qualifiers_free = categories.iter().all(|c| c.qualifier_seconds == 0.0);
         let any_exposure_targets = categories.iter().any(|c| !c.exposure_targets.is_empty());
         let shortest = categories
@@ -340,6 +345,7 @@ impl Catalogue {
             qualifiers_free,
             any_exposure_targets,
             cell_offsets,
+            cell_rules,
             any_loi_spread,
             group_of,
             group_members,

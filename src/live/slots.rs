@@ -299,8 +299,8 @@ impl<R: Router, C: Clock> Engine<R, C> {
         for cell in self.catalogue.cell_range(category) {
             let falls_in = self
                 .catalogue
-                .cell(cell)
-                .is_some_and(|(_, q)| q.rule.matches(answers));
+                .cell_rule(cell)
+                .is_some_and(|rule| rule.matches(answers));
             if !falls_in {
                 continue;
             }

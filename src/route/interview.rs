@@ -156,8 +156,8 @@ impl Interview {
             self.blocked.resize(self.eligible.len(), 0);
             for c in catalogue.ids() {
                 for cell in catalogue.cell_range(c) {
-                    if let Some((_, q)) = catalogue.cell(cell)
-                        && q.rule.matches(answers)
+                    if let Some(rule) = catalogue.cell_rule(cell)
+                        && rule.matches(answers)
                     {
                         self.member_cells.push((c.index() as u32, cell as u32));
                     }
