@@ -380,7 +380,10 @@ mod tests {
         );
         let from_csv = Catalogue::from_csv(schema.clone(), &csv).unwrap();
         let cells = &from_csv.categories()[0].cells;
-        assert_eq!((cells[1].parent, cells[1].min, cells[1].max), (Some(0), 4, 12));
+        assert_eq!(
+            (cells[1].parent, cells[1].min, cells[1].max),
+            (Some(0), 4, 12)
+        );
         let doc = serde_json::json!({
             "schema": schema,
             "categories": [{"key": "7", "name": "Tan", "incidence": 0.2, "loi_seconds": 100,
@@ -392,7 +395,10 @@ mod tests {
         let from_doc: Catalogue = serde_json::from_value(doc).unwrap();
         let c = &from_doc.categories()[0];
         assert_eq!(c.cells[..2], cells[..]);
-        assert_eq!((c.target, c.cells[2].key.as_str(), c.cells[2].max), (40, "age=55+", 5));
+        assert_eq!(
+            (c.target, c.cells[2].key.as_str(), c.cells[2].max),
+            (40, "age=55+", 5)
+        );
         // What the crate writes reads back the same.
         let written = serde_json::to_string(&from_doc).unwrap();
         let again: Catalogue = serde_json::from_str(&written).unwrap();
@@ -404,7 +410,10 @@ mod tests {
         let schema = Schema::default_survey();
         let csv = format!("{HEADER},cells\n7,Tan,0.2,100,nf < n: 12: gender=female\n");
         let err = Catalogue::from_csv(schema.clone(), &csv).unwrap_err();
-        assert!(err.to_string().contains("parent `n` is no earlier cell"), "{err}");
+        assert!(
+            err.to_string().contains("parent `n` is no earlier cell"),
+            "{err}"
+        );
         let late = Category::new("7", "Tan", 0.2, 100.0)
             .with_cell(QuotaCell::new("a", Rule::Everyone, 5).with_parent(0));
         let err = Catalogue::new(schema.clone(), vec![late]).unwrap_err();
@@ -414,7 +423,10 @@ mod tests {
         let err = Category::new("7", "Tan", 0.2, 100.0)
             .with_quota_tree(&t)
             .unwrap_err();
-        assert!(matches!(err, TreeError::RootRange { min: 5, max: 9, .. }), "{err:?}");
+        assert!(
+            matches!(err, TreeError::RootRange { min: 5, max: 9, .. }),
+            "{err:?}"
+        );
         let any = Category::new("7", "Tan", 0.2, 100.0).with_cell(QuotaCell::new(
             "either",
             Rule::Any(vec![Rule::Everyone]),

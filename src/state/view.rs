@@ -16,6 +16,9 @@ pub struct QuotaView<'a> {
     pub(super) completed: &'a [AtomicU32],
     pub(super) pending: &'a [AtomicU32],
     pub(super) cell_open: &'a [AtomicI64],
+    pub(super) cell_completed: &'a [AtomicU32],
+    pub(super) cell_pending: &'a [AtomicU32],
+    pub(super) cell_targets: &'a [AtomicU32],
     pub(super) shown: &'a [AtomicU32],
     pub(super) qualified: &'a [AtomicU32],
     pub(super) exposures: &'a [AtomicU32],
@@ -82,6 +85,38 @@ impl QuotaView<'_> {
         self.cell_open
             .get(cell)
             .map_or(0, |a| slots(a.load(Ordering::Relaxed)))
+    }
+
+    /// Completes counted in the quota cell (global index); 0 out of range.
+    #[inline]
+    pub fn cell_completed(&self, cell: usize) -> u32 {
+        self.cell_completed
+            .get(cell)
+            .map_or(0, |a| a.load(Ordering::Relaxed))
+    }
+
+    /// Pending slots held in the quota cell (global index); 0 out of range.
+    #[inline]
+    pub fn cell_pending(&self, cell: usize) -> u32 {
+        self.cell_pending
+            .get(cell)
+            .map_or(0, |a| a.load(Ordering::Relaxed))
+    }
+
+    /// Completes and pending slots of the quota cell (global index): what it has taken, a held
+    /// slot counted as taken; 0 out of range.
+    #[inline]
+    pub fn cell_taken(&self, cell: usize) -> u32 {
+        self.cell_completed(cell)
+            .saturating_add(self.cell_pending(cell))
+    }
+
+    /// The quota cell's max target now (administrative changes included); 0 out of range.
+    #[inline]
+    pub fn cell_target(&self, cell: usize) -> u32 {
+        self.cell_targets
+            .get(cell)
+            .map_or(0, |a| a.load(Ordering::Relaxed))
     }
 
     /// Respondents shown the category's qualifier so far.
