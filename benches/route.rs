@@ -10,6 +10,9 @@ use quotaroute::state::QuotaState;
 use rand::{RngExt, SeedableRng};
 use std::hint::black_box;
 
+#[path = "../tests/support/interlocked.rs"]
+mod interlocked;
+
 fn bundled() -> Catalogue {
     let text = include_str!("../examples/data/fake_category_data.csv");
     Catalogue::from_csv(Schema::default_survey(), text).unwrap()
@@ -42,7 +45,8 @@ fn synthetic(n: usize) -> Catalogue {
     Catalogue::new(schema, categories).unwrap()
 }
 
-/// A state part-way through fieldwork: completes spread over the categories.
+/// A state part-way through fieldwork: completes spread over the categories, and held slots
+/// spread over the quota cells (up to each one's min), so some mins are met and some not.
 fn part_filled(catalogue: &Catalogue) -> QuotaState {
     let mut state = QuotaState::new(catalogue);
     let mut rng = run_rng(9, 0);
@@ -50,6 +54,11 @@ fn part_filled(catalogue: &Catalogue) -> QuotaState {
         let k = rng.random_range(0..catalogue.category(c).target / 2 + 1);
         for _ in 0..k {
             state.complete(c).unwrap();
+        }
+    }
+    for cell in 0..catalogue.cell_count() {
+        for _ in 0..rng.random_range(0..=catalogue.cell_min(cell)) {
+            state.try_reserve_cell(cell);
         }
     }
     state
@@ -122,6 +131,41 @@ fn bench(c: &mut Criterion) {
 
     // Whole simulated runs: everything a respondent costs, table rebuilds and the simulation's
     // own bookkeeping included, reported per respondent.
+    // Quota trees: the bundled catalogue against itself with region × gender × age min/max
+    // trees (27 nodes) on every third category, per whole respondent, in one run.
+    let trees = [
+        ("77", bundled()),
+        ("77-trees", interlocked::bundled_with_trees()),
+    ];
+    let mut tree_group = c.benchmark_group("trees");
+    for (label, catalogue) in &trees {
+        let state = part_filled(catalogue);
+        let supply = Supply::new(catalogue.schema());
+        for name in ["greedy", "balanced"] {
+            let router = policy(name).unwrap();
+            let mut rs = RouterState::default();
+            let mut rng = run_rng(2, 2);
+            let mut interview = Interview::new();
+            let mut respondent = Respondent::new(0, Answers::unknown(catalogue.schema()));
+            tree_group.throughput(Throughput::Elements(1));
+            tree_group.bench_with_input(BenchmarkId::new(name, label), &(), |b, _| {
+                b.iter(|| {
+                    route_one(
+                        catalogue,
+                        &state,
+                        router.as_ref(),
+                        &supply,
+                        &mut rs,
+                        &mut rng,
+                        &mut interview,
+                        &mut respondent,
+                    )
+                })
+            });
+        }
+    }
+    tree_group.finish();
+
     let mut runs = c.benchmark_group("run");
     runs.sample_size(10);
     let catalogue = &catalogues[0].1;
@@ -192,6 +236,8 @@ fn route_one(
 ) -> u32 {
     supply.draw_into(rng, &mut respondent.answers);
     interview.begin(catalogue, &respondent.answers, 480.0, None);
+    // The respondent's full quota cells are held back, as a turn does (nothing without cells).
+    interview.refresh_cells(&state.view());
     loop {
         let ask = Ask {
             catalogue,

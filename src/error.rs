@@ -21,9 +21,7 @@ pub use crate::live::{AnswerError, NextOfferError, SlotError};
 pub use crate::live::{ConfigError as LiveConfigError, LiveError, LiveRestoreError, WaveError};
 pub use crate::quota::{BindError, CountError, EditError, QueryError, SpecError};
 pub use crate::risk::{EntityError, MetricError, ModelError, RankError};
-pub use crate::route::{
-    BalancedError, OfferError, OptionError, PolicyError, UnknownPolicy, WeightedError,
-};
+pub use crate::route::{OfferError, OptionError, PolicyError, UnknownPolicy, WeightedError};
 pub use crate::schema::{AnswersError, LookupError, RuleError, SchemaError};
 pub use crate::sim::ScenarioError;
 pub use crate::sim::SimError;

@@ -114,7 +114,7 @@ pub struct QuotaCell {
     pub max: u32,
     /// Completes the cell should reach: while a cell is below its min, the categories it
     /// belongs to are more urgent for the respondents in it (see
-    /// `route::MinUrgency`); routing never exceeds `max`.
+    /// [`route::MinUrgency`](crate::route::MinUrgency)); routing never exceeds `max`.
     #[cfg_attr(feature = "serde", serde(default))]
     pub min: u32,
     /// The cell this one refines, as an index into the category's cells (always an earlier

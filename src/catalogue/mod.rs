@@ -156,6 +156,10 @@ pub struct Catalogue {
     cell_offsets: Vec<u32>,
     /// Each cell's rule with its ancestors' (global cell order): who falls in it.
     cell_rules: Vec<Rule>,
+    /// Each cell's min target (global cell order).
+    cell_mins: Vec<u32>,
+    /// Per category: true when one of its cells has a min target.
+    has_mins: Vec<bool>,
     /// True when some category's LOI is uncertain.
     any_loi_spread: bool,
     /// Each category's exclusion group index (`u32::MAX`: none).
@@ -303,6 +307,14 @@ impl Catalogue {
         }
         cell_offsets.push(cells as u32);
         let cell_rules = tree::path_rules(&categories);
+        let cell_mins = categories
+            .iter()
+            .flat_map(|c| c.cells.iter().map(|cell| cell.min))
+            .collect();
+        let has_mins = categories
+            .iter()
+            .map(|c| c.cells.iter().any(|cell| cell.min > 0))
+            .collect();
         let qualifiers_free = categories.iter().all(|c| c.qualifier_seconds == 0.0);
         let any_exposure_targets = categories.iter().any(|c| !c.exposure_targets.is_empty());
         let shortest = categories
@@ -346,6 +358,8 @@ impl Catalogue {
             any_exposure_targets,
             cell_offsets,
             cell_rules,
+            cell_mins,
+            has_mins,
             any_loi_spread,
             group_of,
             group_members,

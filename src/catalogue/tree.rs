@@ -245,6 +245,18 @@ impl Catalogue {
         self.cell_rules.get(index)
     }
 
+    /// The min target of the cell with this global index (0 without one, or out of range).
+    #[inline]
+    pub fn cell_min(&self, index: usize) -> u32 {
+        self.cell_mins.get(index).copied().unwrap_or(0)
+    }
+
+    /// True when one of the category's quota cells has a min target.
+    #[inline]
+    pub fn has_min_cells(&self, id: CategoryId) -> bool {
+        self.has_mins.get(id.index()).copied().unwrap_or(false)
+    }
+
     /// The category's cells as a tree of the [`quota`](crate::quota) module, with its targets
     /// (the root: the category's target as configured) and no counts; the inverse of
     /// [`Category::with_quota_tree`]. Set each node's count with

@@ -1,363 +1,135 @@
-//! The `balanced` policy: categories offered in `available_balanced` order for the respondent's
-//! cell of a quota tree.
-
-use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, PoisonError, RwLock, RwLockReadGuard, RwLockWriteGuard};
+//! The `balanced` policy: categories offered in Askia's `AvailableBalancedQuota` order, on the
+//! live counts of the categories and their quota trees.
 
 use rand::Rng;
 use smallvec::smallvec;
-use thiserror::Error;
 
-use crate::catalogue::{Catalogue, CategoryId};
-use crate::quota::{CountError, Query, QueryBuffer, QuotaMethod, QuotaTree};
-use crate::schema::{Answers, QuestionId, ResponseId};
+use crate::catalogue::CategoryId;
 
 use super::{Ask, Explanation, Router, RouterState};
 
-static ROUTERS: AtomicU64 = AtomicU64::new(0);
-
-/// Why a [`Balanced`] router could not be built.
-#[derive(Clone, Debug, Error, PartialEq, Eq)]
-#[non_exhaustive]
-pub enum BalancedError {
-    /// The category question is not a question of the tree's schema.
-    #[error(
-        "the category question {question:?} is not in the quota tree's schema ({questions} questions)"
-    )]
-    UnknownQuestion {
-        /// The id given.
-        question: QuestionId,
-        /// How many questions the tree's schema has.
-        questions: usize,
-    },
-    /// A response of the category question names no category of the catalogue.
-    #[error(
-        "response \"{response}\" of the category question \"{question}\" is the key of no category"
-    )]
-    NoCategoryForResponse {
-        /// The category question's name.
-        question: String,
-        /// The response's name.
-        response: String,
-    },
-    /// A category of the catalogue is not a response of the category question.
-    #[error("category \"{key}\" is not a response of the category question \"{question}\"")]
-    NoResponseForCategory {
-        /// The category question's name.
-        question: String,
-        /// The category's key.
-        key: String,
-    },
-    /// A question of the tree has the name of a question of the catalogue's schema (so it is
-    /// read from the respondent's answers) but a response that question does not have.
-    #[error(
-        "question \"{question}\" of the quota tree has response \"{response}\", which the catalogue's question \"{question}\" does not have"
-    )]
-    DemographicMismatch {
-        /// The question's name.
-        question: String,
-        /// The response's name.
-        response: String,
-    },
-}
-
 /// The `balanced` policy: offer the categories in Askia's `AvailableBalancedQuota` order for
-/// the respondent's cell, as Askia users script it.
+/// the respondent, as Askia users script it, read from the live counts every router sees.
 ///
-/// The categories are the responses of a *category question* of a [`QuotaTree`]; the tree's
-/// other questions are demographics. For each decision the router runs
-/// `category_question.AvailableBalancedQuota()` with the respondent's answers as context
-/// ([`QuotaTree::query_into`] with [`QuotaMethod::AvailableBalanced`]) and offers the first
-/// category in that order that is offerable ([`Ask::is_offerable`]: eligible, not shown, open,
-/// fits, a qualifier slot left).
+/// The categories are the responses of the query's target question; below each one lies its
+/// quota tree ([`QuotaCell`](crate::catalogue::QuotaCell)s with parents). The router answers
+/// `Category.AvailableBalancedQuota()` with the respondent's answers as context, by the rules
+/// of the [`quota`](crate::quota) module:
 ///
-/// # Mapping
+/// * **To-do** of category `c`: `min(max over counted rows of (min − taken), min over counted
+///   rows of (max − taken))`, where the rows are the category itself (min = max = its target)
+///   and every node of its tree whose conditions the respondent's answers satisfy or leave
+///   unknown (a node on a question not answered yet counts, as in Askia); nodes without a
+///   target are skipped. A category is available when its to-do is above 0: a node of the
+///   respondent's that is full closes it, and so does a node on an unknown question.
+/// * **Order**: `(Target% − Observed%) / Target%` descending over the categories, i.e. the
+///   least filled (taken / target) first, compared exactly; ties in catalogue order.
+/// * **Counts**: completes and pending slots (a held slot is taken, as for every router), read
+///   from the [`QuotaView`](crate::state::QuotaView): one set of counts for every worker,
+///   every node and a shared store's mirror, with nothing to count by hand.
 ///
-/// * **Categories by key**: the category question's responses must be exactly the
-///   catalogue's category keys, one response per category, in any order
-///   ([`BalancedError::NoCategoryForResponse`], [`BalancedError::NoResponseForCategory`]).
-///   Keys rather than positions, so that reordering either list cannot silently swap quotas.
-/// * **Demographics by name**: a tree question with the name of a question of the catalogue's
-///   schema takes the respondent's answer to it, matched by response name (every tree response
-///   must exist there: [`BalancedError::DemographicMismatch`]; an answer whose response the
-///   tree lacks is left unknown). Other tree questions are unknown for every respondent.
-///
-/// # Where the counts live
-///
-/// The tree is shared as `Arc<RwLock<QuotaTree>>` ([`Balanced::tree`]): one set of counts for
-/// every worker, read under a read lock per decision (uncontended: an atomic operation, no
-/// allocation) and written under the write lock once per complete. A router is immutable
-/// configuration, so the counts cannot live in it; a per-worker copy in the
-/// [`RouterState`] would be wrong as soon as two workers route, and a snapshot would go stale.
-///
-/// Completes are counted by [`on_answer`](Router::on_answer) when the respondent qualified
-/// (the way the simulation and `testing::route_checked` report
-/// a complete), with the category question set to the category and the demographics from the
-/// respondent's answers. An engine that counts completes itself (after quality checks, say)
-/// builds the router [`without_counting`](Balanced::without_counting) and calls
-/// [`record_complete`](Balanced::record_complete), or writes to the tree directly. Targets can
-/// be edited mid-field through the lock.
-///
-/// **Limitations.** Every complete takes the write lock, so completes are serialised (reads
-/// wait for a write in progress, ~a microsecond). The tree and the [`QuotaState`](crate::state)
-/// are counted separately: a tree cell can be full while its category is open, and then the
-/// category is not offered to respondents of that cell — so, unlike the other built-in
-/// policies, `balanced` may return `None` while a category is offerable by [`Ask`]'s rules,
-/// when every such category's cell is full for this respondent (that is the point: a full cell
-/// is closed). `balanced` needs a tree, so it is not in the zero-argument
-/// [`policy`](super::policy) registry.
+/// The first available category in that order that is offerable ([`Ask::is_offerable`]:
+/// eligible, not shown, open, fits, a qualifier slot left) is offered. Since it reads the live
+/// counts, `balanced` is built by name like the others (`policy("balanced")`); a test checks
+/// its order against [`QuotaTree::available_balanced`](crate::quota::QuotaTree::available_balanced)
+/// on a tree with the same counts.
 ///
 /// ```
-/// use std::sync::{Arc, RwLock};
 /// use quotaroute::catalogue::{Catalogue, Category};
-/// use quotaroute::quota::{NodeSpec, QuotaTree};
-/// use quotaroute::route::{Ask, Balanced, Interview, Router, RouterState};
+/// use quotaroute::route::{policy, Interview, RouterState, Turn, Outcome};
 /// use quotaroute::schema::{Answers, Respondent, Schema};
 /// use quotaroute::state::QuotaState;
 /// use rand::SeedableRng;
 ///
 /// let catalogue = Catalogue::new(Schema::default_survey(), vec![
-///     Category::new("A", "Product A", 0.5, 60.0),
-///     Category::new("B", "Product B", 0.5, 60.0),
+///     Category::new("A", "Product A", 0.5, 60.0).with_target(10),
+///     Category::new("B", "Product B", 0.5, 60.0).with_target(10),
 /// ])?;
-/// // The quota tree: Product × gender, gender named as in the catalogue's schema.
-/// let schema = Schema::builder()
-///     .question("Product", ["A", "B"])
-///     .question("gender", ["female", "male"])
-///     .build()?;
-/// let spec: NodeSpec = serde_json::from_str(r#"{"children": [
-///     {"question": "Product", "response": "A", "target": 10, "observed": 8},
-///     {"question": "Product", "response": "B", "target": 10, "observed": 2}]}"#)?;
-/// let tree = Arc::new(RwLock::new(QuotaTree::from_spec(schema.clone(), &spec)?));
-/// let router = Balanced::new(&catalogue, tree.clone(), schema.question("Product")?)?;
-///
-/// let quotas = QuotaState::new(&catalogue);
-/// let respondent = Respondent::new(1, Answers::from_names(catalogue.schema(), [("gender", "male")])?);
+/// let mut quotas = QuotaState::new(&catalogue);
+/// let a = catalogue.find("A").unwrap();
+/// for _ in 0..8 {
+///     quotas.complete(a)?;
+/// }
+/// let router = policy("balanced")?;
+/// let respondent = Respondent::new(1, Answers::unknown(catalogue.schema()));
 /// let mut interview = Interview::new();
 /// interview.begin(&catalogue, &respondent.answers, 480.0, None);
-/// let ask = Ask { catalogue: &catalogue, respondent: &respondent, interview: &interview, quotas: quotas.view() };
+/// let mut state = RouterState::default();
 /// let mut rng = rand::rngs::Xoshiro256PlusPlus::seed_from_u64(7);
-/// // B is the least filled (2 of 10): offered first.
-/// assert_eq!(router.next_offer(&ask, &mut RouterState::default(), &mut rng), catalogue.find("B"));
+/// let mut turn = Turn::start(&catalogue, &router, &mut state, &respondent, &mut interview, &quotas);
+/// // B is the least filled (0 of 10 against 8 of 10): offered first.
+/// assert_eq!(turn.offer(&mut quotas, &mut rng)?, catalogue.find("B"));
 /// # Ok::<(), Box<dyn std::error::Error>>(())
 /// ```
-#[derive(Debug)]
-pub struct Balanced {
-    tree: Arc<RwLock<QuotaTree>>,
-    query: Query,
-    category_question: QuestionId,
-    /// Per response of the category question: its category.
-    categories: Vec<CategoryId>,
-    /// Per category: its response.
-    responses: Vec<ResponseId>,
-    /// Per catalogue question: the tree question with its name, and the tree response of
-    /// each catalogue response (if any).
-    demographics: Vec<Option<(QuestionId, Vec<Option<ResponseId>>)>>,
-    counting: bool,
-    instance: u64,
-}
+#[derive(Clone, Copy, Debug, Default)]
+pub struct Balanced;
 
 impl Balanced {
-    /// A `balanced` router over `catalogue` whose categories are the responses of
-    /// `category_question` in `tree` (matched by category key); see the [type's
-    /// documentation](Balanced) for the mapping and for where the counts live.
+    /// The policy.
+    pub const fn new() -> Balanced {
+        Balanced
+    }
+
+    /// Askia's to-do of the category for this respondent on the live counts (see the type's
+    /// docs); above 0 when the category is available.
     ///
-    /// # Errors
-    /// [`BalancedError`]: the question is not in the tree's schema, a response is no
-    /// category's key or a category is no response, a demographic question's response is
-    /// unknown to the catalogue's question of the same name.
-    pub fn new(
-        catalogue: &Catalogue,
-        tree: Arc<RwLock<QuotaTree>>,
-        category_question: QuestionId,
-    ) -> Result<Balanced, BalancedError> {
-        let (categories, responses, demographics) = {
-            let guard = tree.read().unwrap_or_else(PoisonError::into_inner);
-            let schema = guard.schema();
-            if category_question.index() >= schema.len() {
-                return Err(BalancedError::UnknownQuestion {
-                    question: category_question,
-                    questions: schema.len(),
-                });
+    /// # Performance
+    /// One pass over the category's quota cells, each one evaluation of its path rule; no
+    /// allocation.
+    pub fn todo(ask: &Ask<'_>, category: CategoryId) -> i64 {
+        let (catalogue, quotas) = (ask.catalogue, &ask.quotas);
+        let taken = i64::from(quotas.completed(category)) + i64::from(quotas.pending(category));
+        // The category's own row: min = max = its target (live, administrative changes in).
+        let room_c = i64::from(quotas.open_slots(category));
+        let target = taken + room_c;
+        let (mut need, mut room) = (target - taken, room_c);
+        let answers = &ask.respondent.answers;
+        for cell in catalogue.cell_range(category) {
+            let (min, max) = (catalogue.cell_min(cell), quotas.cell_target(cell));
+            if min == 0 && max == crate::catalogue::QuotaCell::NO_MAX {
+                continue;
             }
-            let qname = schema.question_name(category_question).to_owned();
-            let mut categories = Vec::with_capacity(schema.response_count(category_question));
-            let mut responses = vec![None; catalogue.len()];
-            for r in schema.response_ids(category_question) {
-                let name = schema.response_name(category_question, r);
-                let c =
-                    catalogue
-                        .find(name)
-                        .ok_or_else(|| BalancedError::NoCategoryForResponse {
-                            question: qname.clone(),
-                            response: name.to_owned(),
-                        })?;
-                categories.push(c);
-                responses[c.index()] = Some(r);
-            }
-            let responses = responses
-                .into_iter()
-                .zip(catalogue.categories())
-                .map(|(r, c)| {
-                    r.ok_or_else(|| BalancedError::NoResponseForCategory {
-                        question: qname.clone(),
-                        key: c.key.clone(),
-                    })
-                })
-                .collect::<Result<Vec<_>, _>>()?;
-            let cs = catalogue.schema();
-            let mut demographics = vec![None; cs.len()];
-            for tq in schema.question_ids() {
-                if tq == category_question {
-                    continue;
-                }
-                let name = schema.question_name(tq);
-                let Ok(cq) = cs.question(name) else {
-                    continue;
-                };
-                let mut map = vec![None; cs.response_count(cq)];
-                for tr in schema.response_ids(tq) {
-                    let rname = schema.response_name(tq, tr);
-                    let cr =
-                        cs.response(cq, rname)
-                            .map_err(|_| BalancedError::DemographicMismatch {
-                                question: name.to_owned(),
-                                response: rname.to_owned(),
-                            })?;
-                    map[cr.index()] = Some(tr);
-                }
-                demographics[cq.index()] = Some((tq, map));
-            }
-            (categories, responses, demographics)
-        };
-        Ok(Balanced {
-            tree,
-            query: Query::new(category_question),
-            category_question,
-            categories,
-            responses,
-            demographics,
-            counting: true,
-            instance: ROUTERS.fetch_add(1, Ordering::Relaxed),
-        })
-    }
-
-    /// Leaves counting to the caller: [`on_answer`](Router::on_answer) then records nothing
-    /// (see [`record_complete`](Balanced::record_complete)).
-    pub fn without_counting(mut self) -> Balanced {
-        self.counting = false;
-        self
-    }
-
-    /// The shared tree, counts included (read it, edit targets, record completes).
-    pub fn tree(&self) -> &Arc<RwLock<QuotaTree>> {
-        &self.tree
-    }
-
-    /// The category question.
-    pub fn category_question(&self) -> QuestionId {
-        self.category_question
-    }
-
-    /// The category of a response of the category question.
-    pub fn category_of(&self, response: ResponseId) -> Option<CategoryId> {
-        self.categories.get(response.index()).copied()
-    }
-
-    /// The response of the category question for a category.
-    pub fn response_of(&self, category: CategoryId) -> Option<ResponseId> {
-        self.responses.get(category.index()).copied()
-    }
-
-    /// The tree's answers for a respondent: the demographics from `answers` (of the
-    /// catalogue's schema), and the category question set to `category` if given.
-    pub fn tree_answers(&self, answers: &Answers, category: Option<CategoryId>) -> Answers {
-        let mut out = Answers::unknown(self.read().schema());
-        self.fill(answers, category, &mut out);
-        out
-    }
-
-    /// Counts a complete of `category` by a respondent with these answers (of the catalogue's
-    /// schema) in every tree node it matches.
-    ///
-    /// # Errors
-    /// [`CountError`] from [`QuotaTree::record`] (a count past the cap); nothing is changed.
-    pub fn record_complete(
-        &self,
-        answers: &Answers,
-        category: CategoryId,
-    ) -> Result<usize, CountError> {
-        let tree_answers = self.tree_answers(answers, Some(category));
-        self.write().record(&tree_answers)
-    }
-
-    fn read(&self) -> RwLockReadGuard<'_, QuotaTree> {
-        // A writer that panicked cannot leave the tree half-updated (record changes nothing
-        // when it fails), so a poisoned lock is still usable.
-        self.tree.read().unwrap_or_else(PoisonError::into_inner)
-    }
-
-    fn write(&self) -> RwLockWriteGuard<'_, QuotaTree> {
-        self.tree.write().unwrap_or_else(PoisonError::into_inner)
-    }
-
-    /// Writes the tree's answers into `out` (already shaped for the tree's schema).
-    fn fill(&self, answers: &Answers, category: Option<CategoryId>, out: &mut Answers) {
-        for q in 0..out.len() {
-            out.clear(QuestionId(q as u16));
-        }
-        for (cq, map) in self.demographics.iter().enumerate() {
-            let Some((tq, map)) = map else { continue };
-            if let Some(r) = answers.get(QuestionId(cq as u16))
-                && let Some(Some(tr)) = map.get(r.index())
+            if !catalogue
+                .cell_rule(cell)
+                .is_some_and(|r| r.may_match(answers))
             {
-                out.set(*tq, *tr);
+                continue;
             }
+            let taken = i64::from(quotas.cell_taken(cell));
+            need = need.max(i64::from(min) - taken);
+            room = room.min(i64::from(max) - taken);
         }
-        if let Some(r) = category.and_then(|c| self.response_of(c)) {
-            out.set(self.category_question, r);
-        }
+        need.min(room)
     }
 
-    /// Runs the query for this respondent into the worker's buffer.
-    fn run<'s>(&self, ask: &Ask<'_>, state: &'s mut RouterState) -> &'s BalancedState {
-        let tree = self.read();
-        let st = state.get_or_insert_with(BalancedState::default);
-        let answers = st.answers_for(self, &tree);
-        self.fill(&ask.respondent.answers, None, answers);
-        let BalancedState {
-            buffer, answers, ..
-        } = st;
-        // Only answers of another shape could fail, and they were just made to fit; on an
-        // error the buffer's results are empty and nothing is offered.
-        let _ = tree.query_into(
-            QuotaMethod::AvailableBalanced,
-            &self.query,
-            answers.as_ref(),
-            buffer,
-        );
-        st
-    }
-}
-
-/// The `balanced` policy's per-worker buffers.
-#[derive(Debug, Default)]
-struct BalancedState {
-    key: Option<u64>,
-    answers: Option<Answers>,
-    buffer: QueryBuffer,
-}
-
-impl BalancedState {
-    /// The answers buffer, (re)shaped for this router's tree.
-    fn answers_for(&mut self, router: &Balanced, tree: &QuotaTree) -> &mut Answers {
-        let fits = self.answers.as_ref().is_some_and(|a| a.fits(tree.schema()));
-        if self.key != Some(router.instance) || !fits {
-            self.key = Some(router.instance);
-            self.answers = Some(Answers::unknown(tree.schema()));
-        }
-        self.answers
-            .get_or_insert_with(|| Answers::unknown(tree.schema()))
+    /// The available, offerable category the query puts first, with its to-do.
+    fn best(ask: &Ask<'_>) -> Option<(CategoryId, i64)> {
+        let quotas = &ask.quotas;
+        // (category, to-do, taken, target) of the best so far.
+        let mut best: Option<(CategoryId, i64, u64, u64)> = None;
+        ask.interview.for_each_candidate(|c| {
+            if !ask.is_offerable(c) {
+                return;
+            }
+            let todo = Balanced::todo(ask, c);
+            if todo <= 0 {
+                return;
+            }
+            let taken = u64::from(quotas.completed(c)) + u64::from(quotas.pending(c));
+            let target = taken + u64::from(quotas.open_slots(c));
+            // Ascending taken / target, exactly: taken_c · target_b < taken_b · target_c.
+            // Candidates come in catalogue order, so a tie keeps the earlier one.
+            let better = match best {
+                None => true,
+                Some((_, _, tb, gb)) => {
+                    u128::from(taken) * u128::from(gb) < u128::from(tb) * u128::from(target)
+                }
+            };
+            if better {
+                best = Some((c, todo, taken, target));
+            }
+        });
+        best.map(|(c, todo, ..)| (c, todo))
     }
 }
 
@@ -367,48 +139,38 @@ impl Router for Balanced {
     }
 
     /// # Performance
-    /// One allocation-free [`QuotaTree::query_into`] under the read lock (about a microsecond
-    /// with the respondent's answers known, whatever the tree's size), then a walk down its
-    /// results to the first offerable category. No allocation once the worker's buffers have
-    /// grown.
+    /// One pass over the respondent's candidates, each reading its counts and its quota
+    /// cells ([`Balanced::todo`]); no allocation.
     fn next_offer(
         &self,
         ask: &Ask<'_>,
-        state: &mut RouterState,
+        _: &mut RouterState,
         _: &mut dyn Rng,
     ) -> Option<CategoryId> {
         if ask.interview.is_over(ask.catalogue) {
             return None;
         }
-        let st = self.run(ask, state);
-        st.buffer
-            .results()
-            .iter()
-            .filter_map(|&(r, _)| self.category_of(r))
-            .find(|&c| c.index() < ask.catalogue.len() && ask.is_offerable(c))
+        Balanced::best(ask).map(|(c, _)| c)
     }
 
-    /// Candidates in the query's order with their to-do (priority falls with the rank);
-    /// offerable categories the query leaves out (their cell is full for this respondent) come
-    /// last with priority 0.
-    fn explain(&self, ask: &Ask<'_>, state: &mut RouterState) -> Explanation {
+    /// Each candidate with its to-do and fill (taken / target); its priority is
+    /// `1 − fill` when available (to-do above 0), else 0, so the order is the query's.
+    fn explain(&self, ask: &Ask<'_>, _: &mut RouterState) -> Explanation {
         let mut e = Explanation::exclusions_only(ask);
-        let st = self.run(ask, state);
-        let results = st.buffer.results();
-        let n = results.len().max(1) as f64;
+        let quotas = &ask.quotas;
         for candidate in &mut e.candidates {
-            let rank = self
-                .response_of(candidate.category)
-                .and_then(|r| results.iter().position(|&(x, _)| x == r));
-            let todo = self
-                .response_of(candidate.category)
-                .and_then(|r| st.buffer.todo(r))
-                .unwrap_or(0);
-            candidate.priority = rank.map_or(0.0, |k| (n - k as f64) / n);
-            candidate.factors = smallvec![
-                ("balanced_rank".to_owned(), candidate.priority),
-                ("todo".to_owned(), todo as f64),
-            ];
+            let c = candidate.category;
+            let todo = Balanced::todo(ask, c);
+            let taken = f64::from(quotas.completed(c)) + f64::from(quotas.pending(c));
+            let target = taken + f64::from(quotas.open_slots(c));
+            let fill = if target > 0.0 { taken / target } else { 1.0 };
+            candidate.priority = if todo > 0 {
+                (1.0 - fill).max(f64::MIN_POSITIVE)
+            } else {
+                0.0
+            };
+            candidate.factors =
+                smallvec![("todo".to_owned(), todo as f64), ("fill".to_owned(), fill),];
         }
         e.candidates.sort_by(|a, b| {
             b.priority
@@ -416,33 +178,8 @@ impl Router for Balanced {
                 .then(a.category.cmp(&b.category))
         });
         if !ask.interview.is_over(ask.catalogue) {
-            e.chosen = e
-                .candidates
-                .first()
-                .filter(|c| c.priority > 0.0)
-                .map(|c| c.category);
+            e.chosen = Balanced::best(ask).map(|(c, _)| c);
         }
         e
-    }
-
-    /// Counts the complete in the tree (unless built
-    /// [`without_counting`](Balanced::without_counting)).
-    fn on_answer(
-        &self,
-        ask: &Ask<'_>,
-        state: &mut RouterState,
-        category: CategoryId,
-        qualified: bool,
-    ) {
-        if !qualified || !self.counting {
-            return;
-        }
-        let mut tree = self.write();
-        let st = state.get_or_insert_with(BalancedState::default);
-        let answers = st.answers_for(self, &tree);
-        self.fill(&ask.respondent.answers, Some(category), answers);
-        // A count past the cap (10¹²) is refused and changes nothing; there is no caller to
-        // tell, and the tree then simply stops counting that cell.
-        let _ = tree.record(answers);
     }
 }

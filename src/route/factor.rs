@@ -386,3 +386,93 @@ impl DemographicWeight {
         weight.max(self.min).min(self.max)
     }
 }
+
+/// Min-target steering: a category is more urgent for a respondent who falls in one of its
+/// quota cells (tree nodes) still below its min target, pending slots counted as taken.
+///
+/// The value is `1 + weight × d` where `d` is the largest `(min − taken) / min` over the
+/// respondent's cells of the category (0 when every one has reached its min, or has none), so
+/// it lies in `[1, 1 + weight]`: a node short of its min draws the respondents who can fill
+/// it, most strongly while it is furthest from the min, and the pull fades as it fills.
+/// Categories without min targets get exactly 1 at the cost of one load. Every
+/// [`Greedy`](super::Greedy) policy (so `greedy`, `seed-greedy`, `packing`, `paced`) carries it,
+/// on by default; as a [`Factor`] it fits any slot of a user's own policy too.
+///
+/// ```
+/// use quotaroute::route::{Greedy, MinUrgency};
+///
+/// // Route as if no node had a min (the comparison `simulate --ignore-mins` makes).
+/// let plain = Greedy::scarcity().with_min_urgency(MinUrgency::off());
+/// let strong = Greedy::scarcity().with_min_urgency(MinUrgency { weight: 8.0 });
+/// ```
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct MinUrgency {
+    /// How much more urgent a category gets for a respondent in a node with nothing toward
+    /// its min yet (0: off). Finite and ≥ 0.
+    pub weight: f64,
+}
+
+impl Default for MinUrgency {
+    /// Weight [`MinUrgency::DEFAULT_WEIGHT`].
+    fn default() -> Self {
+        MinUrgency {
+            weight: MinUrgency::DEFAULT_WEIGHT,
+        }
+    }
+}
+
+impl MinUrgency {
+    /// The default weight: a respondent in a node with nothing toward its min makes the
+    /// category this many times more urgent, plus one.
+    pub const DEFAULT_WEIGHT: f64 = 3.0;
+
+    /// No steering: every value 1.
+    pub const fn off() -> MinUrgency {
+        MinUrgency { weight: 0.0 }
+    }
+
+    /// `(min − taken) / min` of a cell (0 at or past its min, or without one).
+    #[inline]
+    fn shortfall(catalogue: &Catalogue, quotas: &QuotaView<'_>, cell: usize) -> f64 {
+        let min = catalogue.cell_min(cell);
+        let taken = quotas.cell_taken(cell);
+        if taken >= min {
+            return 0.0;
+        }
+        f64::from(min - taken) / f64::from(min)
+    }
+}
+
+impl Factor for MinUrgency {
+    fn name(&self) -> &'static str {
+        "min_urgency"
+    }
+    #[inline(always)]
+    fn value(&self, ask: &Ask<'_>, c: CategoryId) -> f64 {
+        if !ask.catalogue.has_min_cells(c) || !(self.weight > 0.0) {
+            return 1.0;
+        }
+        let worst = ask
+            .interview
+            .cells_of(c)
+            .map(|cell| MinUrgency::shortfall(ask.catalogue, &ask.quotas, cell))
+            .fold(0.0, f64::max);
+        1.0 + self.weight * worst
+    }
+    fn upper_bound(
+        &self,
+        catalogue: &Catalogue,
+        quotas: &QuotaView<'_>,
+        c: CategoryId,
+    ) -> Option<f64> {
+        // Shortfalls only fall as slots are taken; a released slot moves the view's epoch.
+        if !catalogue.has_min_cells(c) || !(self.weight > 0.0) {
+            return Some(1.0);
+        }
+        let worst = catalogue
+            .cell_range(c)
+            .map(|cell| MinUrgency::shortfall(catalogue, quotas, cell))
+            .fold(0.0, f64::max);
+        Some(1.0 + self.weight * worst)
+    }
+}

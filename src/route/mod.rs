@@ -55,10 +55,10 @@ use crate::catalogue::{Catalogue, CategoryId};
 use crate::schema::Respondent;
 use crate::state::QuotaView;
 
-pub use balanced::{Balanced, BalancedError};
+pub use balanced::Balanced;
 pub use factor::{
-    BelievedIncidence, DemographicWeight, Factor, Neutral, RemainingShare, Scarcity, TimeFit,
-    believed_incidence,
+    BelievedIncidence, DemographicWeight, Factor, MinUrgency, Neutral, RemainingShare, Scarcity,
+    TimeFit, believed_incidence,
 };
 pub use interview::{CapRisk, Interview, OfferError, ResumeError, SavedInterview};
 pub use packing::{Pace, Packing};

@@ -9,14 +9,18 @@ use crate::catalogue::{Catalogue, CategoryId};
 use crate::state::QuotaView;
 
 use super::factor::{
-    BelievedIncidence, DemographicWeight, Factor, Neutral, RemainingShare, Scarcity, TimeFit,
+    BelievedIncidence, DemographicWeight, Factor, MinUrgency, Neutral, RemainingShare, Scarcity,
+    TimeFit,
 };
 use super::{Ask, Explanation, Router, RouterState};
 
 /// Greedy priority routing: offer the offerable category with the highest
-/// `urgency × incidence × time_fit × demographic` product (ties: catalogue order).
+/// `urgency × incidence × time_fit × demographic × min_urgency` product (ties: catalogue
+/// order).
 ///
-/// Each of the four slots is a [`Factor`] type; replace any with `with_*`. Closed,
+/// Each of the four first slots is a [`Factor`] type; replace any with `with_*`. The last,
+/// [`MinUrgency`], steers toward quota cells still below their min target (1 where a category
+/// has none); [`with_min_urgency`](Self::with_min_urgency) tunes or turns it off. Closed,
 /// ineligible, already-shown and non-fitting categories are filtered out whatever the factors
 /// say, so a custom factor cannot break the quota or the time cap.
 #[derive(Clone, Debug)]
@@ -26,6 +30,7 @@ pub struct Greedy<U = Scarcity, I = Neutral, T = TimeFit, D = DemographicWeight>
     incidence: I,
     time_fit: T,
     demographic: D,
+    mins: MinUrgency,
 }
 
 impl Default for Greedy {
@@ -44,6 +49,7 @@ impl Greedy {
             incidence: Neutral,
             time_fit: TimeFit,
             demographic: DemographicWeight::default(),
+            mins: MinUrgency::default(),
         }
     }
 }
@@ -58,6 +64,7 @@ impl Greedy<RemainingShare, BelievedIncidence> {
             incidence: BelievedIncidence,
             time_fit: TimeFit,
             demographic: DemographicWeight::default(),
+            mins: MinUrgency::default(),
         }
     }
 
@@ -83,6 +90,7 @@ impl<U: Factor, I: Factor, T: Factor, D: Factor> Greedy<U, I, T, D> {
             incidence: self.incidence,
             time_fit: self.time_fit,
             demographic: self.demographic,
+            mins: self.mins,
         }
     }
 
@@ -94,6 +102,7 @@ impl<U: Factor, I: Factor, T: Factor, D: Factor> Greedy<U, I, T, D> {
             incidence,
             time_fit: self.time_fit,
             demographic: self.demographic,
+            mins: self.mins,
         }
     }
 
@@ -105,6 +114,7 @@ impl<U: Factor, I: Factor, T: Factor, D: Factor> Greedy<U, I, T, D> {
             incidence: self.incidence,
             time_fit,
             demographic: self.demographic,
+            mins: self.mins,
         }
     }
 
@@ -116,7 +126,16 @@ impl<U: Factor, I: Factor, T: Factor, D: Factor> Greedy<U, I, T, D> {
             incidence: self.incidence,
             time_fit: self.time_fit,
             demographic,
+            mins: self.mins,
         }
+    }
+
+    /// Replaces the min-target steering ([`MinUrgency`], on by default; it is 1 for every
+    /// category without min targets, so it changes nothing there).
+    /// [`MinUrgency::off`] routes as if no quota cell had a min.
+    pub fn with_min_urgency(mut self, mins: MinUrgency) -> Self {
+        self.mins = mins;
+        self
     }
 
     fn upper_bound(
@@ -129,7 +148,8 @@ impl<U: Factor, I: Factor, T: Factor, D: Factor> Greedy<U, I, T, D> {
             self.urgency.upper_bound(catalogue, quotas, c)?
                 * self.incidence.upper_bound(catalogue, quotas, c)?
                 * self.time_fit.upper_bound(catalogue, quotas, c)?
-                * self.demographic.upper_bound(catalogue, quotas, c)?,
+                * self.demographic.upper_bound(catalogue, quotas, c)?
+                * self.mins.upper_bound(catalogue, quotas, c)?,
         )
     }
 
@@ -199,6 +219,7 @@ impl<U: Factor, I: Factor, T: Factor, D: Factor> Greedy<U, I, T, D> {
             * self.incidence.value(ask, c)
             * self.time_fit.value(ask, c)
             * self.demographic.value(ask, c)
+            * self.mins.value(ask, c)
     }
 }
 
@@ -265,6 +286,13 @@ impl<U: Factor, I: Factor, T: Factor, D: Factor> Router for Greedy<U, I, T, D> {
                 .iter()
                 .map(|(f, v)| (f.name().to_owned(), *v))
                 .collect();
+            // Shown only where it can act, so explanations of categories without mins read
+            // as they always did.
+            if ask.catalogue.has_min_cells(c) {
+                candidate
+                    .factors
+                    .push((self.mins.name().to_owned(), self.mins.value(ask, c)));
+            }
         }
         e.candidates
             .sort_by(|a, b| b.priority.total_cmp(&a.priority));

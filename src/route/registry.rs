@@ -18,7 +18,7 @@
 use thiserror::Error;
 
 use super::factor::{DemographicWeight, Scarcity};
-use super::{Greedy, Packing, RandomRouter, Router, Weighted};
+use super::{Balanced, Greedy, Packing, RandomRouter, Router, Weighted};
 
 /// One built-in policy: its stable name, what it does, and how it is built.
 #[derive(Clone, Copy)]
@@ -121,9 +121,6 @@ pub enum PolicyError {
 }
 
 /// Every built-in policy, in a stable order.
-///
-/// `balanced` ([`Balanced`](super::Balanced)) is not among them: it routes on a quota tree,
-/// so it is built with [`Balanced::new`](super::Balanced::new), not by name alone.
 pub const POLICIES: &[PolicyInfo] = &[
     PolicyInfo {
         name: "greedy",
@@ -166,6 +163,12 @@ pub const POLICIES: &[PolicyInfo] = &[
         description: "packing with each category priced by its pace against the month",
         in_default_comparison: true,
         build: build_paced,
+    },
+    PolicyInfo {
+        name: "balanced",
+        description: "Askia's AvailableBalancedQuota order on the live counts (least filled first; a full node closes)",
+        in_default_comparison: false,
+        build: build_balanced,
     },
 ];
 
@@ -321,6 +324,10 @@ fn build_packing(options: &PolicyOptions) -> Box<dyn Router> {
 
 fn build_paced(options: &PolicyOptions) -> Box<dyn Router> {
     Box::new(with_options(Packing::paced(), options))
+}
+
+fn build_balanced(_: &PolicyOptions) -> Box<dyn Router> {
+    Box::new(Balanced::new())
 }
 
 /// Learning first (it rebuilds the scarcity order), then the demographic weight.

@@ -9,6 +9,9 @@
 #[path = "../support/counting_alloc.rs"]
 mod counting_alloc;
 
+#[path = "../support/interlocked.rs"]
+mod interlocked;
+
 #[path = "../support/test_recorder.rs"]
 #[cfg(feature = "metrics")]
 mod test_recorder;
@@ -18,3 +21,4 @@ mod live;
 mod metrics;
 mod quota;
 mod route;
+mod trees;

@@ -1,468 +1,336 @@
-//! The `balanced` policy: offers follow `available_balanced` for the respondent's cell, skip
-//! what is not offerable, and follow the counts as completes are recorded.
+//! The `balanced` policy: offers follow `available_balanced` on the live counts of the
+//! categories and their quota trees (checked against the quota module on a tree with the same
+//! counts), pending slots count as taken, a full node closes its branch, and deciding
+//! allocates nothing.
 #![cfg(feature = "serde")]
 
-use std::sync::{Arc, RwLock};
-
 use proptest::prelude::*;
-use quotaroute::catalogue::{Catalogue, Category, CategoryId};
-use quotaroute::quota::{Condition, NodeSpec, Query, QuotaTree, Target};
-use quotaroute::route::{Ask, Balanced, BalancedError, Interview, Router, RouterState};
-use quotaroute::schema::{Answers, QuestionId, Respondent, Rule, Schema};
-
-/// The tree's first question (the category question in every tree here).
-fn q0(tree: &Arc<RwLock<QuotaTree>>) -> QuestionId {
-    tree.read().unwrap().schema().question_ids().next().unwrap()
-}
+use quotaroute::catalogue::{Catalogue, Category, CategoryId, QuotaCell};
+use quotaroute::quota::{NodeId, NodeSpec, Query, QuotaTree};
+use quotaroute::route::{Ask, Balanced, Interview, Router, RouterState, policy};
+use quotaroute::schema::{Answers, Respondent, Schema};
 use quotaroute::state::QuotaState;
-use quotaroute::testing;
 use rand::SeedableRng;
 use serde_json::json;
 
 use crate::counting_alloc;
 
-fn tree_schema() -> Schema {
-    Schema::builder()
-        .question("Product", ["A", "B", "C"])
-        .question("Gender", ["Male", "Female"])
-        .build()
-        .unwrap()
+/// Takes a slot in the category and in every cell the answers fall in, as a live reservation
+/// does; completes it when `complete`. False (nothing taken) when one is full.
+fn take(
+    catalogue: &Catalogue,
+    quotas: &QuotaState,
+    c: CategoryId,
+    answers: &Answers,
+    complete: bool,
+) -> bool {
+    if quotas.try_reserve(c).is_err() {
+        return false;
+    }
+    let cells: Vec<usize> = catalogue
+        .cell_range(c)
+        .filter(|&i| catalogue.cell_rule(i).unwrap().matches(answers))
+        .collect();
+    for (k, &cell) in cells.iter().enumerate() {
+        if !quotas.try_reserve_cell(cell) {
+            for &taken in &cells[..k] {
+                quotas.release_cell(taken);
+            }
+            quotas.release(c);
+            return false;
+        }
+    }
+    if complete {
+        quotas.commit(c);
+        for &cell in &cells {
+            quotas.commit_cell(cell);
+        }
+    }
+    true
 }
 
-/// The quota tests' example document: Product × Gender.
-fn product_by_gender_tree() -> QuotaTree {
-    let spec: NodeSpec = serde_json::from_value(json!({"target": 30, "observed": 10, "children": [
-        {"question": "Product", "response": "A", "target": 8, "observed": 6, "children": [
-            {"question": "Gender", "response": "Male", "target": 6, "observed": 6},
-            {"question": "Gender", "response": "Female", "target": 2, "observed": 0}]},
-        {"question": "Product", "response": "B", "target": 10, "observed": 4}]}))
+fn answers(catalogue: &Catalogue, given: &[(&str, &str)]) -> Answers {
+    Answers::from_names(catalogue.schema(), given.iter().copied()).unwrap()
+}
+
+fn choose(catalogue: &Catalogue, quotas: &QuotaState, who: &Answers) -> Option<CategoryId> {
+    let respondent = Respondent::new(1, who.clone());
+    let mut interview = Interview::new();
+    interview.begin(catalogue, &respondent.answers, 10_000.0, None);
+    interview.refresh_cells(&quotas.view());
+    let ask = Ask {
+        catalogue,
+        respondent: &respondent,
+        interview: &interview,
+        quotas: quotas.view(),
+    };
+    let mut rng = rand::rngs::Xoshiro256PlusPlus::seed_from_u64(1);
+    Balanced::new().next_offer(&ask, &mut RouterState::default(), &mut rng)
+}
+
+/// Two products; A's tree splits by gender.
+fn products() -> Catalogue {
+    let schema = Schema::default_survey();
+    let spec: NodeSpec = serde_json::from_value(json!({"target": 10, "children": [
+        {"question": "gender", "response": "male", "target": 6},
+        {"question": "gender", "response": "female", "target": 4}]}))
     .unwrap();
-    QuotaTree::from_spec(tree_schema(), &spec).unwrap()
-}
-
-/// Categories C, A, B (not in the response order: mapped by key), on a schema with Gender
-/// (responses in another order too) and Age.
-fn catalogue(rule_on_c: Rule) -> Catalogue {
-    let schema = Schema::builder()
-        .question("Gender", ["Female", "Male"])
-        .question("Age", ["young", "old"])
-        .build()
-        .unwrap();
+    let tree = QuotaTree::from_spec(schema.clone(), &spec).unwrap();
     Catalogue::new(
         schema,
         vec![
-            Category::new("C", "Product C", 0.5, 60.0)
-                .with_target(100)
-                .with_eligibility(rule_on_c),
-            Category::new("A", "Product A", 0.5, 60.0).with_target(100),
-            Category::new("B", "Product B", 0.5, 60.0).with_target(100),
+            Category::new("A", "Product A", 0.5, 60.0)
+                .with_quota_tree(&tree)
+                .unwrap(),
+            Category::new("B", "Product B", 0.5, 60.0).with_target(10),
         ],
     )
     .unwrap()
 }
 
-fn respondent(catalogue: &Catalogue, gender: &str) -> Respondent {
-    Respondent::new(
-        1,
-        Answers::from_names(catalogue.schema(), [("Gender", gender), ("Age", "old")]).unwrap(),
-    )
-}
-
-/// Every offer of one interview (no one qualifies), as keys.
-fn offers(
-    router: &Balanced,
-    catalogue: &Catalogue,
-    quotas: &QuotaState,
-    respondent: &Respondent,
-) -> Vec<String> {
-    let mut interview = Interview::new();
-    interview.begin(catalogue, &respondent.answers, 10_000.0, None);
-    let mut rs = RouterState::default();
-    let mut rng = rand::rngs::Xoshiro256PlusPlus::seed_from_u64(1);
-    let mut out = Vec::new();
-    loop {
-        let ask = Ask {
-            catalogue,
-            respondent,
-            interview: &interview,
-            quotas: quotas.view(),
-        };
-        let Some(c) = router.next_offer(&ask, &mut rs, &mut rng) else {
-            break;
-        };
-        assert!(ask.is_offerable(c));
-        assert_eq!(router.explain(&ask, &mut rs).chosen, Some(c));
-        out.push(catalogue.category(c).key.clone());
-        interview.record_shown(catalogue, c);
-    }
-    out
-}
-
-/// The query the router runs, by hand: names in `available_balanced` order.
-fn expected(tree: &QuotaTree, gender: &str) -> Vec<String> {
-    let s = tree.schema();
-    let product = s.question("Product").unwrap();
-    let answers = Answers::from_names(s, [("Gender", gender)]).unwrap();
-    tree.available_balanced(&Query::new(product), Some(&answers))
-        .unwrap()
-        .into_iter()
-        .map(|(r, _)| s.response_name(product, r).to_owned())
-        .collect()
-}
-
 #[test]
-fn offers_follow_available_balanced_for_the_cell() {
-    let catalogue = catalogue(Rule::Everyone);
-    let tree = Arc::new(RwLock::new(product_by_gender_tree()));
-    let product = tree.read().unwrap().schema().question("Product").unwrap();
-    let router = Balanced::new(&catalogue, tree.clone(), product).unwrap();
+fn balanced_is_built_by_name_and_offers_the_least_filled_counting_pending_as_taken() {
+    assert_eq!(policy("balanced").unwrap().name(), "balanced");
+    let catalogue = products();
+    let (a, b) = (catalogue.find("A").unwrap(), catalogue.find("B").unwrap());
     let quotas = QuotaState::new(&catalogue);
-    // Male: A's Male cell is full (to-do 0), so A is left out; B has observed 4 of 10, C has
-    // no cell (sorts last).
-    let male = expected(&tree.read().unwrap(), "Male");
-    assert_eq!(male, ["B", "C"]);
-    assert_eq!(
-        offers(
-            &router,
-            &catalogue,
-            &quotas,
-            &respondent(&catalogue, "Male")
-        ),
-        male
-    );
-    // Female: A (6 of 8) vs B (4 of 10): B is less filled relative to its target.
-    let female = expected(&tree.read().unwrap(), "Female");
-    assert_eq!(female, ["B", "A", "C"]);
-    assert_eq!(
-        offers(
-            &router,
-            &catalogue,
-            &quotas,
-            &respondent(&catalogue, "Female")
-        ),
-        female
-    );
-}
-
-#[test]
-fn never_offers_what_is_not_offerable() {
-    // C only for the young; B closed in the quota state.
-    let c_rule = Rule::parse(catalogue(Rule::Everyone).schema(), "Age = young").unwrap();
-    let catalogue = catalogue(c_rule);
-    let tree = Arc::new(RwLock::new(product_by_gender_tree()));
-    let router = Balanced::new(&catalogue, tree.clone(), q0(&tree)).unwrap();
-    let mut quotas = QuotaState::new(&catalogue);
-    let b = catalogue.find("B").unwrap();
-    for _ in 0..100 {
-        quotas.complete(b).unwrap();
+    let man = answers(&catalogue, &[("gender", "male")]);
+    // Nothing taken: a tie, catalogue order.
+    assert_eq!(choose(&catalogue, &quotas, &man), Some(a));
+    // Two pending slots in A (not completed): A is 2/10 taken, B 0/10.
+    assert!(take(&catalogue, &quotas, a, &man, false));
+    assert!(take(&catalogue, &quotas, a, &man, false));
+    assert_eq!(choose(&catalogue, &quotas, &man), Some(b));
+    // Three completes in B: B 3/10 against A 2/10.
+    for _ in 0..3 {
+        assert!(take(&catalogue, &quotas, b, &man, true));
     }
-    // Female and old: B is closed, C ineligible: only A.
-    assert_eq!(
-        offers(
-            &router,
-            &catalogue,
-            &quotas,
-            &respondent(&catalogue, "Female")
-        ),
-        ["A"]
-    );
-    // Male and old: A's cell is full in the tree: nothing at all.
-    assert!(
-        offers(
-            &router,
-            &catalogue,
-            &quotas,
-            &respondent(&catalogue, "Male")
-        )
-        .is_empty()
-    );
+    assert_eq!(choose(&catalogue, &quotas, &man), Some(a));
 }
 
 #[test]
-fn offers_follow_the_counts_as_completes_are_recorded() {
-    let catalogue = catalogue(Rule::Everyone);
-    let tree = Arc::new(RwLock::new(product_by_gender_tree()));
-    let router = Balanced::new(&catalogue, tree.clone(), q0(&tree)).unwrap();
-    let mut quotas = QuotaState::new(&catalogue);
-    let female = respondent(&catalogue, "Female");
-    let mut rs = RouterState::default();
-    let mut rng = rand::rngs::Xoshiro256PlusPlus::seed_from_u64(1);
-    let mut firsts = Vec::new();
-    // One female respondent after another, each qualifying for her first offer: the router
-    // counts it in the tree, and the order follows.
-    for _ in 0..12 {
+fn a_full_node_closes_its_branch_and_an_unknown_answer_counts_every_node() {
+    let catalogue = products();
+    let (a, b) = (catalogue.find("A").unwrap(), catalogue.find("B").unwrap());
+    let quotas = QuotaState::new(&catalogue);
+    let woman = answers(&catalogue, &[("gender", "female")]);
+    let man = answers(&catalogue, &[("gender", "male")]);
+    for _ in 0..4 {
+        assert!(take(&catalogue, &quotas, a, &woman, true));
+    }
+    for _ in 0..6 {
+        assert!(take(&catalogue, &quotas, b, &man, true));
+    }
+    // A is 4/10, B 6/10: a man goes to A; A's female node is full, so a woman goes to B.
+    assert_eq!(choose(&catalogue, &quotas, &man), Some(a));
+    assert_eq!(choose(&catalogue, &quotas, &woman), Some(b));
+    // Gender unknown: the female row counts for them too (Askia), so A is closed to them.
+    let unknown = Answers::unknown(catalogue.schema());
+    assert_eq!(choose(&catalogue, &quotas, &unknown), Some(b));
+}
+
+/// The quota module's tree for the same counts: the catalogue's questions, then a category
+/// question whose responses are the category keys; below each category its cells' nodes.
+fn oracle_tree(catalogue: &Catalogue, quotas: &QuotaState) -> (QuotaTree, Query) {
+    let schema = catalogue.schema();
+    let mut builder = Schema::builder();
+    for q in schema.question_ids() {
+        let responses: Vec<&str> = schema
+            .response_ids(q)
+            .map(|r| schema.response_name(q, r))
+            .collect();
+        builder = builder.question(schema.question_name(q), responses);
+    }
+    let keys: Vec<&str> = catalogue
+        .categories()
+        .iter()
+        .map(|c| c.key.as_str())
+        .collect();
+    let wide = builder.question("category", keys).build().unwrap();
+    let category_q = wide.question("category").unwrap();
+    let view = quotas.view();
+    let mut tree = QuotaTree::builder(wide.clone());
+    for c in catalogue.ids() {
+        let own = catalogue.quota_tree(c).unwrap();
+        let taken = u64::from(view.completed(c) + view.pending(c));
+        let node = tree
+            .add_child(
+                tree.root(),
+                quotaroute::quota::Condition::response(
+                    category_q,
+                    wide.response(category_q, &catalogue.category(c).key)
+                        .unwrap(),
+                ),
+                own.tree.node(own.tree.root()).unwrap().target(),
+            )
+            .unwrap();
+        tree.set_observed(node, taken).unwrap();
+        let mut map = vec![NodeId::ROOT; own.tree.node_count()];
+        map[own.tree.root().index()] = node;
+        for id in own.tree.nodes().skip(1) {
+            let n = own.tree.node(id).unwrap();
+            let parent = map[n.parent().unwrap().index()];
+            let added = tree
+                .add_child(parent, n.condition().unwrap().clone(), n.target())
+                .unwrap();
+            map[id.index()] = added;
+        }
+        for (k, cell) in catalogue.cell_range(c).enumerate() {
+            let at = map[own.nodes[k].index()];
+            tree.set_observed(at, u64::from(view.cell_taken(cell)))
+                .unwrap();
+        }
+    }
+    (tree.build(), Query::new(category_q))
+}
+
+/// Catalogues of up to four categories, each with a random two-level region × gender tree
+/// (some nodes without a max, some with a min) and random counts.
+fn fieldwork() -> impl Strategy<Value = (Catalogue, Vec<(usize, u8, u8, bool)>, (u8, u8))> {
+    let node = (0u32..4, 0u32..3, proptest::bool::ANY);
+    let category = (
+        1u32..12,
+        prop::collection::vec(node, 3),
+        prop::collection::vec((0u32..4, 0u32..3), 2),
+    );
+    (
+        prop::collection::vec(category, 1..5),
+        prop::collection::vec((0usize..4, 0u8..4, 0u8..3, proptest::bool::ANY), 0..40),
+        (0u8..4, 0u8..3),
+    )
+        .prop_map(|(categories, events, who)| {
+            let schema = Schema::default_survey();
+            let regions = ["north", "central", "south"];
+            let genders = ["female", "male"];
+            let made = categories
+                .iter()
+                .enumerate()
+                .map(|(i, (target, regional, gendered))| {
+                    let mut c = Category::new(format!("c{i}"), format!("C{i}"), 0.5, 30.0)
+                        .with_target(*target);
+                    for (r, (max, min, unlimited)) in regional.iter().enumerate() {
+                        let rule = quotaroute::schema::Rule::parse(
+                            &schema,
+                            &format!("region={}", regions[r]),
+                        )
+                        .unwrap();
+                        let max = if *unlimited { QuotaCell::NO_MAX } else { *max };
+                        c = c.with_cell(
+                            QuotaCell::new(format!("r{r}"), rule, max).with_min((*min).min(max)),
+                        );
+                    }
+                    for (g, (max, min)) in gendered.iter().enumerate() {
+                        let rule = quotaroute::schema::Rule::parse(
+                            &schema,
+                            &format!("gender={}", genders[g]),
+                        )
+                        .unwrap();
+                        // Under the first region: a second level.
+                        c = c.with_cell(
+                            QuotaCell::new(format!("r0/g{g}"), rule, *max)
+                                .with_min((*min).min(*max))
+                                .with_parent(0),
+                        );
+                    }
+                    c
+                })
+                .collect();
+            (Catalogue::new(schema, made).unwrap(), events, who)
+        })
+}
+
+fn demographics(catalogue: &Catalogue, region: u8, gender: u8) -> Answers {
+    let regions = ["north", "central", "south"];
+    let genders = ["female", "male"];
+    let mut given = Vec::new();
+    if let Some(r) = regions.get(region as usize) {
+        given.push(("region", *r));
+    }
+    if let Some(g) = genders.get(gender as usize) {
+        given.push(("gender", *g));
+    }
+    answers(catalogue, &given)
+}
+
+proptest! {
+    #![proptest_config(crate::support::config())]
+
+    /// The router's choice and every category's to-do are those of the quota module's
+    /// `available_balanced` on a tree holding the same counts (pending as taken).
+    #[test]
+    fn balanced_equals_the_quota_modules_available_balanced(
+        (catalogue, events, (region, gender)) in fieldwork()
+    ) {
+        let quotas = QuotaState::new(&catalogue);
+        for (c, region, gender, complete) in events {
+            let c = CategoryId::from_index(c % catalogue.len());
+            let who = demographics(&catalogue, region, gender);
+            // Some answers are unknown: those respondents hold no node on that question.
+            take(&catalogue, &quotas, c, &who, complete);
+        }
+        let who = demographics(&catalogue, region, gender);
+        let (tree, query) = oracle_tree(&catalogue, &quotas);
+        let mut wide = Answers::unknown(tree.schema());
+        for q in catalogue.schema().question_ids() {
+            if let Some(r) = who.get(q) {
+                wide.set(q, r);
+            }
+        }
+        let listed = tree.available_balanced(&query, Some(&wide)).unwrap();
+        let respondent = Respondent::new(1, who.clone());
         let mut interview = Interview::new();
-        interview.begin(&catalogue, &female.answers, 480.0, Some(1));
-        let ask = Ask {
-            catalogue: &catalogue,
-            respondent: &female,
-            interview: &interview,
-            quotas: quotas.view(),
-        };
-        let Some(c) = router.next_offer(&ask, &mut rs, &mut rng) else {
-            break;
-        };
-        let key = catalogue.category(c).key.clone();
-        assert_eq!(key, expected(&tree.read().unwrap(), "Female")[0]);
-        firsts.push(key);
-        quotas.complete(c).unwrap();
-        interview.record_shown(&catalogue, c);
-        interview.record_complete(&catalogue, c);
-        let ask = Ask {
-            catalogue: &catalogue,
-            respondent: &female,
-            interview: &interview,
-            quotas: quotas.view(),
-        };
-        router.on_answer(&ask, &mut rs, c, true);
+        interview.begin(&catalogue, &respondent.answers, 10_000.0, None);
+        interview.refresh_cells(&quotas.view());
+        let ask = Ask { catalogue: &catalogue, respondent: &respondent, interview: &interview, quotas: quotas.view() };
+        for c in catalogue.ids() {
+            let in_list = listed.iter().find(|(r, _)| r.index() == c.index()).map(|&(_, t)| t);
+            let todo = Balanced::todo(&ask, c);
+            match in_list {
+                Some(t) => prop_assert_eq!(todo, t, "category {}", catalogue.category(c).key),
+                None => prop_assert!(todo <= 0, "category {} to-do {}", catalogue.category(c).key, todo),
+            }
+        }
+        let want = listed
+            .iter()
+            .map(|&(r, _)| CategoryId::from_index(r.index()))
+            .find(|&c| ask.is_offerable(c));
+        let mut rng = rand::rngs::Xoshiro256PlusPlus::seed_from_u64(3);
+        let got = Balanced::new().next_offer(&ask, &mut RouterState::default(), &mut rng);
+        prop_assert_eq!(got, want);
     }
-    // B (4/10) is offered until it is as filled as A (6/8) relative to its target, then they
-    // alternate; the root (30) and A's Female cell (2) cap the rest.
-    assert_eq!(firsts[..4], ["B", "B", "B", "B"]);
-    assert!(firsts.contains(&"A".to_owned()));
-    let t = tree.read().unwrap();
-    assert_eq!(
-        t.node(t.root()).unwrap().observed(),
-        10 + firsts.len() as u64
-    );
-
-    // Recording by hand (an engine that counts completes itself).
-    let manual = Balanced::new(&catalogue, tree.clone(), q0(&tree))
-        .unwrap()
-        .without_counting();
-    drop(t);
-    let before = tree
-        .read()
-        .unwrap()
-        .node(quotaroute::quota::NodeId::ROOT)
-        .unwrap()
-        .observed();
-    manual
-        .record_complete(&female.answers, catalogue.find("C").unwrap())
-        .unwrap();
-    let after = tree
-        .read()
-        .unwrap()
-        .node(quotaroute::quota::NodeId::ROOT)
-        .unwrap()
-        .observed();
-    assert_eq!(after, before + 1);
 }
 
 #[test]
-fn decisions_and_counting_allocate_nothing_after_warm_up() {
-    let catalogue = catalogue(Rule::Everyone);
-    // Large targets so that the order keeps moving and nothing closes.
-    let spec: NodeSpec = serde_json::from_value(json!({"children": [
-        {"question": "Product", "response": "A", "target": 100000, "children": [
-            {"question": "Gender", "response": "Male", "target": 60000},
-            {"question": "Gender", "response": "Female", "target": 40000}]},
-        {"question": "Product", "response": "B", "target": 50000},
-        {"question": "Product", "response": "C", "target": 70000}]}))
-    .unwrap();
-    let tree = Arc::new(RwLock::new(
-        QuotaTree::from_spec(tree_schema(), &spec).unwrap(),
-    ));
-    let router = Balanced::new(&catalogue, tree.clone(), q0(&tree)).unwrap();
-    let mut quotas = QuotaState::new(&catalogue);
+fn deciding_allocates_nothing_after_warm_up() {
+    let catalogue = products();
+    let quotas = QuotaState::new(&catalogue);
+    let router = Balanced::new();
     let people = [
-        respondent(&catalogue, "Male"),
-        respondent(&catalogue, "Female"),
+        Respondent::new(1, answers(&catalogue, &[("gender", "male")])),
+        Respondent::new(2, answers(&catalogue, &[("gender", "female")])),
     ];
     let mut interview = Interview::new();
     let mut rs = RouterState::default();
     let mut rng = rand::rngs::Xoshiro256PlusPlus::seed_from_u64(1);
-    let mut decisions = 0;
-    let mut route = |n: usize, decisions: &mut usize| {
+    let mut decide = |n: usize| {
         let who = &people[n % 2];
         interview.begin(&catalogue, &who.answers, 480.0, None);
-        loop {
-            let ask = Ask {
-                catalogue: &catalogue,
-                respondent: who,
-                interview: &interview,
-                quotas: quotas.view(),
-            };
-            let Some(c) = router.next_offer(&ask, &mut rs, &mut rng) else {
-                break;
-            };
-            *decisions += 1;
-            interview.record_shown(&catalogue, c);
-            let qualified = n.is_multiple_of(3);
-            if qualified && quotas.complete(c).is_ok() {
-                interview.record_complete(&catalogue, c);
-            }
-            let ask = Ask {
-                catalogue: &catalogue,
-                respondent: who,
-                interview: &interview,
-                quotas: quotas.view(),
-            };
-            router.on_answer(&ask, &mut rs, c, qualified);
-        }
+        interview.refresh_cells(&quotas.view());
+        let ask = Ask {
+            catalogue: &catalogue,
+            respondent: who,
+            interview: &interview,
+            quotas: quotas.view(),
+        };
+        router.next_offer(&ask, &mut rs, &mut rng)
     };
-    route(0, &mut decisions);
+    decide(0);
     let before = counting_alloc::allocations();
+    let mut offered = 0;
     for n in 1..=300 {
-        route(n, &mut decisions);
+        offered += usize::from(decide(n).is_some());
     }
     let allocations = counting_alloc::allocations() - before;
-    assert!(decisions >= 300);
-    assert_eq!(
-        allocations, 0,
-        "{allocations} allocations in {decisions} decisions"
-    );
-}
-
-#[test]
-fn construction_errors_name_the_mismatch() {
-    let tree = || Arc::new(RwLock::new(product_by_gender_tree()));
-    let two = Catalogue::new(
-        Schema::default_survey(),
-        vec![
-            Category::new("A", "A", 0.5, 60.0),
-            Category::new("B", "B", 0.5, 60.0),
-        ],
-    )
-    .unwrap();
-    let e = Balanced::new(&two, tree(), tree_schema().question("Product").unwrap()).unwrap_err();
-    assert_eq!(
-        e.to_string(),
-        "response \"C\" of the category question \"Product\" is the key of no category"
-    );
-    let four = Catalogue::new(
-        Schema::default_survey(),
-        ["A", "B", "C", "D"]
-            .iter()
-            .map(|k| Category::new(*k, *k, 0.5, 60.0))
-            .collect(),
-    )
-    .unwrap();
-    let e = Balanced::new(&four, tree(), tree_schema().question("Product").unwrap()).unwrap_err();
-    assert_eq!(
-        e,
-        BalancedError::NoResponseForCategory {
-            question: "Product".into(),
-            key: "D".into()
-        }
-    );
-    let e = Balanced::new(
-        &four,
-        tree(),
-        Schema::default_survey().question("region").unwrap(),
-    )
-    .unwrap_err();
-    assert!(matches!(e, BalancedError::UnknownQuestion { .. }));
-    // Gender in the catalogue without "Female".
-    let odd = Catalogue::new(
-        Schema::builder()
-            .question("Gender", ["Male", "Other"])
-            .build()
-            .unwrap(),
-        ["A", "B", "C"]
-            .iter()
-            .map(|k| Category::new(*k, *k, 0.5, 60.0))
-            .collect(),
-    )
-    .unwrap();
-    let e = Balanced::new(&odd, tree(), tree_schema().question("Product").unwrap()).unwrap_err();
-    assert_eq!(
-        e.to_string(),
-        "question \"Gender\" of the quota tree has response \"Female\", which the catalogue's question \"Gender\" does not have"
-    );
-}
-
-/// A quota tree for a generated fieldwork: the category question ("category", one response
-/// per category key) then the fieldwork's questions; a node per category with its target and
-/// completes, and under each a node per response of the first question with a random target.
-fn fieldwork_tree(fieldwork: &testing::Fieldwork, sub: &[u32]) -> QuotaTree {
-    let cat = &fieldwork.catalogue;
-    let cs = cat.schema();
-    let mut b =
-        Schema::builder().question("category", cat.categories().iter().map(|c| c.key.clone()));
-    for q in cs.questions() {
-        b = b.question(q.name(), q.responses().iter().cloned());
-    }
-    let schema = b.build().unwrap();
-    let cq = schema.question("category").unwrap();
-    let first = schema.question_ids().nth(1).unwrap();
-    let mut t = QuotaTree::builder(schema.clone());
-    let mut k = 0;
-    for (i, c) in cat.categories().iter().enumerate() {
-        let node = t
-            .add_child(
-                t.root(),
-                Condition::response(cq, schema.response_ids(cq).nth(i).unwrap()),
-                Target::Single(u64::from(c.target)),
-            )
-            .unwrap();
-        t.set_observed(node, u64::from(fieldwork.completes[i]))
-            .unwrap();
-        for r in schema.response_ids(first) {
-            let target = sub[k % sub.len()];
-            k += 1;
-            t.add_child(
-                node,
-                Condition::response(first, r),
-                Target::Single(u64::from(target)),
-            )
-            .unwrap();
-        }
-    }
-    t.build()
-}
-
-proptest! {
-    #![proptest_config(ProptestConfig { cases: 96, ..crate::support::config() })]
-
-    /// Every offer is offerable and is the first offerable category in the query's order; the
-    /// router offers nothing only when no offerable category is available in the tree for the
-    /// respondent.
-    #[test]
-    fn balanced_offers_the_first_offerable_in_query_order(
-        fieldwork in testing::fieldwork(12),
-        sub in prop::collection::vec(0u32..6, 1..8),
-        seed in any::<u64>(),
-    ) {
-        let tree = Arc::new(RwLock::new(fieldwork_tree(&fieldwork, &sub)));
-        let router = Balanced::new(&fieldwork.catalogue, tree.clone(), q0(&tree)).unwrap();
-        let catalogue = &fieldwork.catalogue;
-        let mut state = fieldwork.state();
-        let mut interview = Interview::new();
-        let mut rs = RouterState::default();
-        let mut rng = rand::rngs::Xoshiro256PlusPlus::seed_from_u64(seed);
-        let respondent = &fieldwork.respondent;
-        interview.begin(catalogue, &respondent.answers, fieldwork.budget, fieldwork.max_qualifiers);
-        for _ in 0..=catalogue.len() {
-            let ask = Ask { catalogue, respondent, interview: &interview, quotas: state.view() };
-            let offer = router.next_offer(&ask, &mut rs, &mut rng);
-            let order: Vec<CategoryId> = {
-                let t = tree.read().unwrap();
-                let answers = router.tree_answers(&respondent.answers, None);
-                t.available_balanced(&Query::new(q0(&tree)), Some(&answers))
-                    .unwrap()
-                    .into_iter()
-                    .filter_map(|(r, _)| router.category_of(r))
-                    .collect()
-            };
-            let want = if ask.interview.is_over(catalogue) {
-                None
-            } else {
-                order.into_iter().find(|&c| ask.is_offerable(c))
-            };
-            prop_assert_eq!(offer, want);
-            prop_assert_eq!(router.explain(&ask, &mut rs).chosen, want);
-            let Some(c) = offer else { break };
-            testing::check_offer(&ask, Some(c)).map_err(TestCaseError::fail)?;
-            state.record_shown(c, &respondent.answers);
-            interview.record_shown(catalogue, c);
-            let qualified = rand::RngExt::random_bool(&mut rng, catalogue.incidence(c));
-            if qualified {
-                state.complete(c).unwrap();
-                interview.record_complete(catalogue, c);
-            }
-            let ask = Ask { catalogue, respondent, interview: &interview, quotas: state.view() };
-            router.on_answer(&ask, &mut rs, c, qualified);
-        }
-    }
+    assert_eq!(offered, 300);
+    assert_eq!(allocations, 0, "{allocations} allocations in 300 decisions");
 }

@@ -7,6 +7,7 @@
 mod counting_alloc;
 
 mod balanced;
+mod mins;
 mod properties;
 mod weighted;
 

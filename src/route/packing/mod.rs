@@ -47,7 +47,7 @@ use rand::Rng;
 use crate::catalogue::{Catalogue, CategoryId};
 use crate::state::QuotaView;
 
-use super::{Ask, Explanation, Factor, Greedy, Router, RouterState, Scarcity};
+use super::{Ask, Explanation, Factor, Greedy, MinUrgency, Router, RouterState, Scarcity};
 
 mod table;
 
@@ -88,6 +88,7 @@ pub struct Packing {
     name: &'static str,
     greedy: Greedy,
     scarcity: Scarcity,
+    mins: MinUrgency,
     /// Grid step of the ordered table, seconds.
     pub ordered_grid: f64,
     /// The ordered table applies when at most this many seconds are left.
@@ -117,6 +118,7 @@ impl Default for Packing {
             name: "packing",
             greedy: Greedy::scarcity(),
             scarcity: Scarcity::default(),
+            mins: MinUrgency::default(),
             ordered_grid: 0.5,
             ordered_horizon: 300.0,
             ordered_tolerance: 0.5,
@@ -166,9 +168,17 @@ impl Packing {
     /// beliefs of the moment whenever a category closes.
     pub fn learning(mut self, strength: f64) -> Packing {
         self.scarcity = Scarcity::learning(strength);
-        self.greedy = Greedy::scarcity()
+        self.greedy = std::mem::take(&mut self.greedy)
             .with_urgency(self.scarcity)
             .named(self.name);
+        self
+    }
+
+    /// Replaces the min-target steering ([`MinUrgency`], on by default) of its scarcity
+    /// order, far from the end of the budget and among the look-ahead's candidates alike.
+    pub fn with_min_urgency(mut self, mins: MinUrgency) -> Packing {
+        self.mins = mins;
+        self.greedy = std::mem::take(&mut self.greedy).with_min_urgency(mins);
         self
     }
 
@@ -228,7 +238,7 @@ impl Packing {
         c: CategoryId,
         scarcity: f64,
     ) -> f64 {
-        let x = scarcity / t.needed;
+        let x = scarcity / t.needed * self.mins.value(ask, c);
         if scarcity >= t.critical {
             // Above every paced priority: shares and boosts are bounded far below this.
             1e9 + x
@@ -449,7 +459,7 @@ impl Router for Packing {
             if v >= best_value - tolerance || x >= table.critical {
                 let rank = match &paced {
                     Some(pace) => self.paced_priority(pace, ask, table, c, x),
-                    None => x,
+                    None => x * self.mins.value(ask, c),
                 };
                 if rank > first {
                     first = rank;
