@@ -160,6 +160,8 @@ pub struct Catalogue {
     cell_mins: Vec<u32>,
     /// Per category: true when one of its cells has a min target.
     has_mins: Vec<bool>,
+    /// The cells each combination of answers falls in, when the schema's are few enough.
+    cell_table: Option<tree::CellTable>,
     /// True when some category's LOI is uncertain.
     any_loi_spread: bool,
     /// Each category's exclusion group index (`u32::MAX`: none).
@@ -307,6 +309,7 @@ impl Catalogue {
         }
         cell_offsets.push(cells as u32);
         let cell_rules = tree::path_rules(&categories);
+        let cell_table = tree::CellTable::build(&schema, &categories, &cell_rules);
         let cell_mins = categories
             .iter()
             .flat_map(|c| c.cells.iter().map(|cell| cell.min))
@@ -360,6 +363,7 @@ impl Catalogue {
             cell_rules,
             cell_mins,
             has_mins,
+            cell_table,
             any_loi_spread,
             group_of,
             group_members,

@@ -7,7 +7,7 @@ use thiserror::Error;
 
 use super::{Catalogue, Category, CategoryId, QuotaCell};
 use crate::quota::{Condition, NodeId, QuotaTree, Target};
-use crate::schema::{ResponseSet, Rule};
+use crate::schema::{Answers, ResponseSet, Rule, Schema};
 
 /// Why a quota tree and a category's cells could not be turned into one another.
 #[derive(Clone, Debug, PartialEq, Eq, Error)]
@@ -159,6 +159,67 @@ impl Category {
     }
 }
 
+/// Which quota cells each demographic cell of the schema (a combination of answers, unknown
+/// included) falls in or may fall in, so that an interview finds its cells by one look-up
+/// rather than by evaluating every cell's rule. Built when the table stays small.
+#[derive(Clone, Debug, Default)]
+pub(super) struct CellTable {
+    /// Per demographic cell, where its entries start (one more entry than cells).
+    starts: Vec<u32>,
+    /// (category, global cell, falls in it for certain), by demographic cell then category.
+    entries: Vec<(u32, u32, bool)>,
+}
+
+/// Most entries a [`CellTable`] may hold.
+const MAX_TABLE_ENTRIES: usize = 1 << 22;
+
+impl CellTable {
+    pub(super) fn build(
+        schema: &Schema,
+        categories: &[Category],
+        rules: &[Rule],
+    ) -> Option<CellTable> {
+        if rules.is_empty() {
+            return None;
+        }
+        let combos = schema.cell_count_with_unknown()?;
+        if combos.saturating_mul(rules.len()) > MAX_TABLE_ENTRIES {
+            return None;
+        }
+        let mut table = CellTable {
+            starts: Vec::with_capacity(combos + 1),
+            entries: Vec::new(),
+        };
+        for combo in 0..combos {
+            table.starts.push(u32::try_from(table.entries.len()).ok()?);
+            let answers = schema.answers_of_cell(combo);
+            push_cells(categories, rules, &answers, &mut table.entries);
+        }
+        table.starts.push(u32::try_from(table.entries.len()).ok()?);
+        Some(table)
+    }
+}
+
+/// The cells the answers fall in (`true`) or may fall in once an unknown answer is known
+/// (`false`), by category, by evaluating each cell's path rule.
+fn push_cells(
+    categories: &[Category],
+    rules: &[Rule],
+    answers: &Answers,
+    out: &mut Vec<(u32, u32, bool)>,
+) {
+    let mut cell = 0usize;
+    for (c, category) in categories.iter().enumerate() {
+        for _ in &category.cells {
+            let rule = &rules[cell];
+            if rule.may_match(answers) {
+                out.push((c as u32, cell as u32, rule.matches(answers)));
+            }
+            cell += 1;
+        }
+    }
+}
+
 /// `question=response|response`, the catalogue's text form of a condition.
 fn condition_text(tree: &QuotaTree, condition: &Condition) -> String {
     let schema = tree.schema();
@@ -243,6 +304,24 @@ impl Catalogue {
     #[inline]
     pub fn cell_rule(&self, index: usize) -> Option<&Rule> {
         self.cell_rules.get(index)
+    }
+
+    /// Appends the quota cells the answers fall in (`true`) or may fall in once an unknown
+    /// answer is known (`false`) as (category, global cell, certain), by category: one copy
+    /// from a precomputed table when the schema's answer combinations are few enough, else
+    /// one evaluation of each cell's path rule. No allocation once `out` has grown.
+    pub(crate) fn cells_into(&self, answers: &Answers, out: &mut Vec<(u32, u32, bool)>) {
+        match &self.cell_table {
+            Some(table) if answers.fits(&self.schema) => {
+                let combo = self.schema.cell_index(answers);
+                let (a, b) = (
+                    table.starts[combo] as usize,
+                    table.starts[combo + 1] as usize,
+                );
+                out.extend_from_slice(&table.entries[a..b]);
+            }
+            _ => push_cells(&self.categories, &self.cell_rules, answers, out),
+        }
     }
 
     /// The min target of the cell with this global index (0 without one, or out of range).

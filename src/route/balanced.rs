@@ -74,8 +74,9 @@ impl Balanced {
     /// docs); above 0 when the category is available.
     ///
     /// # Performance
-    /// One pass over the category's quota cells, each one evaluation of its path rule; no
-    /// allocation.
+    /// One pass over the category's cells that apply to the respondent (found when the
+    /// interview began, [`Interview::applicable_cells_of`](super::Interview::applicable_cells_of));
+    /// no allocation.
     pub fn todo(ask: &Ask<'_>, category: CategoryId) -> i64 {
         let (catalogue, quotas) = (ask.catalogue, &ask.quotas);
         let taken = i64::from(quotas.completed(category)) + i64::from(quotas.pending(category));
@@ -83,16 +84,9 @@ impl Balanced {
         let room_c = i64::from(quotas.open_slots(category));
         let target = taken + room_c;
         let (mut need, mut room) = (target - taken, room_c);
-        let answers = &ask.respondent.answers;
-        for cell in catalogue.cell_range(category) {
+        for cell in ask.interview.applicable_cells_of(category) {
             let (min, max) = (catalogue.cell_min(cell), quotas.cell_target(cell));
             if min == 0 && max == crate::catalogue::QuotaCell::NO_MAX {
-                continue;
-            }
-            if !catalogue
-                .cell_rule(cell)
-                .is_some_and(|r| r.may_match(answers))
-            {
                 continue;
             }
             let taken = i64::from(quotas.cell_taken(cell));

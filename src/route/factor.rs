@@ -408,7 +408,7 @@ impl DemographicWeight {
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub struct MinUrgency {
     /// How much more urgent a category gets for a respondent in a node with nothing toward
-    /// its min yet (0: off). Finite and ≥ 0.
+    /// its min yet (0: off). Finite and ≥ 0; any other value acts as 0.
     pub weight: f64,
 }
 
@@ -431,6 +431,13 @@ impl MinUrgency {
         MinUrgency { weight: 0.0 }
     }
 
+    /// True for a finite weight above 0; any other weight (0, negative, NaN, infinite) leaves
+    /// every value at 1 rather than making priorities NaN.
+    #[inline]
+    fn acts(&self) -> bool {
+        self.weight > 0.0 && self.weight.is_finite()
+    }
+
     /// `(min − taken) / min` of a cell (0 at or past its min, or without one).
     #[inline]
     fn shortfall(catalogue: &Catalogue, quotas: &QuotaView<'_>, cell: usize) -> f64 {
@@ -449,7 +456,7 @@ impl Factor for MinUrgency {
     }
     #[inline(always)]
     fn value(&self, ask: &Ask<'_>, c: CategoryId) -> f64 {
-        if !ask.catalogue.has_min_cells(c) || !(self.weight > 0.0) {
+        if !self.acts() || !ask.catalogue.has_min_cells(c) {
             return 1.0;
         }
         let worst = ask
@@ -466,7 +473,7 @@ impl Factor for MinUrgency {
         c: CategoryId,
     ) -> Option<f64> {
         // Shortfalls only fall as slots are taken; a released slot moves the view's epoch.
-        if !catalogue.has_min_cells(c) || !(self.weight > 0.0) {
+        if !self.acts() || !catalogue.has_min_cells(c) {
             return Some(1.0);
         }
         let worst = catalogue

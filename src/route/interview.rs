@@ -53,6 +53,9 @@ pub struct Interview {
     candidates: Vec<u64>,
     /// (category, global cell) for every quota cell the respondent falls in, by category.
     member_cells: Vec<(u32, u32)>,
+    /// (category, global cell, falls in it) for every quota cell the respondent falls in or
+    /// may fall in once an unknown answer is known, by category.
+    applicable_cells: Vec<(u32, u32, bool)>,
     /// Not shown, but held back because one of the respondent's cells is full.
     blocked: Vec<u64>,
     /// Candidates removed because a category of their exclusion group was completed (empty
@@ -151,18 +154,17 @@ impl Interview {
         self.candidates.clear();
         self.candidates.extend_from_slice(&self.eligible);
         self.member_cells.clear();
+        self.applicable_cells.clear();
         self.blocked.clear();
         if catalogue.has_cells() {
             self.blocked.resize(self.eligible.len(), 0);
-            for c in catalogue.ids() {
-                for cell in catalogue.cell_range(c) {
-                    if let Some(rule) = catalogue.cell_rule(cell)
-                        && rule.matches(answers)
-                    {
-                        self.member_cells.push((c.index() as u32, cell as u32));
-                    }
-                }
-            }
+            catalogue.cells_into(answers, &mut self.applicable_cells);
+            self.member_cells.extend(
+                self.applicable_cells
+                    .iter()
+                    .filter(|&&(_, _, certain)| certain)
+                    .map(|&(c, cell, _)| (c, cell)),
+            );
         }
     }
 
@@ -216,6 +218,18 @@ impl Interview {
             .iter()
             .take_while(move |&&(k, _)| k == c)
             .map(|&(_, cell)| cell as usize)
+    }
+
+    /// The global indices of the quota cells of the category that apply to the respondent as
+    /// Askia's quota queries count rows: those they fall in and those on a question they have
+    /// not answered yet.
+    pub fn applicable_cells_of(&self, category: CategoryId) -> impl Iterator<Item = usize> + '_ {
+        let c = category.index() as u32;
+        let start = self.applicable_cells.partition_point(|&(k, _, _)| k < c);
+        self.applicable_cells[start..]
+            .iter()
+            .take_while(move |&&(k, _, _)| k == c)
+            .map(|&(_, cell, _)| cell as usize)
     }
 
     /// Caps the category surveys this respondent may complete (`None`: no cap). Call after

@@ -186,7 +186,10 @@ fn oracle_tree(catalogue: &Catalogue, quotas: &QuotaState) -> (QuotaTree, Query)
 
 /// Catalogues of up to four categories, each with a random two-level region × gender tree
 /// (some nodes without a max, some with a min) and random counts.
-fn fieldwork() -> impl Strategy<Value = (Catalogue, Vec<(usize, u8, u8, bool)>, (u8, u8))> {
+/// (category, region, gender, complete) of each slot taken; 3 (or 2 for gender) is unknown.
+type Events = Vec<(usize, u8, u8, bool)>;
+
+fn fieldwork() -> impl Strategy<Value = (Catalogue, Events, (u8, u8))> {
     let node = (0u32..4, 0u32..3, proptest::bool::ANY);
     let category = (
         1u32..12,
