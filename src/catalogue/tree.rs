@@ -92,7 +92,7 @@ impl Category {
     /// let schema = Schema::default_survey();
     /// let spec: NodeSpec = serde_json::from_str(r#"{"target": 40, "children": [
     ///     {"question": "region", "response": "north", "min": 10, "max": 20, "children": [
-    ///         {"question": "gender", "response": "female", "max": 12}]}]}"#)?;
+    ///         {"question": "gender", "response": "female", "min": 0, "max": 12}]}]}"#)?;
     /// let tree = QuotaTree::from_spec(schema.clone(), &spec)?;
     /// let tan = Category::new("7", "Self Tan", 0.19, 116.0).with_quota_tree(&tree)?;
     /// assert_eq!(tan.target, 40);
