@@ -26,7 +26,7 @@ use proptest::prelude::*;
 use rand::SeedableRng;
 use rand::rngs::Xoshiro256PlusPlus;
 
-use crate::catalogue::{Catalogue, Category, CategoryId};
+use crate::catalogue::{Catalogue, Category, CategoryId, QuotaCell};
 use crate::route::{Ask, Interview, Outcome, Router, RouterState, Turn};
 use crate::schema::{Answers, QuestionId, Respondent, ResponseId, ResponseSet, Rule, Schema};
 use crate::state::QuotaState;
@@ -98,7 +98,8 @@ pub fn answers(schema: &Schema) -> impl Strategy<Value = Answers> + use<> {
 }
 
 /// Catalogues of 1 to `max_categories` categories on a generated schema: incidence in
-/// (0, 1], LOI 5–300 s, qualifier 0–20 s, target 0–40, generated eligibility rules.
+/// (0, 1], LOI 5–300 s, qualifier 0–20 s, target 0–40, generated eligibility rules; about a
+/// third of the categories carry a quota tree ([`quota_tree`]).
 pub fn catalogues(max_categories: usize) -> impl Strategy<Value = Catalogue> {
     schemas().prop_flat_map(move |schema| {
         let category = (
@@ -107,21 +108,55 @@ pub fn catalogues(max_categories: usize) -> impl Strategy<Value = Catalogue> {
             prop_oneof![Just(0.0), 0.0f64..20.0],
             0u32..=40,
             rules(&schema),
+            prop::option::weighted(0.3, vec((0u32..=12, 0u32..=6), 8)),
         );
         (Just(schema), vec(category, 1..=max_categories.max(1))).prop_map(|(schema, cats)| {
             let categories = cats
                 .into_iter()
                 .enumerate()
-                .map(|(i, (ir, loi, q, target, rule))| {
-                    Category::new(i.to_string(), format!("c{i}"), f64::from(ir) / 1000.0, loi)
-                        .with_qualifier_seconds(q)
-                        .with_target(target)
-                        .with_eligibility(rule)
+                .map(|(i, (ir, loi, q, target, rule, tree))| {
+                    let c =
+                        Category::new(i.to_string(), format!("c{i}"), f64::from(ir) / 1000.0, loi)
+                            .with_qualifier_seconds(q)
+                            .with_target(target)
+                            .with_eligibility(rule);
+                    match tree {
+                        Some(bounds) => quota_tree(&schema, c, &bounds),
+                        None => c,
+                    }
                 })
                 .collect();
             Catalogue::new(schema, categories).expect("generated catalogues are valid")
         })
     })
+}
+
+/// Gives the category a quota tree on the schema: a node per response of the first question,
+/// and under the first of them a node per response of the last question (when there are two
+/// or more questions), each with the next (max, min) of `bounds` (min capped at max).
+pub fn quota_tree(schema: &Schema, mut category: Category, bounds: &[(u32, u32)]) -> Category {
+    let mut bounds = bounds.iter().cycle();
+    let mut node = |key: String, rule: Rule, parent: Option<usize>| {
+        let &(max, min) = bounds.next().unwrap_or(&(0, 0));
+        let mut cell = QuotaCell::new(key, rule, max).with_min(min.min(max));
+        cell.parent = parent;
+        cell
+    };
+    let (first, last) = (
+        QuestionId(0),
+        QuestionId(schema.len().saturating_sub(1) as u16),
+    );
+    for r in schema.response_ids(first) {
+        let cell = node(format!("q0={}", r.index()), Rule::one_of(first, [r]), None);
+        category = category.with_cell(cell);
+    }
+    if last != first {
+        for r in schema.response_ids(last) {
+            let key = format!("q0=0 > q{}={}", last.index(), r.index());
+            category = category.with_cell(node(key, Rule::one_of(last, [r]), Some(0)));
+        }
+    }
+    category
 }
 
 /// A moment of fieldwork: a catalogue, completes so far per category (≤ target), and a
@@ -186,8 +221,10 @@ pub fn fieldwork(max_categories: usize) -> impl Strategy<Value = Fieldwork> {
 /// Routes the fieldwork's respondent to the end with `router` (every qualifier failed or
 /// passed by a seeded draw at the catalogue incidence), checking each step:
 /// an offer is eligible, not shown before, open, fits the time left, within the qualifier cap;
-/// the budget is never exceeded; no category passes its target; and `None` comes only when
-/// nothing is offerable.
+/// the budget is never exceeded; no category passes its target and no quota cell (tree node)
+/// its max; and `None` comes only when nothing is offerable (for a policy that reads trees as
+/// Askia's queries do, a category in which a node applying to the respondent is full counts
+/// as not offerable).
 ///
 /// # Errors
 /// A description of the first broken rule.
@@ -251,6 +288,13 @@ pub fn route_checked(fieldwork: &Fieldwork, router: &dyn Router, seed: u64) -> R
             if state.view().completed(id) > catalogue.category(id).target {
                 return Err(format!("`{}` overfilled", catalogue.category(id).key));
             }
+            for cell in catalogue.cell_range(id) {
+                let view = state.view();
+                if view.cell_completed(cell) > view.cell_target(cell) {
+                    let key = &catalogue.category(id).key;
+                    return Err(format!("`{key}`: quota cell {cell} overfilled"));
+                }
+            }
         }
     }
     Err("the router kept offering after every category was shown".into())
@@ -276,7 +320,14 @@ pub fn check_offer(ask: &Ask<'_>, offer: Option<CategoryId>) -> Result<(), Strin
                 Some(why) => Err(format!("offered `{key}`, which is {why}")),
             }
         }
-        None => match ask.catalogue.ids().find(|&c| ask.is_offerable(c)) {
+        // A policy that reads quota trees as Askia's queries do (`balanced`) may also hold
+        // back a category in which a node on a question the respondent has not answered yet
+        // is full.
+        None => match ask
+            .catalogue
+            .ids()
+            .find(|&c| ask.is_offerable(c) && !applicable_node_full(ask, c))
+        {
             Some(c) => Err(format!(
                 "offered nothing while `{}` was offerable",
                 ask.catalogue.category(c).key
@@ -284,4 +335,12 @@ pub fn check_offer(ask: &Ask<'_>, offer: Option<CategoryId>) -> Result<(), Strin
             None => Ok(()),
         },
     }
+}
+
+/// True when a quota cell of the category that applies to the respondent (one they fall in,
+/// or one on a question they have not answered) is full.
+fn applicable_node_full(ask: &Ask<'_>, category: CategoryId) -> bool {
+    ask.interview
+        .applicable_cells_of(category)
+        .any(|cell| ask.quotas.cell_open_slots(cell) == 0)
 }

@@ -63,7 +63,7 @@ impl<R: Router, C: Clock> QuotaCounts for EngineCounts<'_, R, C> {
     }
 
     /// Takes a pending slot ([`Engine::reserve`]): true when it was accepted.
-    fn count_complete(&mut self, category: CategoryId) -> bool {
+    fn count_complete(&mut self, category: CategoryId, _: &Interview) -> bool {
         let count_qualified = self.qualified.take().is_some();
         match self.engine.reserve_with(
             &self.respondent.id,

@@ -211,7 +211,7 @@ impl Interview {
     }
 
     /// The global indices of the quota cells of the category that the respondent falls in.
-    pub fn cells_of(&self, category: CategoryId) -> impl Iterator<Item = usize> + '_ {
+    pub fn cells_of(&self, category: CategoryId) -> impl Iterator<Item = usize> + Clone + '_ {
         let c = category.index() as u32;
         let start = self.member_cells.partition_point(|&(k, _)| k < c);
         self.member_cells[start..]
@@ -223,7 +223,10 @@ impl Interview {
     /// The global indices of the quota cells of the category that apply to the respondent as
     /// Askia's quota queries count rows: those they fall in and those on a question they have
     /// not answered yet.
-    pub fn applicable_cells_of(&self, category: CategoryId) -> impl Iterator<Item = usize> + '_ {
+    pub fn applicable_cells_of(
+        &self,
+        category: CategoryId,
+    ) -> impl Iterator<Item = usize> + Clone + '_ {
         let c = category.index() as u32;
         let start = self.applicable_cells.partition_point(|&(k, _, _)| k < c);
         self.applicable_cells[start..]

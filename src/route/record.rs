@@ -49,9 +49,11 @@ pub trait QuotaCounts {
     fn count_shown(&mut self, category: CategoryId, answers: &Answers);
     /// Counts a respondent who qualified.
     fn count_qualified(&mut self, category: CategoryId);
-    /// Counts a complete (or takes the slot that becomes one); false when it was refused (the
-    /// category is full), and nothing is counted then.
-    fn count_complete(&mut self, category: CategoryId) -> bool;
+    /// Counts a complete (or takes the slot that becomes one) in the category and in every
+    /// quota cell of the respondent's path in its tree ([`Interview::cells_of`]); false when
+    /// it was refused (the category or one of those cells is full), and nothing is counted
+    /// then.
+    fn count_complete(&mut self, category: CategoryId, interview: &Interview) -> bool;
 }
 
 impl QuotaCounts for QuotaState {
@@ -71,8 +73,9 @@ impl QuotaCounts for QuotaState {
     }
 
     #[inline]
-    fn count_complete(&mut self, category: CategoryId) -> bool {
-        self.complete(category).is_ok()
+    fn count_complete(&mut self, category: CategoryId, interview: &Interview) -> bool {
+        self.complete_in(category, interview.cells_of(category))
+            .is_ok()
     }
 }
 
@@ -273,7 +276,7 @@ impl<'a, R: Router + ?Sized> Turn<'a, R> {
             Outcome::NotQualified => {}
             Outcome::Completed { .. } if self.interview.has_completed(category) => {}
             Outcome::Completed { seconds } => {
-                if quotas.count_complete(category) {
+                if quotas.count_complete(category, self.interview) {
                     self.interview
                         .record_complete_in(self.catalogue, category, seconds);
                     completed = true;

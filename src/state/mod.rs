@@ -57,6 +57,17 @@ pub enum CompleteError {
         /// The category's key in the catalogue.
         key: Arc<str>,
     },
+    /// A quota cell (tree node) of the respondent's path in the category has reached its max.
+    #[error("category `{key}`: quota cell {cell} (global index) is full")]
+    CellFull {
+        /// The category.
+        category: CategoryId,
+        /// The category's key in the catalogue.
+        key: Arc<str>,
+        /// The full cell's global index
+        /// ([`Catalogue::cell_range`](crate::catalogue::Catalogue::cell_range)).
+        cell: usize,
+    },
     /// The id is not a category of this state's catalogue.
     #[error(
         "no category at position {} in the catalogue (an id from another catalogue)",
@@ -299,6 +310,41 @@ impl QuotaState {
             *self.closes.get_mut() += 1;
         }
         *self.completed[c].get_mut() += 1;
+        Ok(())
+    }
+
+    /// Counts a complete in the category and in each of the quota cells given (the nodes of
+    /// the respondent's path in its tree, e.g.
+    /// [`Interview::cells_of`](crate::route::Interview::cells_of)): all of them or, when the
+    /// category or one of the cells is full, none.
+    ///
+    /// # Errors
+    /// [`CompleteError::Full`], [`CompleteError::CellFull`] (a cell out of range counts as
+    /// full), [`CompleteError::UnknownCategory`]; the state is unchanged then.
+    pub fn complete_in(
+        &mut self,
+        category: CategoryId,
+        cells: impl Iterator<Item = usize> + Clone,
+    ) -> Result<(), CompleteError> {
+        if category.index() >= self.open.len() {
+            return Err(CompleteError::UnknownCategory { category });
+        }
+        if let Some(cell) = cells.clone().find(|&cell| {
+            self.cell_open
+                .get_mut(cell)
+                .is_none_or(|o| *o.get_mut() <= 0)
+        }) {
+            return Err(CompleteError::CellFull {
+                category,
+                key: self.keys[category.index()].clone(),
+                cell,
+            });
+        }
+        self.complete(category)?;
+        for cell in cells {
+            *self.cell_open[cell].get_mut() -= 1;
+            *self.cell_completed[cell].get_mut() += 1;
+        }
         Ok(())
     }
 

@@ -45,6 +45,8 @@ proptest! {
                         let _ = state.complete(quotaroute::catalogue::CategoryId::from_index(i.index(catalogue.len())));
                     }
                 }
+                // Full quota cells are held back before each decision, as a turn does.
+                interview.refresh_cells(&state.view());
                 let ask = Ask { catalogue, respondent: &fieldwork.respondent, interview: &interview, quotas: state.view() };
                 let offer = router.next_offer(&ask, &mut rs, &mut rng);
                 let scan = router.explain(&ask, &mut RouterState::default()).chosen;
@@ -80,6 +82,7 @@ proptest! {
         let mut rng = rand::rngs::Xoshiro256PlusPlus::seed_from_u64(seed);
         interview.begin(catalogue, &fieldwork.respondent.answers, fieldwork.budget, fieldwork.max_qualifiers);
         loop {
+            interview.refresh_cells(&state.view());
             let ask = Ask { catalogue, respondent: &fieldwork.respondent, interview: &interview, quotas: state.view() };
             // The same state, so both see the same table (it is rebuilt only after a few closes).
             let full_rule = router.explain(&ask, &mut rs).chosen;

@@ -512,9 +512,13 @@ impl Router for Packing {
                     || c.factors[0].1 >= table.critical
             })
             .max_by(|a, b| {
-                a.factors[0]
-                    .1
-                    .total_cmp(&b.factors[0].1)
+                // As in `next_offer`: scarcity steered by the min targets.
+                let rank = |c: &super::Candidate| {
+                    let mins = c.factors.iter().find(|f| f.0 == "min_urgency");
+                    c.factors[0].1 * mins.map_or(1.0, |f| f.1)
+                };
+                rank(a)
+                    .total_cmp(&rank(b))
                     .then(b.category.cmp(&a.category))
             })
             .map(|c| c.category);
