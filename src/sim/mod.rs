@@ -54,6 +54,7 @@ mod settings;
 mod summary;
 #[cfg(test)]
 mod tests;
+mod trees;
 
 pub use crate::bound::sample::{nearest_rank, run_rng};
 pub use crate::catalogue::reference_shares;
@@ -61,6 +62,7 @@ pub use realism::{DRIFT_QUESTION, Pacing, SupplyDrift};
 pub use run::{RunResult, Supply, Trace, checkpoints, run_once, trace};
 pub use settings::{MAX_MONTH, MAX_RUNS, MAX_THREADS, Scenario, ScenarioError, Settings, SimError};
 pub use summary::{Summary, monte_carlo};
+pub use trees::ScenarioTree;
 
 use crate::bound::floors;
 use crate::catalogue::Catalogue;
