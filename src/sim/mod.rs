@@ -11,6 +11,14 @@
 //! wave, and [`Pacing`]; exclusion groups and LOI spreads live in the catalogue, and a
 //! [`Scenario`] document sets them all (see `docs/guide.md`, "Real fieldwork").
 //!
+//! Quota trees (a category's [`QuotaCell`](crate::catalogue::QuotaCell)s with parents) are
+//! counted as the live engine counts them: every complete takes a slot in each node of the
+//! respondent's path, in the [`QuotaState`](crate::state::QuotaState) the routers read, so a full
+//! node closes its branch for every policy. A run reports each node's completes, the overfill
+//! (0) and when every min was met ([`RunResult::mins_met`]); [`Settings::ignore_mins`] routes as
+//! if no node had a min, and a [`Scenario`] gives trees to categories ([`ScenarioTree`]; see
+//! `docs/guide.md`, "Interlocked quotas").
+//!
 //! ```
 //! use quotaroute::catalogue::{Catalogue, Category};
 //! use quotaroute::route::Greedy;
