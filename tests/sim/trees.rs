@@ -253,14 +253,26 @@ fn the_lp_with_node_limits_is_higher_and_still_below_what_runs_need() {
     }
 }
 
-/// Builds the `simulate` example in this test's profile (its dependencies are built already)
-/// and returns its executable.
+/// Builds the `simulate` example in this test's profile and with its features (so its
+/// dependencies are built already) and returns its executable.
 fn simulate_example() -> PathBuf {
     let profile = if cfg!(debug_assertions) {
         "test"
     } else {
         "bench"
     };
+    let features: Vec<&str> = [
+        ("serde", true),
+        ("lp", true),
+        ("proptest", cfg!(feature = "proptest")),
+        ("conformance", cfg!(feature = "conformance")),
+        ("redis", cfg!(feature = "redis")),
+        ("postgres", cfg!(feature = "postgres")),
+        ("metrics", cfg!(feature = "metrics")),
+    ]
+    .into_iter()
+    .filter_map(|(name, on)| on.then_some(name))
+    .collect();
     let output = Command::new(env!("CARGO"))
         .current_dir(env!("CARGO_MANIFEST_DIR"))
         .args([
@@ -271,7 +283,13 @@ fn simulate_example() -> PathBuf {
             "--profile",
             profile,
         ])
-        .args(["--example", "simulate"])
+        .args([
+            "--example",
+            "simulate",
+            "--no-default-features",
+            "--features",
+        ])
+        .arg(features.join(","))
         .output()
         .expect("cargo build --example simulate");
     assert!(
@@ -341,9 +359,33 @@ fn the_interlocked_scenario_gives_the_json_contract_for_every_policy() {
             }
         }
     }
-    // A tree naming an unknown category stops the example with one line naming it.
     let dir = std::env::temp_dir().join(format!("quotaroute-trees-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
+    // A catalogue document carries its trees to `--catalogue`.
+    let document = dir.join("catalogue.json");
+    std::fs::write(&document, serde_json::to_string(&with_trees(TREE)).unwrap()).unwrap();
+    let output = Command::new(&bin)
+        .args([
+            "--catalogue",
+            document.to_str().unwrap(),
+            "--json",
+            "--runs",
+            "2",
+        ])
+        .output()
+        .unwrap();
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let doc: Value = serde_json::from_slice(&output.stdout).unwrap();
+    assert_eq!(doc["quota_nodes"], 10);
+    for p in doc["policies"].as_array().unwrap() {
+        assert_eq!(p["tree_overfill"], 0);
+        assert_eq!(p["nodes"][0]["cell"], "region=north");
+    }
+    // A tree naming an unknown category stops the example with one line naming it.
     let bad = dir.join("bad.json");
     std::fs::write(
         &bad,
