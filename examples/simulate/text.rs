@@ -48,7 +48,7 @@ fn header(out: &mut String, ctx: &Context) {
     );
     let _ = writeln!(
         out,
-        "Lower bound N* = {:.1} respondents (mean); LP bound (eligibility, per-respondent caps) = {:.1};\nstochastic floor for p95 N*95 = {:.1}\n",
+        "Lower bound N* = {:.1} respondents (mean); LP bound (eligibility, per-respondent caps, node limits) = {:.1};\nstochastic floor for p95 N*95 = {:.1}\n",
         ctx.bound, ctx.bound_lp, ctx.bound_p95
     );
 }
