@@ -31,7 +31,8 @@ pub struct Options {
     after_help = "A bad file or flag prints one line on stderr and exits with code 2."
 )]
 pub struct Cli {
-    /// catalogue CSV (default: the bundled 77 categories)
+    /// catalogue CSV, or catalogue document (JSON, may carry quota trees) (default: the
+    /// bundled 77 categories)
     #[arg(long, value_name = "FILE", allow_hyphen_values = true)]
     catalogue: Option<String>,
     #[arg(long, value_name = "N", allow_hyphen_values = true,
@@ -127,6 +128,9 @@ pub struct Cli {
     /// report what they cost
     #[arg(long, help_heading = REAL)]
     baseline: bool,
+    /// route as if no quota-tree node had a min (mins_met still measured against the mins)
+    #[arg(long, help_heading = REAL)]
+    ignore_mins: bool,
     /// JSON document of these settings (docs/scenarios/ has examples); flags override it
     #[arg(long, value_name = "FILE", allow_hyphen_values = true, action = ArgAction::Append,
           help_heading = OUTPUT)]
@@ -227,6 +231,7 @@ impl Cli {
         set(&mut s.returning_share, self.returning_share);
         set_some(&mut s.pacing, self.pacing.map(|lead| Pacing { lead }));
         s.baseline |= self.baseline;
+        s.ignore_mins |= self.ignore_mins;
         s
     }
 }

@@ -37,8 +37,10 @@ pub struct Context {
     pub routers: Vec<Box<dyn Router>>,
     /// The closed-form lower bound N* on the mean.
     pub bound: f64,
-    /// The LP bound (eligibility, per-respondent caps).
+    /// The LP bound (eligibility, per-respondent caps, quota-tree node limits).
     pub bound_lp: f64,
+    /// The same LP without the node limits.
+    pub bound_lp_without_nodes: f64,
     /// The stochastic floor for the p95.
     pub bound_p95: f64,
     /// A run succeeds when every quota is full within this many respondents.
@@ -63,8 +65,7 @@ impl Context {
             .catalogue
             .clone()
             .unwrap_or_else(|| "bundled catalogue".to_owned());
-        let base = Catalogue::from_csv(Schema::default_survey(), &text)
-            .map_err(|e| format!("{source}: {e}"))?;
+        let base = read_catalogue(&text).map_err(|e| format!("{source}: {e}"))?;
         let catalogue = scenario
             .apply(&base)
             .map_err(|e| format!("scenario: {e}"))?;
@@ -95,9 +96,22 @@ impl Context {
             seed: settings.seed,
         };
         let bound_p95 = floors(&catalogue, &floor, &[0.95])[0];
-        let bound_lp = lower_bound_lp(&catalogue, &LpOptions::for_run(&settings, &catalogue))
+        let lp = LpOptions::for_run(&settings, &catalogue);
+        let bound_lp = lower_bound_lp(&catalogue, &lp)
             .map_err(|e| e.to_string())?
             .respondents;
+        // What the node limits add to the bound: the same LP without them.
+        let bound_lp_without_nodes = if catalogue.has_cells() {
+            let plain = LpOptions {
+                node_limits: false,
+                ..lp
+            };
+            lower_bound_lp(&catalogue, &plain)
+                .map_err(|e| e.to_string())?
+                .respondents
+        } else {
+            bound_lp
+        };
         let success_at = scenario
             .success_at
             .unwrap_or_else(|| (1.05 * bound).ceil() as u64);
@@ -114,6 +128,7 @@ impl Context {
             routers,
             bound,
             bound_lp,
+            bound_lp_without_nodes,
             bound_p95,
             success_at,
             realistic,
@@ -124,6 +139,17 @@ impl Context {
     pub fn month(&self) -> u64 {
         // The library's one definition (⌈1.05 · N*⌉ unless set), checked finite at `new`.
         self.settings.month(&self.catalogue).max(4)
+    }
+}
+
+/// The catalogue in `text`: a catalogue document (JSON, which may carry quota trees) when it
+/// starts with `{`, else the CSV on the default survey schema.
+fn read_catalogue(text: &str) -> Result<Catalogue, String> {
+    let text = crate::input::without_bom(text);
+    if text.trim_start().starts_with('{') {
+        serde_json::from_str(text).map_err(|e| format!("catalogue document: {e}"))
+    } else {
+        Catalogue::from_csv(Schema::default_survey(), text).map_err(|e| e.to_string())
     }
 }
 

@@ -1,7 +1,7 @@
 //! `--json`: the report as one JSON object on stdout. Other programs read it: the field names,
 //! their nesting and their order are a contract (fields are serialised in declaration order).
 
-use quotaroute::catalogue::Catalogue;
+use quotaroute::catalogue::{Catalogue, QuotaCell};
 use quotaroute::sim::Summary;
 use serde::ser::{Serialize, SerializeMap, Serializer};
 
@@ -19,7 +19,11 @@ pub struct Report<'a> {
     mean_budget: Option<f64>,
     lower_bound: f64,
     lower_bound_lp: f64,
+    /// The LP bound without the quota-tree node limits (equal without cells).
+    lower_bound_lp_without_nodes: f64,
     lower_bound_p95: f64,
+    /// Quota cells (tree nodes) over all categories.
+    quota_nodes: usize,
     success_at: u64,
     settings: SettingsJson<'a>,
     policies: Vec<PolicyJson<'a>>,
@@ -67,6 +71,7 @@ struct SettingsJson<'a> {
     returning_share: f64,
     pacing: Option<f64>,
     baseline: bool,
+    ignore_mins: bool,
 }
 
 /// One policy's result.
@@ -87,12 +92,34 @@ struct PolicyJson<'a> {
     worst_divergence: f64,
     success_rate: f64,
     failures: u32,
+    /// Σ over runs and quota-tree nodes of completes past the node's max (0).
+    tree_overfill: u64,
+    /// Respondents until every node's min is met (the respondent limit for a run that never
+    /// meets them; 0 without mins).
+    mins_met_median: u64,
+    mins_met_p95: u64,
+    /// Per quota-tree node, its fill over the runs (catalogues with cells only).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    nodes: Vec<NodeJson<'a>>,
     /// When `random` was among the policies (not in the robustness rows).
     #[serde(skip_serializing_if = "Option::is_none")]
     saving_vs_random_p95: Option<f64>,
     /// With real fieldwork only.
     #[serde(skip_serializing_if = "Option::is_none")]
     realism: Option<RealismJson>,
+}
+
+/// One quota-tree node's fill under one policy.
+#[derive(serde::Serialize)]
+struct NodeJson<'a> {
+    category: &'a str,
+    cell: &'a str,
+    min: u32,
+    /// `null`: no max.
+    max: Option<u32>,
+    completed_median: u32,
+    completed_min: u32,
+    completed_max: u32,
 }
 
 /// What the realism options did to one policy.
@@ -174,6 +201,8 @@ impl<'a> Report<'a> {
             mean_budget: settings.mean_budget,
             lower_bound: round(ctx.bound, 1),
             lower_bound_lp: round(ctx.bound_lp, 1),
+            lower_bound_lp_without_nodes: round(ctx.bound_lp_without_nodes, 1),
+            quota_nodes: catalogue.cell_count(),
             lower_bound_p95: round(ctx.bound_p95, 1),
             success_at: ctx.success_at,
             settings: SettingsJson::new(ctx),
@@ -217,12 +246,13 @@ impl<'a> SettingsJson<'a> {
             returning_share: settings.returning_share,
             pacing: settings.pacing.map(|p| p.lead),
             baseline: scenario.baseline,
+            ignore_mins: settings.ignore_mins,
         }
     }
 }
 
 impl<'a> PolicyJson<'a> {
-    fn new(ctx: &Context, s: &'a Summary, random_p95: Option<u64>) -> PolicyJson<'a> {
+    fn new(ctx: &'a Context, s: &'a Summary, random_p95: Option<u64>) -> PolicyJson<'a> {
         let (bound, bound_lp) = (ctx.bound, ctx.bound_lp);
         let (median, p95) = (s.respondents_median as f64, s.respondents_p95 as f64);
         PolicyJson {
@@ -241,6 +271,10 @@ impl<'a> PolicyJson<'a> {
             worst_divergence: round(s.worst_divergence(), 4),
             success_rate: round(s.success_rate(ctx.success_at), 4),
             failures: s.failures,
+            tree_overfill: s.tree_overfill,
+            mins_met_median: s.mins_met_median,
+            mins_met_p95: s.mins_met_p95,
+            nodes: nodes(&ctx.catalogue, s),
             saving_vs_random_p95: random_p95.map(|r| round(100.0 * (1.0 - p95 / r as f64), 2)),
             realism: None,
         }
@@ -286,6 +320,25 @@ impl RealismJson {
             }),
         }
     }
+}
+
+/// Every quota-tree node's fill under one policy, in the catalogue's cell order.
+fn nodes<'a>(catalogue: &'a Catalogue, s: &Summary) -> Vec<NodeJson<'a>> {
+    (0..catalogue.cell_count())
+        .filter_map(|i| {
+            let (c, cell) = catalogue.cell(i)?;
+            let at = |v: &[u32]| v.get(i).copied().unwrap_or(0);
+            Some(NodeJson {
+                category: &catalogue.category(c).key,
+                cell: &cell.key,
+                min: cell.min,
+                max: (cell.max != QuotaCell::NO_MAX).then_some(cell.max),
+                completed_median: at(&s.node_completed_median),
+                completed_min: at(&s.node_completed_min),
+                completed_max: at(&s.node_completed_max),
+            })
+        })
+        .collect()
 }
 
 /// `x` rounded to `digits` decimals.

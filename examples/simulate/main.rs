@@ -7,6 +7,7 @@
 //! cargo run --release --example simulate -- --policy greedy --runs 400 --json
 //! cargo run --release --example simulate -- --catalogue my.csv --hard-cap 600 --robustness
 //! cargo run --release --example simulate -- --scenario docs/scenarios/drift.json
+//! cargo run --release --example simulate -- --scenario docs/scenarios/interlocked.json --ignore-mins
 //! ```
 //!
 //! The flags are declared once, in `args.rs`; `--help` is generated from them. A bad file or

@@ -3,6 +3,8 @@
 
 use std::fmt::Write as _;
 
+use quotaroute::catalogue::QuotaCell;
+
 use crate::context::{Context, Outcome};
 
 /// The whole text report.
@@ -11,6 +13,7 @@ pub fn report(ctx: &Context, outcome: &Outcome) -> String {
     header(&mut out, ctx);
     preflight(&mut out, ctx);
     table(&mut out, ctx, outcome);
+    trees(&mut out, ctx, outcome);
     robustness(&mut out, ctx, outcome);
     let _ = writeln!(out, "\nfinished in {:.1} s", outcome.elapsed);
     if ctx.realistic {
@@ -45,7 +48,7 @@ fn header(out: &mut String, ctx: &Context) {
     );
     let _ = writeln!(
         out,
-        "Lower bound N* = {:.1} respondents (mean); LP bound (eligibility, per-respondent caps) = {:.1};\nstochastic floor for p95 N*95 = {:.1}\n",
+        "Lower bound N* = {:.1} respondents (mean); LP bound (eligibility, per-respondent caps, node limits) = {:.1};\nstochastic floor for p95 N*95 = {:.1}\n",
         ctx.bound, ctx.bound_lp, ctx.bound_p95
     );
 }
@@ -141,6 +144,78 @@ fn table(out: &mut String, ctx: &Context, outcome: &Outcome) {
             first.failures, first.policy
         );
     }
+}
+
+/// Quota trees (catalogues with cells only): overfill, when every min was met, and how the
+/// nodes filled, per policy; the LP bound with and without the node limits.
+fn trees(out: &mut String, ctx: &Context, outcome: &Outcome) {
+    let catalogue = &ctx.catalogue;
+    let nodes = catalogue.cell_count();
+    if nodes == 0 {
+        return;
+    }
+    let with_min: Vec<usize> = (0..nodes)
+        .filter(|&i| catalogue.cell(i).is_some_and(|(_, c)| c.min > 0))
+        .collect();
+    let with_max: Vec<usize> = (0..nodes)
+        .filter(|&i| {
+            catalogue
+                .cell(i)
+                .is_some_and(|(_, c)| c.max != QuotaCell::NO_MAX)
+        })
+        .collect();
+    let _ = writeln!(
+        out,
+        "\nQuota trees: {nodes} nodes ({} with a min, {} with a max){}; LP bound {:.1} with the node limits, {:.1} without",
+        with_min.len(),
+        with_max.len(),
+        if ctx.settings.ignore_mins {
+            "; routed ignoring mins"
+        } else {
+            ""
+        },
+        ctx.bound_lp,
+        ctx.bound_lp_without_nodes
+    );
+    let _ = writeln!(
+        out,
+        "{:<20} {:>9} {:>10} {:>10} {:>14} {:>16}",
+        "policy", "overfill", "mins med", "mins p95", "nodes at max", "mins short"
+    );
+    for s in &outcome.summaries {
+        let at = |v: &[u32], i: usize| v.get(i).copied().unwrap_or(0);
+        // Nodes at their max in the median run, and nodes below their min in some run.
+        let full = with_max
+            .iter()
+            .filter(|&&i| {
+                catalogue
+                    .cell(i)
+                    .is_some_and(|(_, c)| at(&s.node_completed_median, i) >= c.max)
+            })
+            .count();
+        let short = with_min
+            .iter()
+            .filter(|&&i| {
+                catalogue
+                    .cell(i)
+                    .is_some_and(|(_, c)| at(&s.node_completed_min, i) < c.min)
+            })
+            .count();
+        let _ = writeln!(
+            out,
+            "{:<20} {:>9} {:>10} {:>10} {:>14} {:>16}",
+            s.policy,
+            s.tree_overfill,
+            s.mins_met_median,
+            s.mins_met_p95,
+            format!("{full}/{}", with_max.len()),
+            format!("{short}/{}", with_min.len()),
+        );
+    }
+    let _ = writeln!(
+        out,
+        "(overfill = completes past a node's max over all runs; mins med/p95 = respondents until every\n min is met, the respondent limit when a run never meets them; nodes at max = at their max in\n the median run; mins short = below their min in some run; per-node fill in --json `nodes`)"
+    );
 }
 
 /// p95 and success per policy and incidence scale (`--robustness`).

@@ -11,6 +11,14 @@
 //! wave, and [`Pacing`]; exclusion groups and LOI spreads live in the catalogue, and a
 //! [`Scenario`] document sets them all (see `docs/guide.md`, "Real fieldwork").
 //!
+//! Quota trees (a category's [`QuotaCell`](crate::catalogue::QuotaCell)s with parents) are
+//! counted as the live engine counts them: every complete takes a slot in each node of the
+//! respondent's path, in the [`QuotaState`](crate::state::QuotaState) the routers read, so a full
+//! node closes its branch for every policy. A run reports each node's completes, the overfill
+//! (0) and when every min was met ([`RunResult::mins_met`]); [`Settings::ignore_mins`] routes as
+//! if no node had a min, and a [`Scenario`] gives trees to categories ([`ScenarioTree`]; see
+//! `docs/guide.md`, "Interlocked quotas").
+//!
 //! ```
 //! use quotaroute::catalogue::{Catalogue, Category};
 //! use quotaroute::route::Greedy;
@@ -54,6 +62,7 @@ mod settings;
 mod summary;
 #[cfg(test)]
 mod tests;
+mod trees;
 
 pub use crate::bound::sample::{nearest_rank, run_rng};
 pub use crate::catalogue::reference_shares;
@@ -61,6 +70,7 @@ pub use realism::{DRIFT_QUESTION, Pacing, SupplyDrift};
 pub use run::{RunResult, Supply, Trace, checkpoints, run_once, trace};
 pub use settings::{MAX_MONTH, MAX_RUNS, MAX_THREADS, Scenario, ScenarioError, Settings, SimError};
 pub use summary::{Summary, monte_carlo};
+pub use trees::ScenarioTree;
 
 use crate::bound::floors;
 use crate::catalogue::Catalogue;

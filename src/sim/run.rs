@@ -8,6 +8,7 @@ use rand::{Rng, RngExt};
 use serde::{Deserialize, Serialize};
 
 use super::realism::{self, DRIFT_QUESTION, SupplyDrift};
+use super::trees::{NodeTally, node_maxes, node_mins, without_mins};
 use super::{Settings, SimError};
 use crate::bound::sample::{run_rng, splitmix64};
 use crate::catalogue::{Catalogue, Category, CategoryId, reference_shares};
@@ -113,6 +114,19 @@ pub struct RunResult {
     /// Most category surveys one respondent completed.
     #[cfg_attr(feature = "serde", serde(default))]
     pub most_completes: u32,
+    /// Completes counted in each quota cell (tree node), in the catalogue's global cell order
+    /// ([`Catalogue::cell_range`]); empty without cells.
+    #[cfg_attr(feature = "serde", serde(default))]
+    pub node_completes: Vec<u32>,
+    /// Σ over quota cells (tree nodes) of the completes past their max: 0 when every full node
+    /// closed its branch.
+    #[cfg_attr(feature = "serde", serde(default))]
+    pub tree_overfill: u64,
+    /// Respondents until every cell's min was met (measured against the catalogue's mins, also
+    /// under [`Settings::ignore_mins`]): 0 without mins, and the run's respondent limit
+    /// ([`Settings::respondent_limit`]) when the run ended with a min unmet.
+    #[cfg_attr(feature = "serde", serde(default))]
+    pub mins_met: u64,
 }
 
 /// Routes one run.
@@ -257,6 +271,17 @@ pub(super) fn run_with(
     let mut route_rng = run_rng(settings.seed ^ ROUTER_STREAM, run);
     let answer_key = splitmix64(splitmix64(settings.seed ^ ANSWER_STREAM) ^ u64::from(run));
     let true_incidence = settings.true_incidence(catalogue, run);
+    // Mins and maxes are measured on the catalogue as given; under `ignore_mins` the routers
+    // see a copy without mins (the cells, and so every cell index, stay the same).
+    let mut nodes = NodeTally::new(node_mins(catalogue));
+    let maxes = node_maxes(catalogue);
+    let minless;
+    let catalogue = if settings.ignore_mins && catalogue.has_cells() {
+        minless = without_mins(catalogue)?;
+        &minless
+    } else {
+        catalogue
+    };
     // The oracle routes on a copy of the catalogue that believes the truth.
     let oracle_catalogue;
     let catalogue = if settings.oracle {
@@ -345,6 +370,15 @@ pub(super) fn run_with(
             };
             if turn.answered(&mut state, c, outcome).completed {
                 tally.open_total -= 1;
+                // The complete takes a slot in every node of the respondent's path in the
+                // category's tree, in the state the routers read: a node at its max then
+                // closes its branch (`Interview::refresh_cells`) for every policy.
+                for cell in turn.interview().cells_of(c) {
+                    if state.try_reserve_cell(cell) {
+                        state.commit_cell(cell);
+                    }
+                    nodes.complete(cell, n);
+                }
             }
         }
         tally.interview_ended(&interview);
@@ -365,6 +399,9 @@ pub(super) fn run_with(
         over_cap: tally.over_cap,
         abandoned: tally.abandoned,
         most_completes: tally.most_completes,
+        tree_overfill: nodes.overfill(&maxes),
+        mins_met: nodes.mins_met.unwrap_or(limit),
+        node_completes: nodes.completes,
     })
 }
 

@@ -7,9 +7,11 @@ use thiserror::Error;
 #[cfg(feature = "serde")]
 use serde::{Deserialize, Serialize};
 
-use super::{DEFAULT_POLICIES, Pacing};
+use super::trees::add_trees;
+use super::{DEFAULT_POLICIES, Pacing, ScenarioTree};
 use crate::bound::sample::run_rng;
-use crate::catalogue::{Catalogue, CatalogueError, reference_shares};
+use crate::catalogue::{Catalogue, CatalogueError, TreeError, reference_shares};
+use crate::quota::SpecError;
 use crate::route::{DemographicWeight, OfferError, PolicyOptions};
 use crate::schema::QuestionId;
 
@@ -81,6 +83,10 @@ pub struct Settings {
     pub returning_share: f64,
     /// Pacing of fills over the month (`None`: as fast as possible).
     pub pacing: Option<Pacing>,
+    /// Route as if no quota cell (tree node) had a min: the routers see a copy of the
+    /// catalogue with every min at 0, while [`RunResult::mins_met`](super::RunResult::mins_met)
+    /// is still measured against the real mins (what min steering buys is the difference).
+    pub ignore_mins: bool,
 }
 
 impl Default for Settings {
@@ -104,6 +110,7 @@ impl Default for Settings {
             max_completes: None,
             returning_share: 0.0,
             pacing: None,
+            ignore_mins: false,
         }
     }
 }
@@ -183,6 +190,10 @@ pub struct Scenario {
     pub pacing: Option<Pacing>,
     /// Also run [`without_rules`](Self::without_rules) and report what the rules cost.
     pub baseline: bool,
+    /// Quota trees given to categories by id (see [`ScenarioTree`]).
+    pub trees: Vec<ScenarioTree>,
+    /// See [`Settings::ignore_mins`].
+    pub ignore_mins: bool,
 }
 
 impl Default for Scenario {
@@ -217,6 +228,8 @@ impl Default for Scenario {
             returning_share: s.returning_share,
             pacing: s.pacing,
             baseline: false,
+            trees: Vec::new(),
+            ignore_mins: s.ignore_mins,
         }
     }
 }
@@ -306,6 +319,7 @@ impl Scenario {
             max_completes: self.max_completes,
             returning_share: self.returning_share,
             pacing: self.pacing,
+            ignore_mins: self.ignore_mins,
         }
     }
 
@@ -328,15 +342,17 @@ impl Scenario {
     }
 
     /// The catalogue the scenario routes: `base` with the scenario's qualifier seconds, LOI
-    /// spread, exclusion groups and (with the demographic weight on) exposure targets.
+    /// spread, exclusion groups, quota trees and (with the demographic weight on) exposure targets.
     ///
     /// # Errors
-    /// [`ScenarioError`] naming an unknown category id or the field a catalogue check refused.
+    /// [`ScenarioError`] naming an unknown category id, a bad tree or the field a catalogue
+    /// check refused.
     pub fn apply(&self, base: &Catalogue) -> Result<Catalogue, ScenarioError> {
         let plain = self.qualifier_seconds.is_none()
             && self.loi_spread.is_none()
             && self.exclusion_groups.is_empty()
-            && self.demographic_weight.is_none();
+            && self.demographic_weight.is_none()
+            && self.trees.is_empty();
         if plain {
             return Ok(base.clone());
         }
@@ -387,6 +403,7 @@ impl Scenario {
                 *slot = Some(format!("{prefix}-{g}"));
             }
         }
+        add_trees(base, &self.trees, &mut categories)?;
         Catalogue::new(base.schema().clone(), categories).map_err(ScenarioError::Catalogue)
     }
 
@@ -451,6 +468,41 @@ pub enum ScenarioError {
     /// The changed categories failed the catalogue's checks (e.g. a negative LOI spread).
     #[error("{0}")]
     Catalogue(CatalogueError),
+    /// A tree names a category id the catalogue does not have.
+    #[error("trees[{tree}].categories: no category with id `{key}`")]
+    UnknownTreeCategory {
+        /// The tree's position in `trees`.
+        tree: usize,
+        /// The id.
+        key: String,
+    },
+    /// A category is named twice in the scenario's trees (in one list or two).
+    #[error("trees[{tree}].categories: category `{key}` already has a tree of the scenario")]
+    TreeTwice {
+        /// The position in `trees` of the second mention.
+        tree: usize,
+        /// The category's id.
+        key: String,
+    },
+    /// A tree is not a quota tree on the catalogue's schema (an unknown question or
+    /// response, a max without a min, ...).
+    #[error("trees[{tree}].tree: {error}")]
+    BadTree {
+        /// The tree's position in `trees`.
+        tree: usize,
+        /// What the quota module refused.
+        error: SpecError,
+    },
+    /// A category refused the tree (a root with a min below its max, a target too large).
+    #[error("trees[{tree}]: category `{key}`: {error}")]
+    TreeRefused {
+        /// The tree's position in `trees`.
+        tree: usize,
+        /// The category's id.
+        key: String,
+        /// Why.
+        error: TreeError,
+    },
 }
 
 /// Why a simulation could not run.
@@ -676,10 +728,12 @@ impl crate::bound::LpOptions {
 
     /// [`from_settings`](Self::from_settings) plus the catalogue's exclusion groups (its
     /// categories' [`exclusion_group`](crate::catalogue::Category::exclusion_group) names),
-    /// in the order each group is first named.
+    /// in the order each group is first named, and its quota cells' limits
+    /// ([`node_limits`](crate::bound::LpOptions::node_limits)).
     pub fn for_run(settings: &Settings, catalogue: &Catalogue) -> crate::bound::LpOptions {
         crate::bound::LpOptions {
             exclusion_groups: catalogue.exclusion_groups(),
+            node_limits: true,
             ..crate::bound::LpOptions::from_settings(settings)
         }
     }

@@ -49,6 +49,29 @@ pub struct Summary {
     /// Share of all interviews abandoned during a category survey.
     #[cfg_attr(feature = "serde", serde(default))]
     pub abandon_share: f64,
+    /// Σ over runs of [`RunResult::tree_overfill`]: 0 when no node of any quota tree passed
+    /// its max in any run.
+    #[cfg_attr(feature = "serde", serde(default))]
+    pub tree_overfill: u64,
+    /// [`RunResult::mins_met`] per run, in run order.
+    #[cfg_attr(feature = "serde", serde(default))]
+    pub mins_met: Vec<u64>,
+    /// Median respondents until every min was met (nearest rank; the respondent limit for a
+    /// run that never met them).
+    #[cfg_attr(feature = "serde", serde(default))]
+    pub mins_met_median: u64,
+    /// 95th percentile of the same (nearest rank).
+    #[cfg_attr(feature = "serde", serde(default))]
+    pub mins_met_p95: u64,
+    /// Per quota cell (tree node, global cell order): the median over runs of its completes.
+    #[cfg_attr(feature = "serde", serde(default))]
+    pub node_completed_median: Vec<u32>,
+    /// Per quota cell: the most completes it had in any run.
+    #[cfg_attr(feature = "serde", serde(default))]
+    pub node_completed_max: Vec<u32>,
+    /// Per quota cell: the fewest completes it had in any run.
+    #[cfg_attr(feature = "serde", serde(default))]
+    pub node_completed_min: Vec<u32>,
 }
 
 impl Summary {
@@ -166,7 +189,26 @@ fn summarise(policy: &str, runs: &[RunResult]) -> Summary {
             *d += x / runs.len() as f64;
         }
     }
+    let mins_met: Vec<u64> = runs.iter().map(|r| r.mins_met).collect();
+    let cells = runs.first().map_or(0, |r| r.node_completes.len());
+    let node = |cell: usize| -> Vec<u64> {
+        runs.iter()
+            .map(|r| r.node_completes.get(cell).copied().map_or(0, u64::from))
+            .collect()
+    };
+    let per_node = |f: &dyn Fn(&[u64]) -> u64| -> Vec<u32> {
+        (0..cells)
+            .map(|cell| u32::try_from(f(&node(cell))).unwrap_or(u32::MAX))
+            .collect()
+    };
     Summary {
+        tree_overfill: runs.iter().map(|r| r.tree_overfill).sum(),
+        mins_met_median: nearest_rank(&mins_met, 0.5),
+        mins_met_p95: nearest_rank(&mins_met, 0.95),
+        mins_met,
+        node_completed_median: per_node(&|v| nearest_rank(v, 0.5)),
+        node_completed_max: per_node(&|v| v.iter().copied().max().unwrap_or(0)),
+        node_completed_min: per_node(&|v| v.iter().copied().min().unwrap_or(0)),
         policy: policy.to_owned(),
         runs: runs.len() as u32,
         respondents_median: nearest_rank(&respondents, 0.5),

@@ -220,6 +220,7 @@ fn options_and_bounds_round_trip_through_json() {
         remaining: Some(vec![10.0; 77]),
         max_completes: Some(5),
         incompatibility_cuts: true,
+        node_limits: true,
     };
     let text = serde_json::to_string(&options).unwrap();
     assert_eq!(serde_json::from_str::<LpOptions>(&text).unwrap(), options);

@@ -123,6 +123,46 @@
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 
+//! ## Node limits
+//!
+//! A category's quota cells — the nodes of its quota tree
+//! ([`Category::with_quota_tree`](crate::catalogue::Category::with_quota_tree)) — each cover
+//! the respondents its path rule ([`Catalogue::cell_rule`]) matches. With
+//! [`LpOptions::node_limits`] the types also tell apart the limited nodes they fall in, and
+//! each node n of category c with a max or a min adds
+//!
+//! - max: Σ_{t ∈ n} w(t) · p(c) · x(t, c) ≤ max(n) · s (completes past a node's max are
+//!   refused, so the plan may not count on them);
+//! - min: Σ_{t ∈ n} w(t) · p(c) · x(t, c) ≥ min(n) · s (the bound is then the respondents
+//!   needed to fill every category's target *and* every node's min).
+//!
+//! Both are homogeneous in (x, s), like the completes rows, so the LP stays one solve. They
+//! only add constraints, so the bound with them is never below the bound without. With
+//! [`LpOptions::remaining`] only the max rows are added: a max on what is left is at most the
+//! whole max (a looser row, still valid), but the min left is not known.
+//!
+//! ```
+//! use quotaroute::bound::{lower_bound_lp, Limit, LpOptions};
+//! use quotaroute::catalogue::{Catalogue, Category, QuotaCell};
+//! use quotaroute::schema::{Rule, Schema};
+//!
+//! let schema = Schema::default_survey();
+//! let north = Rule::parse(&schema, "region=north")?;
+//! // At least 60 of 90 completes from the north, a third of the supply.
+//! let a = Category::new("a", "A", 1.0, 60.0)
+//!     .with_target(90)
+//!     .with_cell(QuotaCell::new("north", north, 90).with_min(60));
+//! let catalogue = Catalogue::new(schema, vec![a])?;
+//! let plain = lower_bound_lp(&catalogue, &LpOptions::new(480.0))?;
+//! let nodes = LpOptions { node_limits: true, ..LpOptions::new(480.0) };
+//! let held = lower_bound_lp(&catalogue, &nodes)?;
+//! assert!((plain.respondents - 90.0).abs() < 1e-6);
+//! // 60 northern completes need 180 respondents.
+//! assert!((held.respondents - 180.0).abs() < 1e-6);
+//! assert!(held.limits.contains(&Limit::NodeMin(0)));
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
+
 mod cuts;
 mod model;
 #[cfg(test)]
@@ -136,7 +176,7 @@ use thiserror::Error;
 use serde::{Deserialize, Serialize};
 
 use super::closed::{Eligible, fluid_terms};
-use crate::catalogue::{Catalogue, CategoryId};
+use crate::catalogue::{Catalogue, CategoryId, QuotaCell};
 use crate::schema::{Answers, QuestionId, ResponseId};
 
 /// The most demographic cells the LP enumerates.
@@ -190,6 +230,12 @@ pub struct LpOptions {
     /// [`hard_cap_seconds`](Self::hard_cap_seconds) or exclusion groups. Default `false`.
     #[cfg_attr(feature = "serde", serde(default))]
     pub incompatibility_cuts: bool,
+    /// Hold the categories' quota cells (tree nodes) to their limits (see
+    /// [Node limits](self#node-limits)): a node's max caps the completes of the respondent
+    /// types in it, and its min must be reached. With [`remaining`](Self::remaining) only the
+    /// maxes apply (the mins left are not known). Default `false`.
+    #[cfg_attr(feature = "serde", serde(default))]
+    pub node_limits: bool,
 }
 
 impl LpOptions {
@@ -205,6 +251,7 @@ impl LpOptions {
             remaining: None,
             max_completes: None,
             incompatibility_cuts: false,
+            node_limits: false,
         }
     }
 }
@@ -233,6 +280,11 @@ pub enum Limit {
     /// whenever one of their coins comes up (an incompatibility cut is tight; see
     /// [`LpOptions::incompatibility_cuts`]).
     Incompatibility,
+    /// The quota cell (tree node; global index, see
+    /// [`Catalogue::cell_range`]) is planned at its max ([`LpOptions::node_limits`]).
+    NodeMax(usize),
+    /// The quota cell is planned at its min, no more ([`LpOptions::node_limits`]).
+    NodeMin(usize),
 }
 
 /// The LP bound and the fluid plan that attains it.
@@ -384,12 +436,14 @@ fn complete_cells(catalogue: &Catalogue) -> Option<usize> {
     catalogue.schema().complete_cell_count()
 }
 
-/// One respondent type: its weight, eligibility per open category, and its answers (only kept
-/// when exposure constraints need them).
+/// One respondent type: its weight, eligibility per open category, its answers (only kept
+/// when exposure constraints need them) and the limited quota cells it falls in (with node
+/// limits).
 struct Type {
     weight: f64,
     eligible: Vec<bool>,
     answers: Option<Vec<usize>>,
+    nodes: Vec<usize>,
 }
 
 /// What the model is built from: the options resolved against the catalogue.
@@ -474,6 +528,7 @@ pub fn lower_bound_lp(catalogue: &Catalogue, options: &LpOptions) -> Result<LpBo
         &model.x,
         model.scale,
         &model.exposure_rows,
+        &model.node_rows,
         solved,
     ))
 }
@@ -647,8 +702,11 @@ fn build_types(
         None => schema.complete_cells().map(|(_, share)| share).collect(),
     };
     let keep_answers = options.exposure_tolerance.is_some();
+    let limited = limited_nodes(catalogue, options, open);
     let mut types: Vec<Type> = Vec::new();
-    let mut by_pattern: BTreeMap<Vec<bool>, usize> = BTreeMap::new();
+    // Cells merge when they are eligible for the same categories and fall in the same
+    // limited nodes: nothing in the LP tells them apart then.
+    let mut by_pattern: BTreeMap<(Vec<bool>, Vec<usize>), usize> = BTreeMap::new();
     for (cell, &weight) in weights.iter().enumerate() {
         if weight <= 0.0 {
             continue;
@@ -657,6 +715,11 @@ fn build_types(
         let eligible: Vec<bool> = catalogue
             .ids()
             .map(|c| open[c.index()] && fits(c) && catalogue.is_eligible(c, &answers))
+            .collect();
+        let nodes: Vec<usize> = limited
+            .iter()
+            .copied()
+            .filter(|&n| catalogue.cell_rule(n).is_some_and(|r| r.matches(&answers)))
             .collect();
         if keep_answers {
             let digits = schema
@@ -667,17 +730,37 @@ fn build_types(
                 weight,
                 eligible,
                 answers: Some(digits),
+                nodes,
             });
-        } else if let Some(&i) = by_pattern.get(&eligible) {
+        } else if let Some(&i) = by_pattern.get(&(eligible.clone(), nodes.clone())) {
             types[i].weight += weight;
         } else {
-            by_pattern.insert(eligible.clone(), types.len());
+            by_pattern.insert((eligible.clone(), nodes.clone()), types.len());
             types.push(Type {
                 weight,
                 eligible,
                 answers: None,
+                nodes,
             });
         }
     }
     Ok(types)
+}
+
+/// With node limits: the quota cells (global indices) of open categories that have a max or
+/// a min, in order; otherwise none.
+fn limited_nodes(catalogue: &Catalogue, options: &LpOptions, open: &[bool]) -> Vec<usize> {
+    if !options.node_limits {
+        return Vec::new();
+    }
+    catalogue
+        .ids()
+        .filter(|c| open[c.index()])
+        .flat_map(|c| catalogue.cell_range(c))
+        .filter(|&n| {
+            catalogue
+                .cell(n)
+                .is_some_and(|(_, cell)| cell.max != QuotaCell::NO_MAX || cell.min > 0)
+        })
+        .collect()
 }

@@ -14,6 +14,16 @@ pub(super) type Shows = Vec<Vec<Option<Variable>>>;
 /// One exposure row set: the category, the question and the reference mix it is held to.
 pub(super) type ExposureRow = (CategoryId, QuestionId, Vec<f64>);
 
+/// One node-limit row: the quota cell (global index), its category, and the completes it
+/// is held to — at most (a max) or at least (a min).
+#[derive(Clone, Copy, Debug)]
+pub(super) struct NodeRow {
+    pub(super) cell: usize,
+    pub(super) category: usize,
+    pub(super) completes: f64,
+    pub(super) at_most: bool,
+}
+
 /// The built LP.
 pub(super) struct Model {
     pub(super) problem: Problem,
@@ -21,6 +31,7 @@ pub(super) struct Model {
     pub(super) scale: Variable,
     pub(super) x: Shows,
     pub(super) exposure_rows: Vec<ExposureRow>,
+    pub(super) node_rows: Vec<NodeRow>,
 }
 
 /// The solver variables the LP needs: the scale, one per type and category it may be shown,
@@ -88,13 +99,68 @@ impl Model {
             add_type_rows(setup, &mut problem, row);
         }
         let exposure_rows = add_exposure_rows(setup, &mut problem, &x);
+        let node_rows = add_node_rows(setup, &mut problem, &x, scale);
         Model {
             problem,
             scale,
             x,
             exposure_rows,
+            node_rows,
         }
     }
+}
+
+/// The node limits: for every limited quota cell of category c, the completes of the types in
+/// it, Σ_{t ∋ cell} w(t) · p(c) · x(t, c), at most max · s and at least min · s (the mins only
+/// without `remaining`: what is left of a min is not known). Homogeneous in (x, s), as the
+/// completes rows are.
+fn add_node_rows(
+    setup: &Setup<'_>,
+    problem: &mut Problem,
+    x: &Shows,
+    scale: Variable,
+) -> Vec<NodeRow> {
+    let catalogue = setup.catalogue;
+    // Every limited node gets its rows, even one no type falls in: its min then makes the
+    // bound infinite, as it should.
+    let limited = super::limited_nodes(catalogue, setup.options, &setup.open);
+    let mut rows = Vec::new();
+    for cell in limited {
+        let Some((c, quota)) = catalogue.cell(cell) else {
+            continue;
+        };
+        let p = catalogue.incidence(c);
+        let completes = || -> LinearExpr {
+            x.iter()
+                .zip(&setup.types)
+                .filter(|(_, t)| t.nodes.binary_search(&cell).is_ok())
+                .filter_map(|(row, t)| row[c.index()].map(|v| (v, t.weight * p)))
+                .collect()
+        };
+        let mut add = |bound: u32, at_most: bool| {
+            let mut expr = completes();
+            expr.add(scale, -f64::from(bound) / setup.closed_form);
+            let op = if at_most {
+                ComparisonOp::Le
+            } else {
+                ComparisonOp::Ge
+            };
+            problem.add_constraint(expr, op, 0.0);
+            rows.push(NodeRow {
+                cell,
+                category: c.index(),
+                completes: f64::from(bound),
+                at_most,
+            });
+        };
+        if quota.max != crate::catalogue::QuotaCell::NO_MAX {
+            add(quota.max, true);
+        }
+        if quota.min > 0 && setup.options.remaining.is_none() {
+            add(quota.min, false);
+        }
+    }
+    rows
 }
 
 /// One type's rows: the hard cap, the qualifier cap, the exclusion groups and the completes cap.
@@ -189,6 +255,7 @@ pub(super) fn read_plan(
     x: &Shows,
     scale: Variable,
     exposure_rows: &[ExposureRow],
+    node_rows: &[NodeRow],
     solved: Solved,
 ) -> LpBound {
     let values = &solved.values;
@@ -228,7 +295,8 @@ pub(super) fn read_plan(
         per_type: &per_type,
         seconds,
     };
-    let limits = tight_limits(setup, &plan, exposure_rows, &solved.cut_rows);
+    let mut limits = tight_limits(setup, &plan, exposure_rows, &solved.cut_rows);
+    limits.extend(tight_nodes(setup, &plan, node_rows, setup.closed_form / u));
     LpBound {
         respondents: setup.closed_form / u,
         closed_form: setup.closed_form,
@@ -241,6 +309,38 @@ pub(super) fn read_plan(
         cuts,
         cuts_converged: solved.cuts_converged,
     }
+}
+
+/// The node rows that hold with equality in the plan of `respondents` respondents.
+fn tight_nodes(
+    setup: &Setup<'_>,
+    plan: &Plan<'_>,
+    node_rows: &[NodeRow],
+    respondents: f64,
+) -> Vec<Limit> {
+    let catalogue = setup.catalogue;
+    node_rows
+        .iter()
+        .filter(|row| {
+            let p = catalogue.incidence(CategoryId::from_index(row.category));
+            let per_respondent: f64 = plan
+                .x
+                .iter()
+                .zip(&setup.types)
+                .filter(|(_, t)| t.nodes.binary_search(&row.cell).is_ok())
+                .map(|(x, t)| t.weight * p * plan.value(&x[row.category]))
+                .sum();
+            let planned = per_respondent * respondents;
+            (planned - row.completes).abs() <= 1e-6 * row.completes.max(1.0)
+        })
+        .map(|row| {
+            if row.at_most {
+                Limit::NodeMax(row.cell)
+            } else {
+                Limit::NodeMin(row.cell)
+            }
+        })
+        .collect()
 }
 
 /// The optimal plan as [`tight_limits`] reads it.
