@@ -370,13 +370,11 @@ pub(super) fn run_with(
             };
             if turn.answered(&mut state, c, outcome).completed {
                 tally.open_total -= 1;
-                // The complete takes a slot in every node of the respondent's path in the
-                // category's tree, in the state the routers read: a node at its max then
-                // closes its branch (`Interview::refresh_cells`) for every policy.
+                // The turn counted the complete in every node of the respondent's path in the
+                // category's tree, in the state the routers read (a node at its max then
+                // closes its branch for every policy); the tally keeps its own count, so a
+                // node past its max would show as overfill rather than be hidden.
                 for cell in turn.interview().cells_of(c) {
-                    if state.try_reserve_cell(cell) {
-                        state.commit_cell(cell);
-                    }
                     nodes.complete(cell, n);
                 }
             }
