@@ -58,6 +58,7 @@
 
 mod admin;
 mod clock;
+mod queries;
 mod resume;
 mod routing;
 mod shared;
@@ -85,6 +86,7 @@ use metrics::{Metrics, Stat};
 use slots::{SHARDS, Shard, Slot, lock, shard_of};
 
 pub use clock::{Clock, ManualClock, SystemClock, Timestamp};
+pub use queries::{Counting, LiveQueryBuffer, LiveQueryError};
 pub use snapshot::{CellCounts, HeldSlot, LiveRestoreError, LiveSnapshot};
 pub use wave::{WaveError, WaveLedger, WaveLine, WaveReport};
 

@@ -15,6 +15,7 @@ mod metrics;
 mod props;
 mod store;
 mod stress;
+mod trees;
 
 #[path = "../support/proptest_config.rs"]
 mod support;
