@@ -484,26 +484,35 @@ proptest! {
             .collect();
         let n = maxes.len();
         let mins: Vec<u32> = catalogue.categories()[0].cells.iter().map(|c| c.min).collect();
-        let mut tally = Tally { completed: vec![0; n], pending: vec![0; n], held: HashMap::new(), done: HashSet::new() };
+        let mut tally = Tally {
+            completed: vec![0; n],
+            pending: vec![0; n],
+            held: HashMap::new(),
+            done: HashSet::new(),
+        };
         let mut buffer = LiveQueryBuffer::new();
         let asked: Vec<_> = queries.iter().map(|&s| random_query(&schema, s)).collect();
         for op in &ops {
             apply(&e, &clock, &reference, &mut maxes, &mut tally, op)?;
             for counting in [Counting::Completed, Counting::Taken] {
                 let mut expected = reference.tree.clone();
-                for i in 0..n {
+                for (i, &max) in maxes.iter().enumerate() {
                     let count = match counting {
                         Counting::Completed => tally.completed[i],
                         Counting::Taken => tally.completed[i] + tally.pending[i],
                     };
+                    // The root (last) has one target, its max.
                     let node = reference.nodes.get(i).copied().unwrap_or(NodeId::ROOT);
+                    let min = mins.get(i).copied().unwrap_or(max);
                     expected.set_observed(node, u64::from(count)).unwrap();
-                    expected.set_target(node, target(mins.get(i).copied().unwrap_or(maxes[i]), maxes[i])).unwrap();
+                    expected.set_target(node, target(min, max)).unwrap();
                 }
                 for (query, answers) in &asked {
                     for method in QuotaMethod::ALL {
                         let want = expected.query(method, query, answers.as_ref()).unwrap();
-                        let got = e.quota_query(CAT, method, query, answers.as_ref(), counting, &mut buffer).unwrap();
+                        let got = e
+                            .quota_query(CAT, method, query, answers.as_ref(), counting, &mut buffer)
+                            .unwrap();
                         prop_assert_eq!(got, &want[..], "{:?} {:?} {:?}", method, counting, query);
                     }
                 }

@@ -426,7 +426,7 @@ fn a_hold_takes_every_node_of_the_path_and_is_released_or_committed_along_it() {
         .zip(&path)
         .filter(|(_, on)| **on == 1)
         .map(|(i, _)| i)
-        .last()
+        .max()
         .unwrap();
     e.set_cell_max(leaf, 1).unwrap();
     assert_eq!(
