@@ -1,7 +1,8 @@
 //! Live engine benches: reservations per second with 1, 2 and 8 threads on one hot category
 //! (the engine's reserve + abandon cycle, by numeric ids and by UUID keys, and the bare
 //! compare-and-swap on the open-slots word), and snapshot / JSON / restore of an engine with
-//! 10,000 categories.
+//! 10,000 categories; the four Askia queries on a three-level tree's live counts
+//! (`Engine::quota_query`) against the quota module's `query_into` on the same tree and counts.
 //!
 //! Multi-threaded figures are wall time for all threads' operations together, so the
 //! throughput shown is the total over threads. The development machine has 2 cores: 8 threads
@@ -13,7 +14,10 @@ use std::time::{Duration, Instant};
 
 use criterion::{BenchmarkId, Criterion, Throughput, criterion_group, criterion_main};
 use quotaroute::catalogue::{Catalogue, Category, CategoryId};
-use quotaroute::live::{Engine, LiveConfig, ManualClock, Reservation, Timestamp};
+use quotaroute::live::{
+    Counting, Engine, LiveConfig, LiveQueryBuffer, ManualClock, Reservation, Timestamp,
+};
+use quotaroute::quota::{Condition, Query, QueryBuffer, QuotaMethod, QuotaTree, Target};
 use quotaroute::route::Greedy;
 use quotaroute::schema::{Answers, RespondentId, Schema};
 use quotaroute::state::QuotaState;
@@ -195,9 +199,121 @@ fn snapshots(c: &mut Criterion) {
     g.finish();
 }
 
+/// region → gender → age on the default survey (27 nodes below the root), min/max on each.
+fn tree_engine(clock: &ManualClock) -> Engine<Greedy, &ManualClock> {
+    let schema = Schema::default_survey();
+    let q = |name| schema.question(name).expect("question");
+    let (r, g, a) = (q("region"), q("gender"), q("age"));
+    let mut b = QuotaTree::builder(schema.clone());
+    b.set_target(b.root(), Target::Single(3_000)).expect("root");
+    let range = |min, max| Target::MinMax { min, max };
+    for region in schema.response_ids(r) {
+        let rn = b
+            .add_child(b.root(), Condition::response(r, region), range(300, 1_200))
+            .expect("region");
+        for gender in schema.response_ids(g) {
+            let gn = b
+                .add_child(rn, Condition::response(g, gender), range(100, 600))
+                .expect("gender");
+            for age in schema.response_ids(a) {
+                b.add_child(gn, Condition::response(a, age), range(30, 200))
+                    .expect("age");
+            }
+        }
+    }
+    let tree = b.build();
+    let category = Category::new("tan", "Self Tan", 0.5, 60.0)
+        .with_quota_tree(&tree)
+        .expect("tree");
+    let catalogue = Catalogue::new(schema.clone(), vec![category]).expect("catalogue");
+    let engine =
+        Engine::new(catalogue, Greedy::scarcity(), clock, LiveConfig::default()).expect("engine");
+    // Fieldwork on every path: completes, and a hold on every node.
+    let mut who = 0u64;
+    for (i, region) in schema.response_ids(r).enumerate() {
+        for gender in schema.response_ids(g) {
+            for (k, age) in schema.response_ids(a).enumerate() {
+                let mut answers = Answers::unknown(&schema);
+                answers.set(r, region);
+                answers.set(g, gender);
+                answers.set(a, age);
+                for n in 0..(20 + 15 * i + 10 * k) {
+                    who += 1;
+                    let _ = engine.reserve(who, HOT, &answers);
+                    if n > 0 {
+                        let _ = engine.complete(who, HOT);
+                    }
+                }
+            }
+        }
+    }
+    engine
+}
+
+fn tree_queries(c: &mut Criterion) {
+    let clock = ManualClock::new(Timestamp(0));
+    let engine = tree_engine(&clock);
+    let schema = engine.catalogue().schema().clone();
+    let (region, age) = (
+        schema.question("region").expect("region"),
+        schema.question("age").expect("age"),
+    );
+    let north = schema.response(region, "north").expect("north");
+    let queries = [
+        ("age_given_region", Query::new(age).given(region, north)),
+        ("region", Query::new(region)),
+    ];
+    // The quota module on the same tree and counts: what the live query must match in speed.
+    let same = engine.quota_tree(HOT, Counting::Taken).expect("tree").tree;
+    let mut g = c.benchmark_group("live_quota_query");
+    for (name, query) in &queries {
+        for method in [QuotaMethod::Available, QuotaMethod::BalancedList] {
+            let id = format!("{name}/{}", method.name());
+            let mut qb = QueryBuffer::new();
+            g.bench_function(BenchmarkId::new("quota_module", &id), |b| {
+                b.iter(|| {
+                    black_box(
+                        same.query_into(method, query, None, &mut qb)
+                            .map(|r| r.len()),
+                    )
+                })
+            });
+            let mut lb = LiveQueryBuffer::new();
+            g.bench_function(BenchmarkId::new("engine_quiet", &id), |b| {
+                b.iter(|| {
+                    black_box(
+                        engine
+                            .quota_query(HOT, method, query, None, Counting::Taken, &mut lb)
+                            .map(|r| r.len()),
+                    )
+                })
+            });
+            // Every node's count moves between calls (holds on every node, counted or not):
+            // the worst case, each node rewritten.
+            let mut flip = false;
+            g.bench_function(BenchmarkId::new("engine_all_moved", &id), |b| {
+                b.iter(|| {
+                    flip = !flip;
+                    let counting = if flip {
+                        Counting::Taken
+                    } else {
+                        Counting::Completed
+                    };
+                    black_box(
+                        engine
+                            .quota_query(HOT, method, query, None, counting, &mut lb)
+                            .map(|r| r.len()),
+                    )
+                })
+            });
+        }
+    }
+    g.finish();
+}
+
 criterion_group! {
     name = benches;
     config = Criterion::default().sample_size(20);
-    targets = reservations, snapshots
+    targets = reservations, snapshots, tree_queries
 }
 criterion_main!(benches);

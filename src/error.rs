@@ -9,6 +9,7 @@
 pub use crate::bound::LpBoundError;
 pub use crate::bound::fill::FillError;
 pub use crate::catalogue::CatalogueError;
+pub use crate::catalogue::TreeError;
 #[allow(deprecated)]
 pub use crate::dispatch::{
     AddError, ConfigureError, NextError, RemoveError, SetErrorError, SetWeightError,
@@ -16,6 +17,7 @@ pub use crate::dispatch::{
 pub use crate::dispatch::{
     Error as DispatchError, InvalidWeight, RestoreError as DispatchRestoreError,
 };
+pub use crate::live::LiveQueryError;
 #[allow(deprecated)]
 pub use crate::live::{AnswerError, NextOfferError, SlotError};
 pub use crate::live::{ConfigError as LiveConfigError, LiveError, LiveRestoreError, WaveError};

@@ -19,6 +19,10 @@
 //! category and in every cell the respondent falls in, or in none, and no policy offers a
 //! category whose cell for this respondent is full.
 //!
+//! The cells of a category may form a quota tree (a hold then takes every node of the
+//! respondent's path, or none), and [`Engine::quota_query`] answers the four Askia queries of
+//! the [`quota`](crate::quota) module on the live counts.
+//!
 //! [`Engine::snapshot`] captures the whole state (counts, pending slots with deadlines,
 //! completed markers, statistics, the wave ledger) consistently while threads work, and
 //! [`Engine::restore`] rebuilds it exactly. [`Engine::close_wave`] carries each category's
@@ -58,6 +62,7 @@
 
 mod admin;
 mod clock;
+mod queries;
 mod resume;
 mod routing;
 mod shared;
@@ -85,6 +90,7 @@ use metrics::{Metrics, Stat};
 use slots::{SHARDS, Shard, Slot, lock, shard_of};
 
 pub use clock::{Clock, ManualClock, SystemClock, Timestamp};
+pub use queries::{Counting, LiveQueryBuffer, LiveQueryError};
 pub use snapshot::{CellCounts, HeldSlot, LiveRestoreError, LiveSnapshot};
 pub use wave::{WaveError, WaveLedger, WaveLine, WaveReport};
 

@@ -1,6 +1,7 @@
 //! The live engine's decision path (restart a session, ask for offers, with quota cells;
 //! reserve, complete and abandon, with respondents keyed by UUIDs) allocates nothing after
-//! warm-up: a counting global allocator watches it.
+//! warm-up, nor do live quota queries once their buffer is warm: a counting global allocator
+//! watches it.
 
 use crate::counting_alloc;
 
@@ -112,4 +113,68 @@ fn reserving_completing_and_abandoning_by_uuid_allocates_nothing() {
     run(&ids, &mut held);
     assert_eq!(counting_alloc::allocations() - before, 0);
     assert_eq!(held, 300, "two slots for each of the 150 who qualify");
+}
+
+/// A dashboard's live quota queries on a tree whose counts move between them allocate nothing
+/// once the buffer has seen the category.
+#[test]
+fn live_quota_queries_allocate_nothing_once_warm() {
+    use quotaroute::live::{Counting, LiveQueryBuffer};
+    use quotaroute::quota::{NodeSpec, Query, QuotaMethod, QuotaTree};
+
+    let schema = Schema::default_survey();
+    let spec: NodeSpec = serde_json::from_str(
+        r#"{"target": 1000, "children": [
+            {"question": "gender", "response": "female", "min": 10, "max": 500, "children": [
+                {"question": "age", "response": "18-34", "min": 5, "max": 200},
+                {"question": "age", "response": "35-54", "min": 5, "max": 200}]},
+            {"question": "gender", "response": "male", "min": 10, "max": 500}]}"#,
+    )
+    .unwrap();
+    let tree = QuotaTree::from_spec(schema.clone(), &spec).unwrap();
+    let category = Category::new("t", "T", 0.5, 30.0)
+        .with_quota_tree(&tree)
+        .unwrap();
+    let catalogue = Catalogue::new(schema.clone(), vec![category]).unwrap();
+    let clock = ManualClock::new(Timestamp(0));
+    let e = Engine::new(catalogue, Greedy::scarcity(), &clock, LiveConfig::default()).unwrap();
+    let t = e.catalogue().find("t").unwrap();
+    let person = Answers::from_names(&schema, [("gender", "female"), ("age", "35-54")]).unwrap();
+    let age = schema.question("age").unwrap();
+    let gender = schema.question("gender").unwrap();
+    let queries = [
+        Query::new(age).given(gender, schema.response(gender, "female").unwrap()),
+        Query::new(gender),
+    ];
+    let mut buffer = LiveQueryBuffer::new();
+    // Allocations during the queries only: the reservation table grows as respondents come.
+    let mut run = |from: u64| {
+        let (mut listed, mut allocated) = (0, 0);
+        for who in from..from + 50 {
+            assert!(matches!(
+                e.reserve(who, t, &person),
+                Ok(Reservation::Accepted { .. })
+            ));
+            if who % 2 == 0 {
+                assert_eq!(e.complete(who, t), Ok(Completion::Completed));
+            }
+            let before = counting_alloc::allocations();
+            for query in &queries {
+                for method in QuotaMethod::ALL {
+                    for counting in [Counting::Completed, Counting::Taken] {
+                        listed += e
+                            .quota_query(t, method, query, Some(&person), counting, &mut buffer)
+                            .unwrap()
+                            .len();
+                    }
+                }
+            }
+            allocated += counting_alloc::allocations() - before;
+        }
+        (listed, allocated)
+    };
+    run(0);
+    let (listed, allocated) = run(1_000);
+    assert_eq!(allocated, 0);
+    assert!(listed > 0);
 }

@@ -119,3 +119,55 @@ fn an_old_snapshot_s_numeric_respondents_restore_as_numbers() {
     assert_eq!(e.complete(2, beer), Ok(Completion::Completed));
     assert_eq!(e.quotas().view().completed(beer), 2);
 }
+
+/// Issue 20: the old snapshot's flat cells are a one-level quota tree, so the engine restored
+/// from it answers the live quota queries, as the quota module does on its counts.
+#[test]
+fn an_old_snapshot_s_flat_cells_answer_live_quota_queries() {
+    use quotaroute::live::{Counting, LiveQueryBuffer};
+    use quotaroute::quota::{Query, QuotaMethod};
+
+    let snapshot: LiveSnapshot = serde_json::from_str(SNAPSHOT).unwrap();
+    if snapshot.format != LiveSnapshot::FORMAT {
+        return; // refused with the version error (the test above)
+    }
+    let clock = ManualClock::new(Timestamp(2_000));
+    let e = Engine::restore(catalogue(), Greedy::scarcity(), &clock, &snapshot).unwrap();
+    let beer = CategoryId::from_index(0);
+    let gender = e.catalogue().schema().question("gender").unwrap();
+    let mut expected = e.catalogue().quota_tree(beer).unwrap();
+    let view = e.quotas().view();
+    let root = expected.tree.root();
+    let taken = u64::from(view.completed(beer) + view.pending(beer));
+    expected.tree.set_observed(root, taken).unwrap();
+    for (cell, &node) in e.catalogue().cell_range(beer).zip(&expected.nodes) {
+        let taken = e.quotas().cell_completed(cell) + e.quotas().cell_pending(cell);
+        expected.tree.set_observed(node, u64::from(taken)).unwrap();
+    }
+    let mut buffer = LiveQueryBuffer::new();
+    for method in QuotaMethod::ALL {
+        let query = Query::new(gender);
+        let live = e
+            .quota_query(beer, method, &query, None, Counting::Taken, &mut buffer)
+            .unwrap();
+        assert_eq!(
+            live,
+            &expected.tree.query(method, &query, None).unwrap()[..]
+        );
+    }
+    // The category has 10 − 2 taken; women (max 6) one complete, men (max 6) one hold: each
+    // has min(8, 6 − 1) = 5 to do, in the question's order.
+    let women = e.catalogue().schema().response(gender, "female").unwrap();
+    let men = e.catalogue().schema().response(gender, "male").unwrap();
+    let listed = e
+        .quota_query(
+            beer,
+            QuotaMethod::List,
+            &Query::new(gender),
+            None,
+            Counting::Taken,
+            &mut buffer,
+        )
+        .unwrap();
+    assert_eq!(listed, [(women, 5), (men, 5)]);
+}

@@ -15,6 +15,8 @@ mod metrics;
 mod props;
 mod store;
 mod stress;
+mod tree_runs;
+mod trees;
 
 #[path = "../support/proptest_config.rs"]
 mod support;

@@ -35,6 +35,8 @@ mod semantics;
 mod service;
 #[cfg(feature = "redis")]
 mod single;
+#[cfg(any(feature = "redis", feature = "postgres"))]
+mod trees;
 // The Redis servers and Cluster helpers are unused by a postgres-only build.
 #[cfg(any(feature = "redis", feature = "postgres"))]
 #[cfg_attr(not(feature = "redis"), allow(dead_code))]
