@@ -51,13 +51,13 @@
 //! | module | idea |
 //! |---|---|
 //! | [`schema`] | questions, responses, respondents' answers, eligibility rules: names resolved once to `Copy` ids |
-//! | [`catalogue`] | categories (incidence, length, qualifier cost, target, eligibility, quota cells), the CSV reader, the catalogue document and the pre-flight check (`docs/catalogue.md` documents both forms field by field) |
+//! | [`catalogue`] | categories (incidence, length, qualifier cost, target, eligibility, quota cells forming a quota tree per category), the CSV reader, the catalogue document and the pre-flight check (`docs/catalogue.md` documents both forms field by field) |
 //! | [`state`] | live quota counts and the read-only [`QuotaView`](state::QuotaView) routers decide on; snapshots |
 //! | [`route`] | the [`Router`](route::Router) trait, the [`Interview`](route::Interview), the [`Turn`](route::Turn) that records what happened to a respondent, the policy registry ([`POLICIES`](route::POLICIES)), the policies and their factors, explanations |
-//! | [`live`] | the engine a survey server embeds: many threads, reservations that never overfill (pending slots with timeouts, quota cells), consistent snapshots, waves |
+//! | [`live`] | the engine a survey server embeds: many threads, reservations that never overfill (pending slots with timeouts, on every node of a category's quota tree), the Askia quota queries on live counts, consistent snapshots, waves |
 //! | [`sim`] | seeded Monte-Carlo fieldwork: settings, runs, summaries of the respondents each policy needs |
 //! | [`bound`] | every lower bound: the closed form N*, the stochastic floors, the respondent fill bound, the fluid LP with its cuts (feature `lp`) |
-//! | [`quota`] | typed quota trees with Askia-style queries |
+//! | [`quota`] | typed quota trees with Askia-style queries (a category's tree is enforced live and steers routing: [`route::MinUrgency`], the `balanced` policy) |
 //! | [`dispatch`] | cumulative-error weighted dispatch of batches among recipients |
 //! | [`risk`] | risk ranking of quota cells, categories and sources |
 //! | [`store`] | the quota store: counts and holds shared by many router nodes (in memory; Redis with `redis`) |
