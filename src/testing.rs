@@ -222,9 +222,8 @@ pub fn fieldwork(max_categories: usize) -> impl Strategy<Value = Fieldwork> {
 /// passed by a seeded draw at the catalogue incidence), checking each step:
 /// an offer is eligible, not shown before, open, fits the time left, within the qualifier cap;
 /// the budget is never exceeded; no category passes its target and no quota cell (tree node)
-/// its max; and `None` comes only when nothing is offerable (for a policy that reads trees as
-/// Askia's queries do, a category in which a node applying to the respondent is full counts
-/// as not offerable).
+/// its max; and `None` comes only when nothing is offerable (for `balanced`, which reads trees
+/// as Askia's queries do: [`check_offer_askia`]).
 ///
 /// # Errors
 /// A description of the first broken rule.
@@ -235,6 +234,8 @@ pub fn route_checked(fieldwork: &Fieldwork, router: &dyn Router, seed: u64) -> R
     let mut rs = RouterState::default();
     let mut rng = Xoshiro256PlusPlus::seed_from_u64(seed);
     let respondent = &fieldwork.respondent;
+    // `balanced` reads quota trees as Askia's queries do (see `check_offer_askia`).
+    let askia = router.name() == "balanced";
     interview.begin(
         catalogue,
         &respondent.answers,
@@ -258,7 +259,10 @@ pub fn route_checked(fieldwork: &Fieldwork, router: &dyn Router, seed: u64) -> R
             interview: turn.interview(),
             quotas: state.view(),
         };
-        check_offer(&ask, offer)?;
+        match askia {
+            true => check_offer_askia(&ask, offer)?,
+            false => check_offer(&ask, offer)?,
+        }
         let Some(c) = offer else {
             return Ok(());
         };
@@ -320,20 +324,36 @@ pub fn check_offer(ask: &Ask<'_>, offer: Option<CategoryId>) -> Result<(), Strin
                 Some(why) => Err(format!("offered `{key}`, which is {why}")),
             }
         }
-        // A policy that reads quota trees as Askia's queries do (`balanced`) may also hold
-        // back a category in which a node on a question the respondent has not answered yet
-        // is full.
-        None => match ask
-            .catalogue
-            .ids()
-            .find(|&c| ask.is_offerable(c) && !applicable_node_full(ask, c))
-        {
+        None => match ask.catalogue.ids().find(|&c| ask.is_offerable(c)) {
             Some(c) => Err(format!(
                 "offered nothing while `{}` was offerable",
                 ask.catalogue.category(c).key
             )),
             None => Ok(()),
         },
+    }
+}
+
+/// [`check_offer`] for a policy that reads quota trees as Askia's queries do (`balanced`): it
+/// may also hold back a category in which a node on a question the respondent has not
+/// answered yet is full, so `None` is allowed when every offerable category has such a node.
+///
+/// # Errors
+/// A description of the broken rule.
+pub fn check_offer_askia(ask: &Ask<'_>, offer: Option<CategoryId>) -> Result<(), String> {
+    if offer.is_some() {
+        return check_offer(ask, offer);
+    }
+    match ask
+        .catalogue
+        .ids()
+        .find(|&c| ask.is_offerable(c) && !applicable_node_full(ask, c))
+    {
+        Some(c) => Err(format!(
+            "offered nothing while `{}` was offerable",
+            ask.catalogue.category(c).key
+        )),
+        None => Ok(()),
     }
 }
 

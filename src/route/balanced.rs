@@ -79,6 +79,10 @@ impl Balanced {
     /// no allocation.
     pub fn todo(ask: &Ask<'_>, category: CategoryId) -> i64 {
         let (catalogue, quotas) = (ask.catalogue, &ask.quotas);
+        // An id from another catalogue has nothing to do (and no counter to read).
+        if category.index() >= quotas.len() || category.index() >= catalogue.len() {
+            return 0;
+        }
         let taken = i64::from(quotas.completed(category)) + i64::from(quotas.pending(category));
         // The category's own row: min = max = its target (live, administrative changes in).
         let room_c = i64::from(quotas.open_slots(category));

@@ -140,13 +140,13 @@ pub fn run_once(
     run: u32,
 ) -> Result<RunResult, SimError> {
     settings.validate()?;
-    let reference = reference_shares(catalogue);
+    let prepared = Prepared::new(catalogue, settings)?;
     run_with(
         catalogue,
         router,
         settings,
         run,
-        &reference,
+        &prepared,
         &mut |_, _, _| {},
     )
 }
@@ -164,7 +164,7 @@ pub fn checkpoints(
     at: &[u64],
 ) -> Result<Vec<Vec<u32>>, SimError> {
     settings.validate()?;
-    let reference = reference_shares(catalogue);
+    let prepared = Prepared::new(catalogue, settings)?;
     let mut seen: Vec<Option<Vec<u32>>> = vec![None; at.len()];
     let limit = at.iter().copied().max().unwrap_or(0);
     let settings = Settings {
@@ -177,7 +177,7 @@ pub fn checkpoints(
         router,
         &settings,
         run,
-        &reference,
+        &prepared,
         &mut |n, view, _| {
             for (i, &a) in at.iter().enumerate() {
                 if a == n {
@@ -225,7 +225,7 @@ pub fn trace(
     run: u32,
 ) -> Result<Trace, SimError> {
     settings.validate()?;
-    let reference = reference_shares(catalogue);
+    let prepared = Prepared::new(catalogue, settings)?;
     let schema = catalogue.schema();
     let (mut seconds, mut completes, mut exposures) = (Vec::new(), Vec::new(), Vec::new());
     let result = run_with(
@@ -233,7 +233,7 @@ pub fn trace(
         router,
         settings,
         run,
-        &reference,
+        &prepared,
         &mut |_, view, interview| {
             seconds.push(interview.seconds_used());
             completes.push(catalogue.ids().map(|c| u64::from(view.completed(c))).sum());
@@ -255,14 +255,34 @@ pub fn trace(
 
 /// Routes run `run`, calling `observe` after each respondent with the respondent's number,
 /// the quotas and the finished interview.
+/// What every run of one simulation shares, worked out once: the reference exposure shares,
+/// and under `ignore_mins` the catalogue the routers see (a copy without mins).
+pub(super) struct Prepared {
+    reference: Vec<Vec<f64>>,
+    minless: Option<Catalogue>,
+}
+
+impl Prepared {
+    pub(super) fn new(catalogue: &Catalogue, settings: &Settings) -> Result<Prepared, SimError> {
+        Ok(Prepared {
+            reference: reference_shares(catalogue),
+            minless: match settings.ignore_mins && catalogue.has_cells() {
+                true => Some(without_mins(catalogue)?),
+                false => None,
+            },
+        })
+    }
+}
+
 pub(super) fn run_with(
     catalogue: &Catalogue,
     router: &dyn Router,
     settings: &Settings,
     run: u32,
-    reference: &[Vec<f64>],
+    prepared: &Prepared,
     observe: &mut dyn FnMut(u64, &QuotaView<'_>, &Interview),
 ) -> Result<RunResult, SimError> {
+    let reference = &prepared.reference;
     // Common random numbers: the supply, the router's own draws and every qualifier answer come
     // from separate streams, and respondent n's answer to category c is one fixed draw whatever
     // was shown before. Two policies then meet the same respondents, who qualify for the same
@@ -275,13 +295,7 @@ pub(super) fn run_with(
     // see a copy without mins (the cells, and so every cell index, stay the same).
     let mut nodes = NodeTally::new(node_mins(catalogue));
     let maxes = node_maxes(catalogue);
-    let minless;
-    let catalogue = if settings.ignore_mins && catalogue.has_cells() {
-        minless = without_mins(catalogue)?;
-        &minless
-    } else {
-        catalogue
-    };
+    let catalogue = prepared.minless.as_ref().unwrap_or(catalogue);
     // The oracle routes on a copy of the catalogue that believes the truth.
     let oracle_catalogue;
     let catalogue = if settings.oracle {
@@ -368,12 +382,16 @@ pub(super) fn run_with(
             } else {
                 Outcome::NotQualified
             };
-            if turn.answered(&mut state, c, outcome).completed {
+            let made = matches!(outcome, Outcome::Completed { .. });
+            let counted = turn.answered(&mut state, c, outcome).completed;
+            if counted {
                 tally.open_total -= 1;
-                // The turn counted the complete in every node of the respondent's path in the
-                // category's tree, in the state the routers read (a node at its max then
-                // closes its branch for every policy); the tally keeps its own count, so a
-                // node past its max would show as overfill rather than be hidden.
+            }
+            // The turn counts a complete in every node of the respondent's path or refuses it
+            // when one is full (a node at its max closes its branch for every policy, so only
+            // a policy offering into a full node is refused). The tally counts every complete
+            // the respondent made, refused or not, so such an offer shows as tree overfill.
+            if counted || made {
                 for cell in turn.interview().cells_of(c) {
                     nodes.complete(cell, n);
                 }

@@ -6,10 +6,10 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 #[cfg(feature = "serde")]
 use serde::{Deserialize, Serialize};
 
-use super::run::{RunResult, run_with};
+use super::run::{Prepared, RunResult, run_with};
 use super::{Settings, SimError};
 use crate::bound::sample::nearest_rank;
-use crate::catalogue::{Catalogue, reference_shares};
+use crate::catalogue::Catalogue;
 use crate::route::Router;
 
 /// What many runs measured.
@@ -114,7 +114,7 @@ pub fn monte_carlo(
     progress: &(dyn Fn(u32) + Sync),
 ) -> Result<Summary, SimError> {
     settings.validate()?;
-    let reference = reference_shares(catalogue);
+    let prepared = Prepared::new(catalogue, settings)?;
     let threads = settings
         .threads
         .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()))
@@ -138,7 +138,7 @@ pub fn monte_carlo(
                 router,
                 settings,
                 run,
-                &reference,
+                &prepared,
                 &mut |_, _, _| {},
             );
             let failed = result.is_err();

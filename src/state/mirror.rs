@@ -87,9 +87,13 @@ impl QuotaState {
         max.store(max_now, Ordering::Release);
         let open_now = i64::from(max_now) - i64::from(pending_now) - i64::from(completed_now);
         let before = open.swap(open_now, Ordering::AcqRel);
-        pending.store(pending_now, Ordering::Release);
-        completed.store(completed_now, Ordering::Release);
-        if open_now > before && open_now > 0 {
+        let taken_before = u64::from(pending.swap(pending_now, Ordering::AcqRel))
+            + u64::from(completed.swap(completed_now, Ordering::AcqRel));
+        let taken_now = u64::from(pending_now) + u64::from(completed_now);
+        // A reopened slot can raise a priority, and so can a count that fell (a node further
+        // from its min steers harder) even where a lowered max keeps the open slots as they
+        // were: caches of bounds must be rebuilt.
+        if (open_now > before && open_now > 0) || taken_now < taken_before {
             self.generation.fetch_add(1, Ordering::AcqRel);
         } else if before > 0 && open_now <= 0 && counter < self.open.len() {
             self.closes.fetch_add(1, Ordering::AcqRel);

@@ -57,6 +57,17 @@ pub enum CompleteError {
         /// The category's key in the catalogue.
         key: Arc<str>,
     },
+    /// A cell given for a complete is not a quota cell of the category, or is given twice (or
+    /// out of the catalogue's order).
+    #[error("category `{key}`: {cell} is not one of its quota cells in order (global index)")]
+    NotACell {
+        /// The category.
+        category: CategoryId,
+        /// The category's key in the catalogue.
+        key: Arc<str>,
+        /// The global index given.
+        cell: usize,
+    },
     /// A quota cell (tree node) of the respondent's path in the category has reached its max.
     #[error("category `{key}`: quota cell {cell} (global index) is full")]
     CellFull {
@@ -103,6 +114,8 @@ pub struct QuotaState {
     cell_open: Box<[AtomicI64]>,
     cell_completed: Box<[AtomicU32]>,
     cell_pending: Box<[AtomicU32]>,
+    /// Each category's cells (global indices `cell_ranges[c]..cell_ranges[c + 1]`).
+    cell_ranges: Box<[u32]>,
     shown: Box<[AtomicU32]>,
     qualified: Box<[AtomicU32]>,
     /// Exposures per category per (question, response): `stride` counters per category.
@@ -220,6 +233,11 @@ impl QuotaState {
             cell_completed: counters(cell_targets.len()),
             cell_pending: counters(cell_targets.len()),
             cell_targets: cell_targets.iter().map(|&t| AtomicU32::new(t)).collect(),
+            cell_ranges: catalogue
+                .ids()
+                .map(|c| catalogue.cell_range(c).start as u32)
+                .chain(std::iter::once(catalogue.cell_count() as u32))
+                .collect(),
             shown: counters(targets.len()),
             qualified: counters(targets.len()),
             exposures: counters(targets.len() * stride),
@@ -290,7 +308,10 @@ impl QuotaState {
         }
     }
 
-    /// Counts a complete, refusing one that would pass the target.
+    /// Counts a complete in the category alone, refusing one that would pass the target. A
+    /// category with quota cells (a tree) counts its completes in the nodes too with
+    /// [`complete_in`](Self::complete_in), as a [`Turn`](crate::route::Turn) and the live
+    /// engine do; this call leaves the cells as they are.
     ///
     /// # Errors
     /// [`CompleteError::Full`] when the target is reached (the state is unchanged);
@@ -319,15 +340,34 @@ impl QuotaState {
     /// category or one of the cells is full, none.
     ///
     /// # Errors
-    /// [`CompleteError::Full`], [`CompleteError::CellFull`] (a cell out of range counts as
-    /// full), [`CompleteError::UnknownCategory`]; the state is unchanged then.
+    /// [`CompleteError::NotACell`] for a cell that is not the category's or comes twice or out
+    /// of order; [`CompleteError::Full`], [`CompleteError::CellFull`],
+    /// [`CompleteError::UnknownCategory`]; the state is unchanged then.
     pub fn complete_in(
         &mut self,
         category: CategoryId,
         cells: impl Iterator<Item = usize> + Clone,
     ) -> Result<(), CompleteError> {
-        if category.index() >= self.open.len() {
+        let c = category.index();
+        if c >= self.open.len() {
             return Err(CompleteError::UnknownCategory { category });
+        }
+        // Each cell once, in order, and the category's own: a repeated or foreign cell would
+        // be counted past its max.
+        let (first, end) = (
+            self.cell_ranges[c] as usize,
+            self.cell_ranges[c + 1] as usize,
+        );
+        let mut next = first;
+        for cell in cells.clone() {
+            if cell < next || cell >= end {
+                return Err(CompleteError::NotACell {
+                    category,
+                    key: self.keys[c].clone(),
+                    cell,
+                });
+            }
+            next = cell + 1;
         }
         if let Some(cell) = cells.clone().find(|&cell| {
             self.cell_open

@@ -147,3 +147,77 @@ fn an_unknown_category_is_ignored_alike_by_record_shown_and_record_shown_shared(
     assert_eq!(exclusive.view().shown(a), 1);
     assert_eq!(exclusive.snapshot(&c), shared.snapshot(&c));
 }
+
+#[test]
+fn a_complete_in_cells_counts_every_node_or_none() {
+    use crate::catalogue::QuotaCell;
+    use crate::schema::Rule;
+    let schema = Schema::default_survey();
+    let catalogue = Catalogue::new(
+        schema.clone(),
+        vec![
+            Category::new("a", "A", 0.5, 60.0)
+                .with_target(5)
+                .with_cell(QuotaCell::new(
+                    "n",
+                    Rule::parse(&schema, "region=north").unwrap(),
+                    2,
+                ))
+                .with_cell(
+                    QuotaCell::new("nf", Rule::parse(&schema, "gender=female").unwrap(), 1)
+                        .with_parent(0),
+                ),
+            Category::new("b", "B", 0.5, 60.0).with_cell(QuotaCell::new("x", Rule::Everyone, 9)),
+        ],
+    )
+    .unwrap();
+    let (a, b) = (CategoryId::from_index(0), CategoryId::from_index(1));
+    let mut s = QuotaState::new(&catalogue);
+    s.complete_in(a, [0, 1].into_iter()).unwrap();
+    let counts = |s: &QuotaState| {
+        (
+            s.view().completed(a),
+            s.cell_completed(0),
+            s.cell_completed(1),
+        )
+    };
+    assert_eq!(counts(&s), (1, 1, 1));
+    // The female node is full: nothing is counted, not even the category.
+    let err = s.complete_in(a, [0, 1].into_iter()).unwrap_err();
+    assert!(
+        matches!(err, CompleteError::CellFull { cell: 1, .. }),
+        "{err:?}"
+    );
+    assert_eq!(counts(&s), (1, 1, 1));
+    // A repeated cell, a cell out of order and another category's cell are refused.
+    for cells in [vec![0, 0], vec![1, 0], vec![2]] {
+        let err = s.complete_in(a, cells.clone().into_iter()).unwrap_err();
+        assert!(
+            matches!(err, CompleteError::NotACell { .. }),
+            "{cells:?}: {err:?}"
+        );
+    }
+    assert_eq!(counts(&s), (1, 1, 1));
+    s.complete_in(a, [0].into_iter()).unwrap();
+    assert_eq!(counts(&s), (2, 2, 1));
+    s.complete_in(b, [2].into_iter()).unwrap();
+    assert_eq!(s.cell_completed(2), 1);
+}
+
+#[test]
+fn a_mirrored_count_that_falls_moves_the_epoch_even_when_the_open_slots_do_not() {
+    let c = catalogue();
+    let s = QuotaState::new(&c);
+    // Category `a` (counter 0): max 3, one pending.
+    s.mirror_set(0, 3, 1, 0);
+    let before = s.view().epoch();
+    // Another node gave the slot back while an administrator lowered the max to 2: open stays
+    // 2, but what the counter holds fell, which can raise a min-steered priority.
+    s.mirror_set(0, 2, 0, 0);
+    assert_eq!(s.view().open_slots(CategoryId::from_index(0)), 2);
+    assert_ne!(s.view().epoch(), before);
+    // Nothing moved: the epoch stays.
+    let same = s.view().epoch();
+    s.mirror_set(0, 2, 0, 0);
+    assert_eq!(s.view().epoch(), same);
+}

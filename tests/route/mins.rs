@@ -157,3 +157,41 @@ fn the_live_engine_routes_by_mins_on_its_live_counts() {
     let mut later = engine.start(&mut worker, woman(2));
     assert_eq!(engine.next_offer(&mut worker, &mut later).unwrap(), Some(b));
 }
+
+/// The greedy walk keeps categories ordered by a bound on their priority; a node whose count
+/// falls (a held slot given back) raises its category's min urgency, and the walk must see it
+/// at once, as a full scan does.
+#[test]
+fn a_slot_given_back_in_a_node_below_its_min_is_seen_by_the_next_decision() {
+    let catalogue = catalogue();
+    let (a, b) = (catalogue.find("A").unwrap(), catalogue.find("B").unwrap());
+    let quotas = QuotaState::new(&catalogue);
+    let router = Greedy::scarcity();
+    let answers = Answers::from_names(catalogue.schema(), [("gender", "female")]).unwrap();
+    let respondent = Respondent::new(1, answers);
+    let mut rs = RouterState::default();
+    let mut rng = rand::rngs::Xoshiro256PlusPlus::seed_from_u64(1);
+    let mut decide = |quotas: &QuotaState, rs: &mut RouterState| {
+        let mut interview = Interview::new();
+        interview.begin(&catalogue, &respondent.answers, 480.0, None);
+        interview.refresh_cells(&quotas.view());
+        let ask = Ask {
+            catalogue: &catalogue,
+            respondent: &respondent,
+            interview: &interview,
+            quotas: quotas.view(),
+        };
+        router.next_offer(&ask, rs, &mut rng)
+    };
+    // Five women hold slots in A's node: its min is met, B goes first (and the walk's order
+    // is built on these counts).
+    for _ in 0..5 {
+        assert!(quotas.try_reserve_cell(0));
+    }
+    assert_eq!(decide(&quotas, &mut rs), Some(b));
+    // All five give their node slots back: A's node has nothing toward its min again.
+    for _ in 0..5 {
+        assert!(quotas.release_cell(0));
+    }
+    assert_eq!(decide(&quotas, &mut rs), Some(a));
+}

@@ -39,10 +39,15 @@ proptest! {
             let _ = router.next_offer(&ask, &mut rs, &mut rng);
             let mut others = others.iter();
             loop {
-                // Another respondent completes some category in the meantime.
+                // Another respondent completes some category in the meantime, and others take
+                // or give back slots in quota cells (moving mins, so min steering's bounds).
                 for _ in 0..2 {
                     if let Some(i) = others.next() {
                         let _ = state.complete(quotaroute::catalogue::CategoryId::from_index(i.index(catalogue.len())));
+                        if catalogue.has_cells() {
+                            let cell = i.index(catalogue.cell_count());
+                            if i.index(3) == 0 { state.release_cell(cell); } else { state.try_reserve_cell(cell); }
+                        }
                     }
                 }
                 // Full quota cells are held back before each decision, as a turn does.
