@@ -211,9 +211,10 @@ fn push_cells(
     let mut cell = 0usize;
     for (c, category) in categories.iter().enumerate() {
         for _ in &category.cells {
-            let rule = &rules[cell];
-            if rule.may_match(answers) {
-                out.push((c as u32, cell as u32, rule.matches(answers)));
+            // One evaluation: true falls in, unknown may fall in, false is not the path.
+            match rules[cell].eval(answers) {
+                Some(false) => {}
+                certain => out.push((c as u32, cell as u32, certain.is_some())),
             }
             cell += 1;
         }

@@ -83,11 +83,10 @@ impl Balanced {
         if category.index() >= quotas.len() || category.index() >= catalogue.len() {
             return 0;
         }
-        let taken = i64::from(quotas.completed(category)) + i64::from(quotas.pending(category));
-        // The category's own row: min = max = its target (live, administrative changes in).
-        let room_c = i64::from(quotas.open_slots(category));
-        let target = taken + room_c;
-        let (mut need, mut room) = (target - taken, room_c);
+        // The category's own row: min = max = its target (live, administrative changes in),
+        // so its need and its room are both its open slots.
+        let open = i64::from(quotas.open_slots(category));
+        let (mut need, mut room) = (open, open);
         for cell in ask.interview.applicable_cells_of(category) {
             let (min, max) = (catalogue.cell_min(cell), quotas.cell_target(cell));
             if min == 0 && max == crate::catalogue::QuotaCell::NO_MAX {
@@ -113,8 +112,7 @@ impl Balanced {
             if todo <= 0 {
                 return;
             }
-            let taken = u64::from(quotas.completed(c)) + u64::from(quotas.pending(c));
-            let target = taken + u64::from(quotas.open_slots(c));
+            let (taken, target) = taken_and_target(quotas, c);
             // Ascending taken / target, exactly: taken_c · target_b < taken_b · target_c.
             // Candidates come in catalogue order, so a tie keeps the earlier one.
             let better = match best {
@@ -129,6 +127,13 @@ impl Balanced {
         });
         best.map(|(c, todo, ..)| (c, todo))
     }
+}
+
+/// The category's completes and pending slots, and its target as routing sees it (taken +
+/// open: a category past a lowered target reads as full, not as more than full).
+fn taken_and_target(quotas: &crate::state::QuotaView<'_>, c: CategoryId) -> (u64, u64) {
+    let taken = u64::from(quotas.completed(c)) + u64::from(quotas.pending(c));
+    (taken, taken + u64::from(quotas.open_slots(c)))
 }
 
 impl Router for Balanced {
@@ -159,9 +164,12 @@ impl Router for Balanced {
         for candidate in &mut e.candidates {
             let c = candidate.category;
             let todo = Balanced::todo(ask, c);
-            let taken = f64::from(quotas.completed(c)) + f64::from(quotas.pending(c));
-            let target = taken + f64::from(quotas.open_slots(c));
-            let fill = if target > 0.0 { taken / target } else { 1.0 };
+            let (taken, target) = taken_and_target(quotas, c);
+            let fill = if target > 0 {
+                taken as f64 / target as f64
+            } else {
+                1.0
+            };
             candidate.priority = if todo > 0 {
                 (1.0 - fill).max(f64::MIN_POSITIVE)
             } else {

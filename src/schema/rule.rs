@@ -172,14 +172,9 @@ impl Rule {
         self.eval(answers) == Some(true)
     }
 
-    /// True unless the rule is certainly false for these answers: it holds, or an answer it
-    /// reads is still unknown. (Askia's quota queries count such rows: a quota row on a
-    /// question not answered yet applies to the respondent.)
-    pub fn may_match(&self, answers: &Answers) -> bool {
-        self.eval(answers) != Some(false)
-    }
-
-    fn eval(&self, answers: &Answers) -> Option<bool> {
+    /// Three-valued: `Some(true)` holds, `Some(false)` fails, `None` waits on an unknown
+    /// answer.
+    pub(crate) fn eval(&self, answers: &Answers) -> Option<bool> {
         match self {
             Rule::Everyone => Some(true),
             Rule::OneOf {

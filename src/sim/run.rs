@@ -8,7 +8,7 @@ use rand::{Rng, RngExt};
 use serde::{Deserialize, Serialize};
 
 use super::realism::{self, DRIFT_QUESTION, SupplyDrift};
-use super::trees::{NodeTally, node_maxes, node_mins, without_mins};
+use super::trees::{NodeTally, node_bounds, without_mins};
 use super::{Settings, SimError};
 use crate::bound::sample::{run_rng, splitmix64};
 use crate::catalogue::{Catalogue, Category, CategoryId, reference_shares};
@@ -260,12 +260,18 @@ pub fn trace(
 pub(super) struct Prepared {
     reference: Vec<Vec<f64>>,
     minless: Option<Catalogue>,
+    /// Every quota cell's min and max in the catalogue as given (the tally's measure).
+    node_mins: Vec<u32>,
+    node_maxes: Vec<u32>,
 }
 
 impl Prepared {
     pub(super) fn new(catalogue: &Catalogue, settings: &Settings) -> Result<Prepared, SimError> {
+        let (node_mins, node_maxes) = node_bounds(catalogue);
         Ok(Prepared {
             reference: reference_shares(catalogue),
+            node_mins,
+            node_maxes,
             minless: match settings.ignore_mins && catalogue.has_cells() {
                 true => Some(without_mins(catalogue)?),
                 false => None,
@@ -293,8 +299,7 @@ pub(super) fn run_with(
     let true_incidence = settings.true_incidence(catalogue, run);
     // Mins and maxes are measured on the catalogue as given; under `ignore_mins` the routers
     // see a copy without mins (the cells, and so every cell index, stay the same).
-    let mut nodes = NodeTally::new(node_mins(catalogue));
-    let maxes = node_maxes(catalogue);
+    let mut nodes = NodeTally::new(&prepared.node_mins);
     let catalogue = prepared.minless.as_ref().unwrap_or(catalogue);
     // The oracle routes on a copy of the catalogue that believes the truth.
     let oracle_catalogue;
@@ -415,7 +420,7 @@ pub(super) fn run_with(
         over_cap: tally.over_cap,
         abandoned: tally.abandoned,
         most_completes: tally.most_completes,
-        tree_overfill: nodes.overfill(&maxes),
+        tree_overfill: nodes.overfill(&prepared.node_maxes),
         mins_met: nodes.mins_met.unwrap_or(limit),
         node_completes: nodes.completes,
     })

@@ -6,7 +6,9 @@
 use serde::{Deserialize, Serialize};
 
 use super::{ScenarioError, SimError};
-use crate::catalogue::{Catalogue, Category, QuotaCell};
+#[cfg(test)]
+use crate::catalogue::QuotaCell;
+use crate::catalogue::{Catalogue, Category};
 use crate::quota::{NodeSpec, QuotaTree};
 
 /// A quota tree a scenario gives to categories: every category named gets its own copy of the
@@ -65,18 +67,11 @@ pub(super) fn add_trees(
     Ok(())
 }
 
-/// Every cell's min, in the catalogue's global cell order.
-pub(super) fn node_mins(catalogue: &Catalogue) -> Vec<u32> {
-    cells(catalogue).map(|c| c.min).collect()
-}
-
-/// Every cell's max, in the catalogue's global cell order ([`QuotaCell::NO_MAX`]: none).
-pub(super) fn node_maxes(catalogue: &Catalogue) -> Vec<u32> {
-    cells(catalogue).map(|c| c.max).collect()
-}
-
-fn cells(catalogue: &Catalogue) -> impl Iterator<Item = &QuotaCell> {
-    catalogue.categories().iter().flat_map(|c| c.cells.iter())
+/// Every cell's min and max (`QuotaCell::NO_MAX`: none), in the catalogue's global cell
+/// order: what every run's tally is measured against.
+pub(super) fn node_bounds(catalogue: &Catalogue) -> (Vec<u32>, Vec<u32>) {
+    let cells = catalogue.categories().iter().flat_map(|c| c.cells.iter());
+    cells.map(|cell| (cell.min, cell.max)).unzip()
 }
 
 /// `catalogue` with every cell's min set to 0: what a run routes on under
@@ -103,9 +98,9 @@ pub(super) fn without_mins(catalogue: &Catalogue) -> Result<Catalogue, SimError>
 /// node completed past its max shows as overfill rather than being hidden by the state's
 /// refusal.
 #[derive(Debug)]
-pub(super) struct NodeTally {
+pub(super) struct NodeTally<'m> {
     /// The real mins (not the routed catalogue's under `ignore_mins`).
-    mins: Vec<u32>,
+    mins: &'m [u32],
     /// Completes counted in each node.
     pub(super) completes: Vec<u32>,
     /// Nodes still below their min.
@@ -114,9 +109,9 @@ pub(super) struct NodeTally {
     pub(super) mins_met: Option<u64>,
 }
 
-impl NodeTally {
+impl<'m> NodeTally<'m> {
     /// A run's tally with the mins it is measured against.
-    pub(super) fn new(mins: Vec<u32>) -> NodeTally {
+    pub(super) fn new(mins: &'m [u32]) -> NodeTally<'m> {
         let below_min = mins.iter().filter(|&&m| m > 0).count();
         NodeTally {
             completes: vec![0; mins.len()],
@@ -156,7 +151,7 @@ mod tests {
 
     #[test]
     fn mins_are_met_when_the_last_node_reaches_its_min() {
-        let mut tally = NodeTally::new(vec![1, 0, 2]);
+        let mut tally = NodeTally::new(&[1, 0, 2]);
         assert_eq!(tally.mins_met, None);
         tally.complete(0, 3);
         tally.complete(1, 4);
@@ -168,6 +163,6 @@ mod tests {
         tally.complete(0, 11);
         assert_eq!(tally.mins_met, Some(9));
         assert_eq!(tally.overfill(&[1, 5, QuotaCell::NO_MAX]), 1);
-        assert_eq!(NodeTally::new(vec![0, 0]).mins_met, Some(0));
+        assert_eq!(NodeTally::new(&[0, 0]).mins_met, Some(0));
     }
 }

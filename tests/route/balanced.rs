@@ -54,18 +54,7 @@ fn answers(catalogue: &Catalogue, given: &[(&str, &str)]) -> Answers {
 }
 
 fn choose(catalogue: &Catalogue, quotas: &QuotaState, who: &Answers) -> Option<CategoryId> {
-    let respondent = Respondent::new(1, who.clone());
-    let mut interview = Interview::new();
-    interview.begin(catalogue, &respondent.answers, 10_000.0, None);
-    interview.refresh_cells(&quotas.view());
-    let ask = Ask {
-        catalogue,
-        respondent: &respondent,
-        interview: &interview,
-        quotas: quotas.view(),
-    };
-    let mut rng = rand::rngs::Xoshiro256PlusPlus::seed_from_u64(1);
-    Balanced::new().next_offer(&ask, &mut RouterState::default(), &mut rng)
+    crate::first_offer(catalogue, &Balanced::new(), quotas, who)
 }
 
 /// Two products; A's tree splits by gender.

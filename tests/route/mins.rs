@@ -35,18 +35,7 @@ fn first_offer(
     gender: &str,
 ) -> Option<CategoryId> {
     let answers = Answers::from_names(catalogue.schema(), [("gender", gender)]).unwrap();
-    let respondent = Respondent::new(1, answers);
-    let mut interview = Interview::new();
-    interview.begin(catalogue, &respondent.answers, 480.0, None);
-    interview.refresh_cells(&quotas.view());
-    let ask = Ask {
-        catalogue,
-        respondent: &respondent,
-        interview: &interview,
-        quotas: quotas.view(),
-    };
-    let mut rng = rand::rngs::Xoshiro256PlusPlus::seed_from_u64(1);
-    router.next_offer(&ask, &mut RouterState::default(), &mut rng)
+    crate::first_offer(catalogue, router, quotas, &answers)
 }
 
 #[test]
